@@ -1,0 +1,44 @@
+"""ConfigError: one clear line that says where a config is wrong and what would be right."""
+import difflib
+
+
+class ConfigError(ValueError):
+    """A mistake in a config, located by file, line and column (1-based) and layer name."""
+
+    def __init__(self, message, file=None, line=None, col=None, layer=None):
+        self.message = message
+        self.file = file
+        self.line = line
+        self.col = col
+        self.layer = layer
+        super().__init__(str(self))
+
+    def __str__(self):
+        where = str(self.file) if self.file else "<config>"
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.col is not None:
+                where += f":{self.col}"
+        who = f"layer '{self.layer}': " if self.layer else ""
+        return f"{where}: {who}{self.message}"
+
+
+def closest(word, choices, n=3):
+    """The valid names closest to a misspelt one, best first."""
+    choices = [str(c) for c in choices]
+    hits = difflib.get_close_matches(str(word), choices, n=n, cutoff=0.6)
+    if not hits:
+        lower = {c.lower(): c for c in choices}
+        hits = [lower[h] for h in difflib.get_close_matches(str(word).lower(), list(lower), n=n,
+                                                             cutoff=0.6)]
+    return hits
+
+
+def did_you_mean(word, choices):
+    """' (did you mean 'x'?)' or, with no close name, the list of valid ones."""
+    hits = closest(word, choices)
+    if hits:
+        return " (did you mean " + " or ".join(f"'{h}'" for h in hits) + "?)"
+    names = sorted(str(c) for c in choices)
+    shown = ", ".join(names[:40]) + (", ..." if len(names) > 40 else "")
+    return f" (valid: {shown})" if names else ""

@@ -1,0 +1,59 @@
+"""Find the net and solver sections of a config: one file holding `solver:` and `net:`, a
+solver whose `net:` names a net file (relative to the solver file), or a bare net file."""
+from pathlib import Path
+
+from .errors import ConfigError, did_you_mean
+from .schema import Where
+from .yaml_loader import MarkedDict, load_yaml
+
+NET_KEYS = ("name", "force_backward", "layers", "plugins")
+ROOT_KEYS = ("name", "solver", "net", "plugins")
+
+
+def load_config(config_or_path):
+    """A path or an already-parsed mapping -> (mapping, file name or None)."""
+    if isinstance(config_or_path, dict):
+        return config_or_path, getattr(config_or_path, "file", None)
+    path = Path(config_or_path)
+    root = load_yaml(path)
+    if not isinstance(root, dict):
+        raise ConfigError("a config must be a mapping with 'layers' or 'net'", path, 1, 1)
+    return root, str(path)
+
+
+def _check_keys(mapping, allowed, file):
+    for key in mapping:
+        if key not in allowed:
+            line, col = mapping.mark_of(key) if isinstance(mapping, MarkedDict) else (None, None)
+            raise ConfigError(f"unknown key '{key}'" + did_you_mean(key, allowed), file, line, col)
+
+
+def net_section(root, file):
+    """(net mapping, its file, plug-in modules) from a config root."""
+    plugins = list(root.get("plugins") or [])
+    if "layers" in root:
+        _check_keys(root, NET_KEYS, file)
+        return root, file, plugins
+    if "net" not in root:
+        raise ConfigError("no 'layers' and no 'net' in this config", file, 1, 1)
+    _check_keys(root, ROOT_KEYS, file)
+    net = root["net"]
+    if isinstance(net, str):
+        base = Path(file).parent if file else Path(".")
+        net_file = base / net
+        net, file = load_yaml(net_file), str(net_file)
+        if not isinstance(net, dict) or "layers" not in net:
+            raise ConfigError("a net file must be a mapping with 'layers'", file, 1, 1)
+    elif not isinstance(net, dict):
+        w = Where(file).at(root, "net")
+        raise w.error("'net' must be a mapping with 'layers' or the name of a net file")
+    _check_keys(net, NET_KEYS, file)
+    return net, file, plugins + list(net.get("plugins") or [])
+
+
+def solver_section(root, file):
+    """The solver mapping of a config root (ConfigError when it has none)."""
+    solver = root.get("solver")
+    if not isinstance(solver, dict):
+        raise ConfigError("this config has no 'solver:' mapping", file, 1, 1)
+    return solver

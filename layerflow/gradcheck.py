@@ -1,0 +1,92 @@
+"""The numerical gradient checker every layer test uses (Caffe's GradientChecker).
+
+The objective is E = sum_k r_k * top_k with fixed random weights r (so every output element
+matters and none cancels); its analytic gradient comes from the layer's backward with
+top diffs r, and its numerical gradient from central differences
+(E(x + h) - E(x - h)) / 2h, element by element, over every checked bottom and param.
+An element passes when |analytic - numeric| <= threshold * max(|analytic|, |numeric|, 1).
+Elements within `kink_range` of `kink` (ReLU's corner at 0) are skipped, since a
+central difference straddling a kink is meaningless there.
+
+Run it in float64: float32 rounding swamps a step small enough to be accurate.
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class GradCheckResult:
+    """Worst relative error per checked blob ('bottom 0', 'param 1') and the failures."""
+    worst: dict = field(default_factory=dict)
+    failures: list = field(default_factory=list)
+
+    @property
+    def ok(self):
+        return not self.failures
+
+
+class GradientChecker:
+    def __init__(self, stepsize=1e-4, threshold=1e-4, seed=1701, kink=0.0, kink_range=-1.0):
+        self.stepsize, self.threshold, self.seed = stepsize, threshold, seed
+        self.kink, self.kink_range = kink, kink_range
+
+    def check(self, layer, bottom, top, check_bottom=None, check_params=True, max_failures=10):
+        """Check `layer` (already set up on `bottom`/`top`); returns a GradCheckResult."""
+        rng = np.random.default_rng(self.seed)
+        rng_state = layer.rng.bit_generator.state
+        if check_bottom is None:
+            check_bottom = [i for i in range(len(bottom)) if layer.can_backprop(i)]
+        blobs = [(f"bottom {i}", bottom[i]) for i in check_bottom]
+        if check_params:
+            blobs += [(f"param {i}", b) for i, b in enumerate(layer.blobs)]
+
+        def objective():
+            layer.rng.bit_generator.state = rng_state
+            layer.reshape(bottom, top)
+            layer.forward(bottom, top)
+            return sum(float(np.sum(w * t.data)) for w, t in zip(weights, top))
+
+        layer.rng.bit_generator.state = rng_state
+        layer.reshape(bottom, top)
+        layer.forward(bottom, top)
+        weights = [rng.uniform(-1, 1, t.shape).astype(t.dtype) for t in top]
+        analytic = self._analytic(layer, bottom, top, weights, check_bottom, rng_state)
+        result = GradCheckResult()
+        for (label, blob), grad in zip(blobs, analytic):
+            flat = blob.data.reshape(-1)
+            worst = 0.0
+            for j in range(flat.size):
+                x = flat[j]
+                if self.kink_range > 0 and abs(x - self.kink) < self.kink_range:
+                    continue
+                flat[j] = x + self.stepsize
+                plus = objective()
+                flat[j] = x - self.stepsize
+                minus = objective()
+                flat[j] = x
+                numeric = (plus - minus) / (2 * self.stepsize)
+                a = float(grad[j])
+                scale = max(abs(a), abs(numeric), 1.0)
+                err = abs(a - numeric) / scale
+                worst = max(worst, err)
+                if err > self.threshold and len(result.failures) < max_failures:
+                    result.failures.append(f"{label}[{j}]: analytic {a:.6g} vs numeric "
+                                           f"{numeric:.6g}")
+            result.worst[label] = worst
+        return result
+
+    def _analytic(self, layer, bottom, top, weights, check_bottom, rng_state):
+        """Gradients of the objective from one backward pass, copied out per checked blob."""
+        for t, w in zip(top, weights):
+            t.diff[...] = w
+        for b in layer.blobs:
+            b.diff[...] = 0
+        for b in bottom:
+            b.diff[...] = 0
+        propagate = [i in check_bottom for i in range(len(bottom))]
+        layer.backward(top, propagate, bottom)
+        grads = [bottom[i].diff.reshape(-1).copy() for i in check_bottom]
+        grads += [b.diff.reshape(-1).copy() for b in layer.blobs]
+        layer.rng.bit_generator.state = rng_state
+        return grads

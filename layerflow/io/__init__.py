@@ -1,0 +1,4 @@
+"""Files layerflow writes and reads: weights, solver state."""
+from .weights import WeightsFileError, load_npz, load_weights, save_npz_atomic, save_weights
+
+__all__ = ["WeightsFileError", "load_npz", "load_weights", "save_npz_atomic", "save_weights"]

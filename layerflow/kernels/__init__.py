@@ -1,0 +1,1 @@
+"""Compute kernels: `cpu/` holds @numba.njit kernels, `cuda/` their numba.cuda twins."""

@@ -1,0 +1,1 @@
+"""numba.cuda kernels, named as their CPU twins in `kernels/cpu` (none yet)."""

@@ -1,0 +1,81 @@
+"""InnerProduct (fully connected): y = x W^T + b.
+
+x is (N, K) after flattening the axes from `axis` on; W is (num_output, K) as in Caffe
+(or (K, num_output) with `transpose: true`); b is (num_output,).
+Gradients: dW += dy^T x, db += sum_n dy, dx = dy W.
+
+    - {name: ip1, type: InnerProduct, bottom: data, top: ip1, num_output: 500,
+       weight_filler: {type: xavier}}
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..config.schema import bounded
+from ..fillers import FillerSpec
+from ..kernels.cpu.inner_product import accumulate, accumulate_bias_grad, add_bias
+from ..layer import Layer
+from ..registry import register_layer
+
+
+@register_layer("InnerProduct")
+class InnerProduct(Layer):
+    @dataclass
+    class Params:
+        num_output: int = bounded(0, lo=1)
+        bias_term: bool = True
+        weight_filler: FillerSpec = field(default_factory=lambda: FillerSpec("xavier"))
+        bias_filler: FillerSpec = field(default_factory=FillerSpec)
+        axis: int = 1
+        transpose: bool = False
+
+        def __post_init__(self):
+            if self.num_output < 1:
+                raise ValueError("InnerProduct needs 'num_output' >= 1")
+
+    def setup(self, bottom, top):
+        shape = bottom[0].shape
+        axis = self.p.axis + len(shape) if self.p.axis < 0 else self.p.axis
+        if not 0 <= axis < max(len(shape), 1):
+            raise self.shape_error(f"axis {self.p.axis} out of range for bottom "
+                                   f"'{bottom[0].name}' of shape {list(shape)}")
+        self.axis = axis
+        self.K = int(np.prod(shape[axis:], dtype=np.int64))
+        wshape = (self.K, self.p.num_output) if self.p.transpose else (self.p.num_output, self.K)
+        self.add_param(wshape, self.p.weight_filler)
+        if self.p.bias_term:
+            self.add_param((self.p.num_output,), self.p.bias_filler)
+        self._wgrad = np.zeros(wshape, self.dtype)   # dW of one batch, added into the diff
+
+    def reshape(self, bottom, top):
+        shape = bottom[0].shape
+        K = int(np.prod(shape[self.axis:], dtype=np.int64))
+        if K != self.K:
+            raise self.shape_error(f"bottom '{bottom[0].name}' of shape {list(shape)} has "
+                                   f"{K} inputs per item from axis {self.axis}; "
+                                   f"the weights expect {self.K}")
+        self.M = int(np.prod(shape[:self.axis], dtype=np.int64))
+        top[0].reshape(shape[:self.axis] + (self.p.num_output,))
+
+    def forward_cpu(self, bottom, top):
+        x = bottom[0].data.reshape(self.M, self.K)
+        y = top[0].data.reshape(self.M, self.p.num_output)
+        w = self.blobs[0].data
+        np.matmul(x, w if self.p.transpose else w.T, out=y)
+        if self.p.bias_term:
+            add_bias(y, self.blobs[1].data)
+
+    def backward_cpu(self, top, propagate_down, bottom):
+        dy = top[0].diff.reshape(self.M, self.p.num_output)
+        x = bottom[0].data.reshape(self.M, self.K)
+        w = self.blobs[0]
+        if self.p.transpose:
+            np.matmul(x.T, dy, out=self._wgrad)
+        else:
+            np.matmul(dy.T, x, out=self._wgrad)
+        accumulate(self._wgrad.reshape(-1), w.diff.reshape(-1))
+        if self.p.bias_term:
+            accumulate_bias_grad(dy, self.blobs[1].diff)
+        if propagate_down[0]:
+            dx = bottom[0].diff.reshape(self.M, self.K)
+            np.matmul(dy, w.data.T if self.p.transpose else w.data, out=dx)

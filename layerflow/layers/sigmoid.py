@@ -1,0 +1,20 @@
+"""Sigmoid: y = 1 / (1 + exp(-x)); dx = dy * y * (1 - y). Runs in place.
+
+    - {name: sig1, type: Sigmoid, bottom: ip1, top: ip1}
+"""
+from ..kernels.cpu.sigmoid import sigmoid_backward, sigmoid_forward
+from ..layer import Layer
+from ..registry import register_layer
+
+
+@register_layer("Sigmoid")
+class Sigmoid(Layer):
+    in_place = True
+
+    def forward_cpu(self, bottom, top):
+        sigmoid_forward(bottom[0].data.reshape(-1), top[0].data.reshape(-1))
+
+    def backward_cpu(self, top, propagate_down, bottom):
+        if propagate_down[0]:
+            sigmoid_backward(top[0].data.reshape(-1), top[0].diff.reshape(-1),
+                             bottom[0].diff.reshape(-1))

@@ -1,0 +1,28 @@
+"""Split: copies one bottom to several tops (inserted by the Net where a blob has several
+readers); its gradient is the sum of the tops' diffs, so the partial adjoints add up.
+
+The tops are copies, not views of the bottom (as Caffe shares them): a reader that runs in
+place would otherwise change what the other readers see."""
+from ..kernels.cpu.split import sum_into
+from ..layer import Layer
+from ..registry import register_layer
+
+
+@register_layer("Split")
+class Split(Layer):
+    num_top = (1, None)
+
+    def forward_cpu(self, bottom, top):
+        for t in top:
+            t.data[...] = bottom[0].data
+
+    def backward_cpu(self, top, propagate_down, bottom):
+        if not propagate_down[0]:
+            return
+        dx = bottom[0].diff.reshape(-1)
+        if len(top) == 1:
+            dx[...] = top[0].diff.reshape(-1)
+            return
+        sum_into(top[0].diff.reshape(-1), top[1].diff.reshape(-1), dx)
+        for t in top[2:]:
+            sum_into(dx, t.diff.reshape(-1), dx)

@@ -1,0 +1,12 @@
+"""SGD with momentum (Caffe's SGDSolver): the learning rate multiplies the gradient before
+it enters the momentum history, h = momentum*h + lr*(g + decay*w), w -= h. PyTorch puts
+the rate outside (h = momentum*h + g, w -= lr*h); the two agree while the rate is constant
+and differ when it changes, and Caffe's form keeps configs from Caffe meaning the same."""
+from ..kernels.cpu.sgd import sgd_update
+from .base import Solver, register_solver
+
+
+@register_solver("SGD")
+class SGD(Solver):
+    def update_param(self, w, g, history, lr, grad_scale, decay, l1):
+        sgd_update(w, g, history[0], lr, self.p.momentum, grad_scale, decay, l1)

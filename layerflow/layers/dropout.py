@@ -36,7 +36,7 @@ class Dropout(Layer):
             if y is not x and not np.shares_memory(x, y):
                 y[...] = x
             return
-        self.rng.random(out=self.u)
+        self.rng.random(dtype=self.u.dtype, out=self.u)
         ratio = self.p.dropout_ratio
         dropout_forward(x, self.u, ratio, 1.0 / (1.0 - ratio), y)
 

@@ -1,0 +1,102 @@
+"""BatchNorm: y = (x - mean) / sqrt(var + eps) per channel (axis 1), Caffe's layer.
+
+With batch statistics (TRAIN by default), mean and var are the biased moments of x over
+the batch and spatial axes (m = count / channels values per channel), and the gradient is
+    dx = (dy - mean(dy) - y * mean(dy * y)) / sqrt(var + eps).
+With global statistics (TEST by default, or `use_global_stats: true`), the stored averages
+are used and dx = dy / sqrt(var + eps).
+
+Three blobs as in Caffe, never learned (their lr_mult is 0, and a config may not set another):
+running sums of the mean (C,), of the unbiased variance (C,), and their weight (1,). Each
+TRAIN forward with batch statistics updates them:
+    factor = f * factor + 1;  mean_sum = f * mean_sum + mean;  var_sum = f * var_sum + m/(m-1) var
+with f = moving_average_fraction, and the global statistics are mean_sum / factor and
+var_sum / factor. (As in Caffe, any forward with batch statistics updates them, whatever the
+phase.) The learnable affine part is a separate Scale layer (bias_term: true).
+Runs in place; it keeps its own copy of the normalized output for backward.
+
+    - {name: bn1, type: BatchNorm, bottom: conv1, top: conv1}
+    - {name: scale1, type: Scale, bottom: conv1, top: conv1, bias_term: true}
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..config.schema import bounded
+from ..config.specs import ParamSpec
+from ..kernels.cpu.batch_norm import (batch_norm_backward, channel_mean_var, global_stats,
+                                      inv_std_of, normalize, scale_by_channel,
+                                      update_running)
+from ..layer import Layer
+from ..registry import register_layer
+
+
+@register_layer("BatchNorm")
+class BatchNorm(Layer):
+    @dataclass
+    class Params:
+        use_global_stats: bool | None = None     # default: False in TRAIN, True in TEST
+        moving_average_fraction: float = bounded(0.999, lo=0.0, hi=1.0)
+        eps: float = bounded(1e-5, lo=0.0)
+
+    in_place = True
+
+    def setup(self, bottom, top):
+        shape = bottom[0].shape
+        if len(shape) < 2:
+            raise self.shape_error(f"bottom '{bottom[0].name}' must have a channel axis "
+                                   f"(N, C, ...), got shape {list(shape)}")
+        self.use_global = (self.phase == "TEST" if self.p.use_global_stats is None
+                           else self.p.use_global_stats)
+        self.channels = shape[1]
+        for blob_shape in ((self.channels,), (self.channels,), (1,)):
+            self.add_param(blob_shape)           # zeros, as Caffe
+        for i in range(3):
+            if i == len(self.param_specs):
+                self.param_specs.append(ParamSpec(lr_mult=0.0, decay_mult=0.0))
+            elif self.param_specs[i].lr_mult != 0:
+                raise self.shape_error("the statistics blobs of BatchNorm cannot be learned: "
+                                       f"param {i} must have lr_mult 0, got "
+                                       f"{self.param_specs[i].lr_mult}")
+        self.mean = np.zeros(self.channels)     # float64 statistics
+        self.var = np.zeros(self.channels)
+        self.inv_std = np.zeros(self.channels)
+        self.xnorm = np.zeros(0, self.dtype)
+        self._shape = None
+
+    def reshape(self, bottom, top):
+        shape = bottom[0].shape
+        if len(shape) < 2 or shape[1] != self.channels:
+            raise self.shape_error(f"bottom '{bottom[0].name}' of shape {list(shape)} must "
+                                   f"have {self.channels} channels on axis 1")
+        top[0].reshape(shape)
+        if shape != self._shape:
+            self._shape = shape
+            self._view = (shape[0], shape[1], bottom[0].count // max(shape[0] * shape[1], 1))
+            if not self.use_global and self.xnorm.size != bottom[0].count:
+                self.xnorm = np.zeros(bottom[0].count, self.dtype)
+
+    def forward_cpu(self, bottom, top):
+        x = bottom[0].data.reshape(self._view)
+        y = top[0].data.reshape(self._view)
+        if self.use_global:
+            global_stats(self.blobs[0].data, self.blobs[1].data, self.blobs[2].data,
+                         self.p.eps, self.mean, self.inv_std)
+            normalize(x, self.mean, self.inv_std, y, y, False)
+            return
+        channel_mean_var(x, self.mean, self.var)
+        update_running(self.mean, self.var, self._view[0] * self._view[2],
+                       self.p.moving_average_fraction,
+                       self.blobs[0].data, self.blobs[1].data, self.blobs[2].data)
+        inv_std_of(self.var, self.p.eps, self.inv_std)
+        normalize(x, self.mean, self.inv_std, y, self.xnorm.reshape(self._view), True)
+
+    def backward_cpu(self, top, propagate_down, bottom):
+        if not propagate_down[0]:
+            return
+        dy = top[0].diff.reshape(self._view)
+        dx = bottom[0].diff.reshape(self._view)
+        if self.use_global:
+            scale_by_channel(dy, self.inv_std, dx)
+        else:
+            batch_norm_backward(self.xnorm.reshape(self._view), dy, self.inv_std, dx)

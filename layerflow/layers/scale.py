@@ -1,0 +1,75 @@
+"""Scale: y = x * s (+ b), s (and b) broadcast along the axes [axis, axis + num_axes) of x,
+as Caffe's Scale layer.
+
+s is learnable (shape x.shape[axis : axis + num_axes]; num_axes -1 means to the end and 0
+a scalar; `filler` default constant 1) or the second bottom (its shape must match x's from
+`axis` on; `num_axes` is then ignored). With `bias_term: true` a learnable b of s's shape is
+added (`bias_filler`, default constant 0) -- BatchNorm + Scale is Caffe's batch norm with affine.
+Gradients: dx = dy * s; ds = sum of dy * x over the other axes; db = sum of dy (added into
+learnable blobs, written to a bottom s). Runs in place (then it keeps a copy of x for ds).
+
+    - {name: scale1, type: Scale, bottom: conv1, top: conv1, bias_term: true}
+    - {name: gate, type: Scale, bottom: [feat, weights], top: gated, axis: 0}
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..config.schema import bounded
+from ..fillers import FillerSpec
+from ..kernels.cpu.scale import scale_backward, scale_forward
+from ..layer import Layer
+from ..registry import register_layer
+from .bias import broadcast_view, param_axis_and_shape
+
+
+@register_layer("Scale")
+class Scale(Layer):
+    @dataclass
+    class Params:
+        axis: int = 1
+        num_axes: int = bounded(1, lo=-1)
+        filler: FillerSpec = field(default_factory=lambda: FillerSpec("constant", value=1.0))
+        bias_term: bool = False
+        bias_filler: FillerSpec = field(default_factory=FillerSpec)
+
+    num_bottom = (1, 2)
+    in_place = True
+
+    def setup(self, bottom, top):
+        if len(bottom) > 1 and top[0] is bottom[1]:
+            raise self.shape_error(f"the scale bottom '{bottom[1].name}' cannot be the top")
+        self.axis, pshape = param_axis_and_shape(self, bottom, self.p.axis, self.p.num_axes)
+        if len(bottom) == 1:
+            self.add_param(pshape, self.p.filler)
+        if self.p.bias_term:
+            self.add_param(pshape, self.p.bias_filler)
+        self._none = np.zeros(0, self.dtype)
+        self._xcopy = np.zeros(0, self.dtype)
+
+    def reshape(self, bottom, top):
+        s = bottom[1] if len(bottom) > 1 else self.blobs[0]
+        self._view = broadcast_view(self, bottom, self.axis, s.shape)
+        top[0].reshape(bottom[0].shape)
+        if top[0] is bottom[0] and self._xcopy.size != bottom[0].count:
+            self._xcopy = np.zeros(bottom[0].count, self.dtype)
+
+    def forward_cpu(self, bottom, top):
+        s = bottom[1] if len(bottom) > 1 else self.blobs[0]
+        b = self.blobs[-1].data.reshape(-1) if self.p.bias_term else self._none
+        x = bottom[0].data.reshape(self._view)
+        if top[0] is bottom[0]:
+            np.copyto(self._xcopy, bottom[0].data.reshape(-1))
+        scale_forward(x, s.data.reshape(-1), b, top[0].data.reshape(self._view))
+
+    def backward_cpu(self, top, propagate_down, bottom):
+        s = bottom[1] if len(bottom) > 1 else self.blobs[0]
+        if len(bottom) > 1:
+            ds = bottom[1].diff.reshape(-1) if propagate_down[1] else self._none
+            ds[...] = 0
+        else:
+            ds = s.diff.reshape(-1)
+        db = self.blobs[-1].diff.reshape(-1) if self.p.bias_term else self._none
+        x = (self._xcopy if top[0] is bottom[0] else bottom[0].data).reshape(self._view)
+        scale_backward(x, top[0].diff.reshape(self._view), s.data.reshape(-1), ds, db,
+                       bottom[0].diff.reshape(self._view), propagate_down[0])

@@ -8,17 +8,13 @@ from pathlib import Path
 
 import numpy as np
 
-from . import data_root
+from . import DataFileError, data_root
 
 FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
 _CACHE = {}
-
-
-class DataFileError(ValueError):
-    """A dataset file that is missing, truncated or not what it claims; names the file."""
 
 
 def _find(folder, stem):
@@ -52,8 +48,11 @@ def read_idx(path):
     dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
     expected = header + int(np.prod(dims))
     if len(raw) != expected:
+        record = int(np.prod(dims[1:]))
+        where = (f"; record {(len(raw) - header) // record} of {dims[0]} is incomplete"
+                 if len(raw) < expected and record else "")
         raise DataFileError(f"{path}: expected {expected} bytes for shape {list(dims)}, "
-                            f"found {len(raw)} (truncated or corrupt)")
+                            f"found {len(raw)} (truncated or corrupt){where}")
     return np.frombuffer(raw, np.uint8, offset=header).reshape(dims)
 
 
@@ -71,6 +70,7 @@ def load_mnist(split, source=None):
             raise DataFileError(f"{paths[0]} and {paths[1]}: shapes {list(images.shape)} and "
                                 f"{list(labels.shape)} do not pair up as images and labels")
         if labels.max(initial=0) > 9:
-            raise DataFileError(f"{paths[1]}: label {labels.max()} outside 0..9")
+            bad = int(np.argmax(labels > 9))
+            raise DataFileError(f"{paths[1]}: record {bad}: label {labels[bad]} outside 0..9")
         _CACHE[key] = (np.ascontiguousarray(images.reshape(len(images), -1)), labels)
     return _CACHE[key]

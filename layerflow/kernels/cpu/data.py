@@ -1,15 +1,25 @@
-"""Batch assembly for in-memory datasets: gather rows by index and scale to the blob dtype."""
+"""Batch assembly for data layers: gather records by index into a batch buffer, check labels.
+
+All kernels release the GIL (`nogil=True`), so that a prefetch thread runs them in parallel
+with the net's own work."""
 from numba import njit
 
 
-@njit(cache=True)
-def gather_scale(images, labels, order, start, scale, shift, out, out_labels):
-    """out[k] = images[order[(start + k) % n]] * scale - shift, for k in the batch; labels
-    likewise."""
-    n = order.size
+@njit(cache=True, nogil=True)
+def gather_rows(src, index, out):
+    """out[k, :] = src[index[k], :] for each k, converting to out's dtype. src (N, D)."""
     batch, size = out.shape
     for k in range(batch):
-        j = order[(start + k) % n]
+        j = index[k]
         for p in range(size):
-            out[k, p] = images[j, p] * scale - shift
-        out_labels[k] = labels[j]
+            out[k, p] = src[j, p]
+
+
+@njit(cache=True, nogil=True)
+def first_bad_label(labels, num_classes):
+    """Index of the first label that is not an integer in [0, num_classes), or -1."""
+    for k in range(labels.size):
+        v = labels[k]
+        if not (v >= 0 and v < num_classes) or v != int(v):
+            return k
+    return -1

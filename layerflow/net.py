@@ -139,6 +139,8 @@ class Net:
         self._specs, self._values_in, self._values_out = specs, values_in, values_out
 
     def _missing_bottom(self, b, li, specs, current):
+        if b in specs[li][0].top:
+            return f"bottom '{b}' forms a cycle: it is this layer's own top"
         later = [(j, c) for j, (c, *_rest) in enumerate(specs) if j > li and b in c.top]
         if later:
             j, c = later[0]
@@ -156,6 +158,7 @@ class Net:
         self.blobs = OrderedDict()
         self._loss_tops = []            # (blob, weight)
         self._param_owner = {}          # shared param name -> (blob, layer name)
+        self._learnable = None
         blob_of, feeds = {}, {}
         seed_base = self.seed if self.seed is not None else np.random.SeedSequence().entropy
         for li, (common, cls, params, lw) in enumerate(self._specs):
@@ -312,6 +315,11 @@ class Net:
 
     def learnable_params(self):
         """Each distinct learnable blob once: [(blob, lr_mult, decay_mult, key)]."""
+        if self._learnable is None:
+            self._learnable = self._collect_learnable()
+        return self._learnable
+
+    def _collect_learnable(self):
         seen, out = set(), []
         for layer in self.layers:
             for i, blob in enumerate(layer.blobs):
@@ -332,6 +340,7 @@ class Net:
             for i, blob in enumerate(layer.blobs):
                 if i < len(src.blobs) and src.blobs[i].shape == blob.shape:
                     layer.blobs[i] = src.blobs[i]
+        self._learnable = None
 
     # -- running ---------------------------------------------------------------------------
     def reshape(self):
@@ -363,7 +372,7 @@ class Net:
 
     def clear_param_diffs(self):
         for blob, *_ in self.learnable_params():
-            blob.diff[...] = 0
+            blob.diff.fill(0)
 
     def output_blobs(self):
         """Tops that no layer reads (Caffe's net outputs): name -> Blob."""

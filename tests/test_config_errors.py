@@ -136,14 +136,27 @@ def test_missing_file():
         Net("nope.yaml")
 
 
-@pytest.mark.parametrize("mistake", ["num_ouput", "InnerProdcut"])
+CLI_MISTAKES = {
+    "unknown key": ("num_output: 3", "num_ouput: 3", "did you mean 'num_output'"),
+    "misspelt type": ("type: InnerProduct", "type: InnerProdcut", "did you mean 'InnerProduct'"),
+    "missing bottom": ("bottom: data", "bottom: dat", "did you mean 'data'"),
+    "wrong bottom count": ("bottom: [ip, label]", "bottom: [ip]", "takes 2 bottom"),
+    "duplicate top": ("top: ip\n", "top: label\n", "already produced by layer 'data'"),
+    "cycle": ("bottom: data", "bottom: ip", "cycle"),
+    "bad YAML": ("top: loss}", "top: loss", "invalid YAML"),
+}
+
+
+@pytest.mark.parametrize("mistake", sorted(CLI_MISTAKES))
 def test_cli_prints_one_line_and_exits_nonzero(tmp_path, capsys, mistake):
-    text = GOOD.replace("num_output", mistake) if mistake == "num_ouput" else \
-        GOOD.replace("InnerProduct", mistake)
+    good, bad, expected = CLI_MISTAKES[mistake]
+    text = GOOD.replace(good, bad)
+    assert text != GOOD
     config = write(tmp_path, "solver: {base_lr: 0.1, max_iter: 1}\nnet:\n" +
                    textwrap.indent(text, "  "), "solver.yaml")
     status = main(["train", str(config)])
     err = capsys.readouterr().err.strip().splitlines()
     assert status != 0
-    assert len(err) == 1 and err[0].startswith(f"layerflow: error: {config}:")
-    assert "did you mean" in err[0] and "Traceback" not in err[0]
+    assert len(err) == 1, err
+    assert err[0].startswith(f"layerflow: error: {config}:"), err[0]
+    assert expected in err[0] and "Traceback" not in err[0]

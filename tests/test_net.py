@@ -99,9 +99,9 @@ def test_in_place_layer_shares_blob_and_backward_marking(tmp_path):
 
 
 def test_force_backward_reaches_inputs(tmp_path):
-    net = net_from(tmp_path, "force_backward: true\n" + MLP)
+    net = net_from(tmp_path, "force_backward: true\n" + MLP.replace("ReLU", "TanH"), seed=0)
     assert net.bottom_need_backward[1] == [True]
-    net.blobs["x"].data[...] = 1.0
+    net.blobs["x"].data[...] = np.random.default_rng(0).normal(size=(4, 5))
     net.forward_backward()
     assert np.abs(net.blobs["x"].diff).sum() > 0
 

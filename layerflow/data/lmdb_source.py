@@ -8,6 +8,16 @@ from . import DataFileError
 from .protobuf import WireError, decode_datum
 from .sources import Source
 
+_ENVS = {}      # lmdb allows one Environment per file and process: layers share it
+
+
+def _open(lmdb, path):
+    key = str(Path(path).resolve())
+    if key not in _ENVS:
+        _ENVS[key] = lmdb.open(str(path), readonly=True, lock=False, readahead=False,
+                               subdir=Path(path).is_dir(), max_readers=64)
+    return _ENVS[key]
+
 
 class LMDBSource(Source):
     def __init__(self, path):
@@ -19,8 +29,7 @@ class LMDBSource(Source):
         if not Path(path).exists():
             raise DataFileError(f"{path}: LMDB not found")
         try:
-            self.env = lmdb.open(self.path, readonly=True, lock=False, readahead=False,
-                                 subdir=Path(path).is_dir(), max_readers=16)
+            self.env = _open(lmdb, path)
             with self.env.begin() as txn:
                 self.keys = [bytes(k) for k in txn.cursor().iternext(keys=True, values=False)]
         except lmdb.Error as exc:

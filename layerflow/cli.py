@@ -1,9 +1,13 @@
-"""The `layerflow` command: train and test nets from YAML configs.
+"""The `layerflow` command: train and test nets from YAML configs, and the tools around them.
+
+    layerflow train | test | time | draw | plot | gradcheck | import-caffe | export-onnx
+              | layers | device | data fetch
 
 A user error (a config mistake, a missing or corrupt file, a shape that does not fit)
 prints one line and exits with status 1; a usage error exits with status 2.
 """
 import argparse
+import contextlib
 import logging
 import sys
 import time
@@ -64,6 +68,136 @@ def cmd_test(args):
     return 0
 
 
+@contextlib.contextmanager
+def _quiet_build(args):
+    """Keep the Net's per-layer shape lines out of a tool's own output (unless -v)."""
+    level = log.level
+    if not getattr(args, "verbose", False):
+        log.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
+
+def cmd_time(args):
+    from .timing import format_report, time_net
+    with _quiet_build(args):
+        report = time_net(args.config, iterations=args.iterations, phase=args.phase,
+                          mode=args.mode)
+    print(format_report(report))
+    return 0
+
+
+def cmd_draw(args):
+    from .draw import draw
+    with _quiet_build(args):
+        messages = draw(args.config, args.output, phase=args.phase, rankdir=args.rankdir,
+                        use_graphviz=not args.no_graphviz)
+    for m in messages:
+        print(m)
+    return 0
+
+
+def cmd_plot(args):
+    from .plot import load_runs, plot_runs
+    runs = load_runs(args.sources)
+    panels = plot_runs(runs, args.output, title=args.title)
+    print(f"wrote {args.output} ({len(runs)} run(s); panels: {', '.join(panels)})")
+    return 0
+
+
+def cmd_gradcheck(args):
+    from .gradcheck_cli import (SampledChecker, check_layer_type, check_net, format_result,
+                                parse_params, parse_shape)
+    from .registry import import_plugin
+    for module in args.plugin or ():
+        import_plugin(module)
+    if (args.config is None) == (args.layer is None):
+        raise ValueError("give a CONFIG or --layer TYPE (one of them)")
+    checker = SampledChecker(max_elements=args.max_elements or None, stepsize=args.stepsize,
+                             threshold=args.threshold, kink=0.0, kink_range=args.kink_range)
+    failed = 0
+    if args.layer:
+        shapes = [parse_shape(s) for s in args.shape or ()]
+        result, title = check_layer_type(args.layer, parse_params(args.params), shapes,
+                                         args.tops, checker, phase=args.phase.upper())
+        print(format_result(title, result, args.threshold))
+        failed += not result.ok
+    else:
+        if args.params or args.shape:
+            raise ValueError("--params and --shape go with --layer, not with a CONFIG")
+        with _quiet_build(args):
+            results = check_net(args.config, batch=args.batch, checker=checker,
+                                layers=args.only)
+        for layer, result in results:
+            print(format_result(f"{layer.name} ({layer.type_name})", result, args.threshold))
+            failed += not result.ok
+        if not results:
+            print("no layer of this net runs backward: nothing to check")
+    print("gradient check " + ("FAILED" if failed else "passed") +
+          f" (threshold {args.threshold:g}, step {args.stepsize:g}, float64)")
+    return 1 if failed else 0
+
+
+def cmd_import_caffe(args):
+    from pathlib import Path
+
+    from .config.caffe_import import import_caffe
+    result = import_caffe(args.prototxt, mnist=not args.no_mnist, net_path=args.net)
+    text = result.to_yaml()
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    for line, message in result.problems:
+        print(f"warning: {args.prototxt}:{line}: {message}", file=sys.stderr)
+    if args.output:
+        out = Path(args.output)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+        print(f"wrote {out}" + (f" ({len(result.problems)} warning(s))"
+                                if result.problems else ""), file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_export_onnx(args):
+    from .io.onnx_export import export_config, onnx_names
+    with _quiet_build(args):
+        model, _net = export_config(args.config, args.weights, args.output, opset=args.opset)
+    ins, outs = onnx_names(model)
+    print(f"wrote {args.output}: {len(model.graph.node)} nodes, inputs {', '.join(ins)}, "
+          f"outputs {', '.join(outs)} (opset {args.opset})")
+    return 0
+
+
+def cmd_layers(args):
+    from .catalogue import catalogue, describe
+    for module in args.plugin or ():
+        from .registry import import_plugin
+        import_plugin(module)
+    print(describe(args.type) if args.type else catalogue())
+    return 0
+
+
+def cmd_device(args):
+    from .device import report
+    print(report())
+    return 0
+
+
+def cmd_data_fetch(args):
+    try:
+        from .data.fetch import fetch_dataset
+    except ImportError as exc:
+        raise ValueError("dataset download is not available in this version of layerflow "
+                         f"(layerflow.data.fetch: {exc})") from None
+    result = fetch_dataset(args.name)
+    if result is not None:
+        print(result)
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="layerflow", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"layerflow {__version__}")
@@ -85,6 +219,85 @@ def build_parser():
     test.add_argument("--iterations", type=int, help="batches to run (default: test_iter)")
     test.add_argument("--mode", choices=["cpu", "cuda"], default="cpu")
     test.set_defaults(func=cmd_test)
+
+    tm = sub.add_parser("time", help="per-layer forward/backward ms and the memory footprint")
+    tm.add_argument("config")
+    tm.add_argument("--iterations", type=int, default=50, help="timed iterations (default 50)")
+    tm.add_argument("--phase", choices=["train", "test"], default="train")
+    tm.add_argument("--mode", choices=["cpu", "cuda"], default="cpu")
+    tm.add_argument("-v", "--verbose", action="store_true", help="show the net's shapes")
+    tm.set_defaults(func=cmd_time)
+
+    dr = sub.add_parser("draw", help="picture of the layer graph (.svg, .png or .dot)")
+    dr.add_argument("config")
+    dr.add_argument("-o", "--output", required=True, help="net.svg, net.png or net.dot")
+    dr.add_argument("--phase", choices=["train", "test"], default="train")
+    dr.add_argument("--rankdir", choices=["TB", "LR", "BT", "RL"], default="TB",
+                    help="Graphviz direction (the built-in layout is always top-down)")
+    dr.add_argument("--no-graphviz", action="store_true",
+                    help="use the built-in layout even where Graphviz is installed")
+    dr.add_argument("-v", "--verbose", action="store_true")
+    dr.set_defaults(func=cmd_draw)
+
+    pl = sub.add_parser("plot", help="training curves from metrics files or logs")
+    pl.add_argument("sources", nargs="+", metavar="RUN_OR_METRICS",
+                    help="*_metrics.jsonl, a folder of them, a config, or a text log")
+    pl.add_argument("-o", "--output", required=True, help="curves.png (or .svg, .pdf)")
+    pl.add_argument("--title")
+    pl.set_defaults(func=cmd_plot)
+
+    gc = sub.add_parser("gradcheck", help="numerical gradient check of a layer or a net")
+    gc.add_argument("config", nargs="?", help="check every layer of this net (TRAIN phase)")
+    gc.add_argument("--layer", metavar="TYPE", help="check one layer type (or pkg.mod:Class)")
+    gc.add_argument("--params", nargs="*", metavar="K=V", help="layer params, values as YAML")
+    gc.add_argument("--shape", action="append", metavar="N,C,H,W",
+                    help="a bottom's shape (repeat per bottom; default 2,3,4,5)")
+    gc.add_argument("--tops", type=int, help="number of tops (default: the layer's minimum)")
+    gc.add_argument("--phase", choices=["train", "test"], default="train")
+    gc.add_argument("--batch", type=int, default=2, help="data batch for a CONFIG (default 2)")
+    gc.add_argument("--only", nargs="*", metavar="LAYER", help="check only these layers")
+    gc.add_argument("--max-elements", type=int, default=200,
+                    help="elements checked per blob, drawn at random (0: all; default 200)")
+    gc.add_argument("--stepsize", type=float, default=1e-5)
+    gc.add_argument("--threshold", type=float, default=1e-5)
+    gc.add_argument("--kink-range", type=float, default=1e-4,
+                    help="skip inputs this close to 0 (ReLU's kink)")
+    gc.add_argument("--plugin", action="append", metavar="MODULE",
+                    help="import a module that registers layers")
+    gc.add_argument("-v", "--verbose", action="store_true")
+    gc.set_defaults(func=cmd_gradcheck)
+
+    ic = sub.add_parser("import-caffe", help="convert a Caffe net or solver prototxt to YAML")
+    ic.add_argument("prototxt")
+    ic.add_argument("-o", "--output", help="YAML file to write (default: print it)")
+    ic.add_argument("--net", help="the net prototxt, where the solver's 'net:' path is not "
+                                  "found")
+    ic.add_argument("--no-mnist", action="store_true",
+                    help="do not map Data layers whose source names mnist to MNISTData")
+    ic.set_defaults(func=cmd_import_caffe)
+
+    ex = sub.add_parser("export-onnx", help="export the deploy (TEST) net to ONNX")
+    ex.add_argument("config")
+    ex.add_argument("--weights", required=True, help="weights file (.npz)")
+    ex.add_argument("-o", "--output", required=True, help="model.onnx")
+    ex.add_argument("--opset", type=int, default=13)
+    ex.add_argument("-v", "--verbose", action="store_true")
+    ex.set_defaults(func=cmd_export_onnx)
+
+    ly = sub.add_parser("layers", help="catalogue of layer types and their params")
+    ly.add_argument("type", nargs="?", help="show one type's params")
+    ly.add_argument("--plugin", action="append", metavar="MODULE")
+    ly.set_defaults(func=cmd_layers)
+
+    dv = sub.add_parser("device", help="CPU, threads, CUDA and MPI facts")
+    dv.set_defaults(func=cmd_device)
+
+    da = sub.add_parser("data", help="datasets")
+    dsub = da.add_subparsers(dest="data_command", metavar="ACTION")
+    dsub.required = True
+    fe = dsub.add_parser("fetch", help="download a dataset into $LAYERFLOW_DATA")
+    fe.add_argument("name", help="e.g. mnist")
+    fe.set_defaults(func=cmd_data_fetch)
     return parser
 
 
@@ -100,6 +313,10 @@ def main(argv=None):
     except (ConfigError, WeightsFileError, DataFileError, ShapeError) as exc:
         print(f"layerflow: error: {exc}", file=sys.stderr)
     except (ValueError, FloatingPointError, OSError) as exc:
+        print(f"layerflow: error: {exc}", file=sys.stderr)
+    except (ImportError, TypeError) as exc:
+        if args.command in ("train", "test"):
+            raise
         print(f"layerflow: error: {exc}", file=sys.stderr)
     except KeyboardInterrupt:
         print("layerflow: interrupted", file=sys.stderr)

@@ -1,0 +1,261 @@
+"""`layerflow draw`: the layer graph of a net as Graphviz DOT, SVG or PNG.
+
+    layerflow draw configs/lenet.yaml -o lenet.svg [--phase test] [--rankdir TB]
+
+Layers are boxes (name, type and the params that differ from their defaults; in-place
+layers dashed and marked), blobs are edges labelled with name and shape (outputs that no
+layer reads end in an ellipse). The Split layers the Net inserts are left out, so the
+picture shows the net as written. With Graphviz's `dot` program on PATH, SVG and PNG come
+from it; without it, layerflow lays the graph out itself (SVG as text, PNG through
+matplotlib) and writes the .dot beside the picture, saying so.
+"""
+import dataclasses
+import html
+import shutil
+import subprocess
+from pathlib import Path
+
+COLORS = {"data": "#d9ead3", "loss": "#f4cccc", "param": "#cfe2f3", "other": "#eeeeee"}
+
+
+@dataclasses.dataclass
+class Node:
+    id: str
+    lines: list
+    kind: str              # data | param | loss | other | output
+    inplace: bool = False
+    rank: int = 0
+
+
+@dataclasses.dataclass
+class Edge:
+    src: str
+    dst: str
+    label: str
+
+
+def key_params(layer, limit=5):
+    """`k: v` strings of the layer's scalar/list params that differ from the defaults."""
+    out = []
+    for f in dataclasses.fields(layer.p):
+        value = getattr(layer.p, f.name)
+        if dataclasses.is_dataclass(value) or isinstance(value, dict):
+            continue
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:
+            default = object()
+        if value != default and value is not None:
+            out.append(f"{f.name}: {value}")
+    return out[:limit]
+
+
+def graph_of(net):
+    """(nodes, edges) of a built Net, with Split layers folded away."""
+    nodes, edges, producer = [], [], {}
+    read = set()
+    for li, layer in enumerate(net.layers):
+        bottoms, tops = net.bottom_vecs[li], net.top_vecs[li]
+        if layer.type_name == "Split" and layer.spec is None:
+            src = producer.get(id(bottoms[0]))
+            for t in tops:
+                producer[id(t)] = src
+            read.add(id(bottoms[0]))
+            continue
+        inplace = any(t is b for t in tops for b in bottoms)
+        kind = ("data" if not bottoms else "loss" if layer.is_loss else
+                "param" if layer.blobs else "other")
+        lines = [layer.name, f"({layer.type_name}{', in place' if inplace else ''})"]
+        lines += key_params(layer)
+        node = Node(f"L{li}", lines, kind, inplace)
+        rank = 0
+        for b in bottoms:
+            src = producer.get(id(b))
+            read.add(id(b))
+            if src is not None:
+                src_node, name = src
+                edges.append(Edge(src_node.id, node.id, f"{name} {list(b.shape)}"))
+                rank = max(rank, src_node.rank + 1)
+        node.rank = rank
+        nodes.append(node)
+        for t in tops:
+            producer[id(t)] = (node, t.name)
+    for li, tops in enumerate(net.top_vecs):
+        for t in tops:
+            src = producer.get(id(t))
+            if src is None or id(t) in read or src[0].id != f"L{li}":
+                continue
+            out = Node(f"B{li}_{t.name}", [t.name], "output", rank=src[0].rank + 1)
+            nodes.append(out)
+            edges.append(Edge(src[0].id, out.id, f"{t.name} {list(t.shape)}"))
+            read.add(id(t))
+    return nodes, edges
+
+
+def _dot_quote(text):
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def to_dot(net, rankdir="TB"):
+    nodes, edges = graph_of(net)
+    lines = [f"digraph {_dot_quote(net.name)} {{", f"  rankdir={rankdir};",
+             '  node [fontname="Helvetica", fontsize=11];',
+             '  edge [fontname="Helvetica", fontsize=9];']
+    for n in nodes:
+        label = _dot_quote("\n".join(n.lines))
+        if n.kind == "output":
+            lines.append(f"  {n.id} [label={label}, shape=ellipse];")
+        else:
+            style = "filled,dashed" if n.inplace else "filled"
+            lines.append(f"  {n.id} [label={label}, shape=box, style=\"{style}\", "
+                         f"fillcolor=\"{COLORS[n.kind]}\"];")
+    for e in edges:
+        lines.append(f"  {e.src} -> {e.dst} [label={_dot_quote(e.label)}];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+# -- built-in layout (no Graphviz) -----------------------------------------------------------
+CHAR_W, LINE_H, PAD, GAP_X, GAP_Y = 7.0, 15.0, 10.0, 30.0, 50.0
+
+
+def layout(nodes):
+    """Positions: rank by rank from the top, nodes of one rank side by side, centred."""
+    sizes = {n.id: (max(len(s) for s in n.lines) * CHAR_W + 2 * PAD,
+                    len(n.lines) * LINE_H + 2 * PAD) for n in nodes}
+    ranks = {}
+    for n in nodes:
+        ranks.setdefault(n.rank, []).append(n)
+    widths = {r: sum(sizes[n.id][0] for n in ns) + GAP_X * (len(ns) - 1)
+              for r, ns in ranks.items()}
+    total_w = max(widths.values()) + 2 * GAP_X
+    pos, y = {}, GAP_Y / 2
+    for r in sorted(ranks):
+        x = (total_w - widths[r]) / 2
+        h = max(sizes[n.id][1] for n in ranks[r])
+        for n in ranks[r]:
+            w, nh = sizes[n.id]
+            pos[n.id] = (x, y + (h - nh) / 2, w, nh)
+            x += w + GAP_X
+        y += h + GAP_Y
+    return pos, total_w, y - GAP_Y / 2
+
+
+def to_svg(net):
+    """An SVG picture of the net from the built-in layout (no Graphviz needed)."""
+    nodes, edges = graph_of(net)
+    pos, width, height = layout(nodes)
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" '
+           f'height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}" '
+           'font-family="Helvetica, Arial, sans-serif">',
+           '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" '
+           'markerHeight="8" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#555"/>'
+           '</marker></defs>',
+           f'<title>{html.escape(net.name)}</title>',
+           f'<rect width="100%" height="100%" fill="white"/>']
+    for e in edges:
+        (x1, y1, w1, h1), (x2, y2, w2, _) = pos[e.src], pos[e.dst]
+        sx, sy, tx, ty = x1 + w1 / 2, y1 + h1, x2 + w2 / 2, y2
+        bend = 0.0 if abs(ty - sy) < 2 * GAP_Y + 80 else (w1 / 2 + 40)
+        c1x, c2x = sx + bend, tx + bend
+        out.append(f'<path d="M{sx:.1f},{sy:.1f} C{c1x:.1f},{sy + 30:.1f} {c2x:.1f},'
+                   f'{ty - 30:.1f} {tx:.1f},{ty:.1f}" fill="none" stroke="#555" '
+                   'stroke-width="1.2" marker-end="url(#arrow)"/>')
+        mx, my = (sx + tx) / 2 + bend * 0.75 + 6, (sy + ty) / 2 + 3
+        out.append(f'<text x="{mx:.1f}" y="{my:.1f}" font-size="10" fill="#333">'
+                   f'{html.escape(e.label)}</text>')
+    for n in nodes:
+        x, y, w, h = pos[n.id]
+        if n.kind == "output":
+            out.append(f'<ellipse cx="{x + w / 2:.1f}" cy="{y + h / 2:.1f}" rx="{w / 2:.1f}" '
+                       f'ry="{h / 2:.1f}" fill="white" stroke="#333"/>')
+        else:
+            dash = ' stroke-dasharray="5,3"' if n.inplace else ""
+            out.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" '
+                       f'rx="4" fill="{COLORS[n.kind]}" stroke="#333"{dash}/>')
+        for i, line in enumerate(n.lines):
+            weight = ' font-weight="bold"' if i == 0 else ""
+            out.append(f'<text x="{x + w / 2:.1f}" y="{y + PAD + (i + 0.8) * LINE_H:.1f}" '
+                       f'font-size="11" text-anchor="middle"{weight}>'
+                       f'{html.escape(line)}</text>')
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+def to_png(net, path, dpi=100):
+    """A PNG of the built-in layout, drawn with matplotlib (ImportError when missing)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+    from matplotlib.patches import Ellipse, FancyArrowPatch, FancyBboxPatch
+    nodes, edges = graph_of(net)
+    pos, width, height = layout(nodes)
+    fig = plt.figure(figsize=(width / dpi, height / dpi), dpi=dpi)
+    ax = fig.add_axes([0, 0, 1, 1])
+    ax.set_xlim(0, width)
+    ax.set_ylim(height, 0)
+    ax.axis("off")
+    for e in edges:
+        (x1, y1, w1, h1), (x2, y2, w2, _) = pos[e.src], pos[e.dst]
+        sx, sy, tx, ty = x1 + w1 / 2, y1 + h1, x2 + w2 / 2, y2
+        rad = 0.0 if abs(ty - sy) < 2 * GAP_Y + 80 else -0.3
+        ax.add_patch(FancyArrowPatch((sx, sy), (tx, ty), arrowstyle="-|>", mutation_scale=10,
+                                     connectionstyle=f"arc3,rad={rad}", color="#555", lw=1))
+        ax.text((sx + tx) / 2 + 6 + (40 if rad else 0), (sy + ty) / 2, e.label, fontsize=7,
+                va="center", color="#333")
+    for n in nodes:
+        x, y, w, h = pos[n.id]
+        if n.kind == "output":
+            ax.add_patch(Ellipse((x + w / 2, y + h / 2), w, h, fc="white", ec="#333"))
+        else:
+            ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0,rounding_size=4",
+                                        fc=COLORS[n.kind], ec="#333",
+                                        ls="--" if n.inplace else "-"))
+        for i, line in enumerate(n.lines):
+            ax.text(x + w / 2, y + PAD + (i + 0.5) * LINE_H, line, ha="center", va="center",
+                    fontsize=8, fontweight="bold" if i == 0 else "normal")
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+
+
+def draw(config, output, phase="train", rankdir="TB", use_graphviz=True):
+    """Write the picture of `config`'s net to `output` (.dot, .svg or .png).
+
+    Returns the list of messages for the user (what was written, what was missing)."""
+    from .net import Net
+    output = Path(output)
+    fmt = output.suffix.lower().lstrip(".")
+    if fmt not in ("dot", "gv", "svg", "png"):
+        raise ValueError(f"{output}: the picture must end in .svg, .png or .dot")
+    net = Net(config, phase)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    dot_text = to_dot(net, rankdir)
+    if fmt in ("dot", "gv"):
+        output.write_text(dot_text, encoding="utf-8")
+        return [f"wrote {output}"]
+    dot = shutil.which("dot") if use_graphviz else None
+    if dot:
+        proc = subprocess.run([dot, f"-T{fmt}", "-o", str(output)], input=dot_text.encode(),
+                              capture_output=True, timeout=120)
+        if proc.returncode == 0:
+            return [f"wrote {output} (Graphviz)"]
+        msgs = [f"Graphviz failed ({proc.stderr.decode(errors='replace').strip()}); "
+                "using the built-in layout"]
+    else:
+        msgs = ["Graphviz's 'dot' program was not found (apt install graphviz): "
+                "using layerflow's built-in layout"]
+    dot_path = output.with_suffix(".dot")
+    dot_path.write_text(dot_text, encoding="utf-8")
+    msgs.append(f"wrote {dot_path}")
+    if fmt == "svg":
+        output.write_text(to_svg(net), encoding="utf-8")
+    else:
+        try:
+            to_png(net, output)
+        except ImportError:
+            raise ValueError(f"{output}: a PNG needs Graphviz or matplotlib (pip install "
+                             f"matplotlib); {dot_path} was written") from None
+    msgs.append(f"wrote {output}")
+    return msgs

@@ -1,0 +1,217 @@
+"""`layerflow gradcheck`: the shared numerical gradient checker (layerflow/gradcheck.py)
+from the command line, for one layer type (built-in or plug-in) or for every layer of a net.
+
+    layerflow gradcheck --layer InnerProduct --params num_output=3 --shape 2,4
+    layerflow gradcheck --layer mypkg.layers:Scale2 --params factor=3
+    layerflow gradcheck configs/lenet.yaml --batch 2
+
+Everything runs in float64. A layer alone gets random normal bottoms of the `--shape`s;
+bottoms the layer cannot propagate to (labels) get integer class ids below the size of
+bottom 0's axis 1. For a config, the net is built in TRAIN phase with every data layer's
+batch cut to `--batch`, run forward once, then each layer that runs backward is checked on
+copies of its own bottoms. Blobs with more than `--max-elements` values are checked on that
+many elements drawn at random (the check is exhaustive below it).
+"""
+import copy
+
+import numpy as np
+
+from .blob import Blob
+from .gradcheck import GradCheckResult, GradientChecker
+
+
+class SampledChecker(GradientChecker):
+    """GradientChecker that checks at most `max_elements` elements per blob, drawn at
+    random; exhaustive (the parent's check) when every blob is small enough."""
+
+    def __init__(self, max_elements=None, **kwargs):
+        super().__init__(**kwargs)
+        self.max_elements = max_elements
+
+    def check(self, layer, bottom, top, check_bottom=None, check_params=True, max_failures=10):
+        if check_bottom is None:
+            check_bottom = [i for i in range(len(bottom)) if layer.can_backprop(i)]
+        sizes = [bottom[i].count for i in check_bottom]
+        sizes += [b.count for b in layer.blobs] if check_params else []
+        if self.max_elements is None or all(s <= self.max_elements for s in sizes):
+            return super().check(layer, bottom, top, check_bottom, check_params, max_failures)
+        return self._sampled(layer, bottom, top, check_bottom, check_params, max_failures)
+
+    def _sampled(self, layer, bottom, top, check_bottom, check_params, max_failures):
+        rng = np.random.default_rng(self.seed)
+        rng_state = layer.rng.bit_generator.state
+        blobs = [(f"bottom {i}", bottom[i]) for i in check_bottom]
+        if check_params:
+            blobs += [(f"param {i}", b) for i, b in enumerate(layer.blobs)]
+
+        def run():
+            layer.rng.bit_generator.state = rng_state
+            layer.reshape(bottom, top)
+            layer.forward(bottom, top)
+
+        run()
+        weights = [rng.uniform(-1, 1, t.shape).astype(t.dtype) for t in top]
+
+        def objective():
+            run()
+            return sum(float(np.sum(w * t.data)) for w, t in zip(weights, top))
+
+        for t, w in zip(top, weights):
+            t.diff[...] = w
+        for b in list(layer.blobs) + list(bottom):
+            b.diff[...] = 0
+        layer.backward(top, [i in check_bottom for i in range(len(bottom))], bottom)
+        analytic = [b.diff.reshape(-1).copy() for _, b in blobs]
+        layer.rng.bit_generator.state = rng_state
+        result = GradCheckResult()
+        for (label, blob), grad in zip(blobs, analytic):
+            flat = blob.data.reshape(-1)
+            picks = (range(flat.size) if flat.size <= self.max_elements else
+                     np.sort(rng.choice(flat.size, self.max_elements, replace=False)))
+            worst = 0.0
+            for j in picks:
+                x = flat[j]
+                if self.kink_range > 0 and abs(x - self.kink) < self.kink_range:
+                    continue
+                flat[j] = x + self.stepsize
+                plus = objective()
+                flat[j] = x - self.stepsize
+                minus = objective()
+                flat[j] = x
+                numeric = (plus - minus) / (2 * self.stepsize)
+                a = float(grad[j])
+                err = abs(a - numeric) / max(abs(a), abs(numeric), 1.0)
+                worst = max(worst, err)
+                if err > self.threshold and len(result.failures) < max_failures:
+                    result.failures.append(f"{label}[{j}]: analytic {a:.6g} vs numeric "
+                                           f"{numeric:.6g}")
+            result.worst[label] = worst
+        run()
+        return result
+
+
+def parse_params(pairs):
+    """['k=v', ...] -> {k: v} with each v read as YAML (numbers, lists, mappings, enums)."""
+    import yaml
+    out = {}
+    for pair in pairs or ():
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--params takes key=value pairs, got '{pair}'")
+        out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+    return out
+
+
+def parse_shape(text):
+    try:
+        return tuple(int(s) for s in text.replace("x", ",").split(",") if s.strip())
+    except ValueError:
+        raise ValueError(f"--shape takes sizes like 2,3,4,5, got '{text}'") from None
+
+
+def check_layer_type(type_name, params=None, shapes=None, num_top=None, checker=None,
+                     seed=0, phase="TRAIN"):
+    """Check one layer type on random bottoms -> (GradCheckResult, description)."""
+    from .config import Where, from_mapping
+    from .registry import get_layer_class
+    try:
+        cls = get_layer_class(type_name)
+    except KeyError:
+        from .config.errors import did_you_mean
+        from .registry import layer_types
+        raise ValueError(f"unknown layer type '{type_name}'"
+                         + did_you_mean(type_name, layer_types())) from None
+    except (ImportError, AttributeError, TypeError) as exc:
+        raise ValueError(f"cannot load layer '{type_name}': {exc}") from None
+    p = from_mapping(cls.Params, params or {}, Where("--params"))
+    nb = cls.num_bottom if isinstance(cls.num_bottom, int) else cls.num_bottom[0]
+    shapes = list(shapes or [])
+    if not shapes:
+        shapes = [(2, 3, 4, 5)] * max(nb, 1 if nb else 0)
+    if len(shapes) < nb:
+        shapes += [shapes[-1]] * (nb - len(shapes))
+    if num_top is None:
+        num_top = cls.num_top if isinstance(cls.num_top, int) else cls.num_top[0]
+    rng = np.random.default_rng(seed)
+    layer = cls(p, type_name.rsplit(":", 1)[-1].lower(), phase, None,
+                np.random.default_rng(seed), np.float64)
+    bottom = [Blob(s, np.float64, name=f"bottom{i}") for i, s in enumerate(shapes)]
+    top = [Blob((), np.float64, name=f"top{i}") for i in range(num_top)]
+    layer.check_arity(len(bottom), len(top))
+    for i, b in enumerate(bottom):
+        if layer.can_backprop(i) or i == 0:
+            b.data[...] = rng.normal(size=b.shape)
+        else:
+            classes = bottom[0].shape[1] if bottom[0].ndim > 1 else 2
+            b.data[...] = rng.integers(0, classes, b.shape)
+    layer.setup(bottom, top)
+    layer.reshape(bottom, top)
+    checker = checker or SampledChecker()
+    return checker.check(layer, bottom, top), f"{type_name} on " + ", ".join(
+        str(list(s)) for s in shapes)
+
+
+def _cut_batches(net_cfg, batch):
+    """A copy of a net mapping with every data layer's batch set to `batch`."""
+    from .registry import get_layer_class
+    net_cfg = copy.deepcopy(net_cfg)
+    for cfg in net_cfg.get("layers") or []:
+        if not isinstance(cfg, dict):
+            continue
+        try:
+            fields = get_layer_class(str(cfg.get("type"))).Params.__dataclass_fields__
+        except (KeyError, ImportError, AttributeError, TypeError):
+            continue
+        if "batch_size" in fields:
+            cfg["batch_size"] = batch
+        elif "shape" in fields and cfg.get("shape") and not cfg.get("bottom"):
+            shape = cfg["shape"]
+            if isinstance(shape[0], list):
+                cfg["shape"] = [[batch] + list(s[1:]) if s else s for s in shape]
+            else:
+                cfg["shape"] = [batch] + list(shape[1:])
+    return net_cfg
+
+
+def check_net(config, batch=2, checker=None, layers=None, seed=1):
+    """Check every layer of the TRAIN net that runs backward -> [(layer, result)]."""
+    from .config import load_config, net_section
+    from .net import Net
+    root, file = load_config(config)
+    net_cfg, _net_file, plugins = net_section(root, file)
+    net_cfg = _cut_batches(net_cfg, batch) if batch else copy.deepcopy(net_cfg)
+    if plugins:
+        net_cfg["plugins"] = list(plugins)
+    net = Net(net_cfg, "train", dtype=np.float64, seed=seed)
+    checker = checker or SampledChecker(max_elements=200)
+    out = []
+    for li, layer in enumerate(net.layers):
+        bottoms, tops = net.bottom_vecs[li], net.top_vecs[li]
+        wanted = (net.layer_need_backward[li] and not (layers and layer.name not in layers)
+                  and not (layer.type_name == "Split" and layer.spec is None))
+        if wanted:                    # copy the bottoms before an in-place layer overwrites
+            bottom = []
+            for b in bottoms:
+                c = Blob(b.shape, np.float64, name=b.name)
+                c.data[...] = b.data
+                bottom.append(c)
+        layer.reshape(bottoms, tops)
+        layer.forward(bottoms, tops)
+        if wanted:
+            top = [Blob(t.shape, np.float64, name=t.name) for t in tops]
+            layer.reshape(bottom, top)
+            out.append((layer, checker.check(layer, bottom, top)))
+            layer.reshape(bottoms, tops)
+    return out
+
+
+def format_result(title, result, threshold):
+    lines = [title]
+    for label, worst in result.worst.items():
+        flag = "ok" if worst <= threshold else "FAIL"
+        lines.append(f"    {label:<9} worst relative error {worst:.3e}  {flag}")
+    if not result.worst:
+        lines.append("    nothing to check (no bottom takes a gradient, no params)")
+    for f in result.failures:
+        lines.append(f"    failed: {f}")
+    return "\n".join(lines)

@@ -1,0 +1,256 @@
+"""`layerflow time`: per-layer forward/backward times and the memory a net needs to train
+(Caffe's `caffe time`, plus a memory split).
+
+    layerflow time configs/lenet.yaml --iterations 50
+
+The net is built in TRAIN phase; one warm-up iteration runs first, and the Numba
+compilation it triggers (timed from Numba's own compile events) is reported apart and
+kept out of the timings. Then each of `iterations` iterations times every layer's
+forward (with its reshape, as the Net runs it) and backward alone.
+
+Memory (bytes of the net's dtype): params (data of each distinct learnable blob), param
+grads (their diffs), solver history (blobs per param by rule: SGD 0 without momentum and
+1 with it, Nesterov/AdaGrad/RMSProp 1, AdaDelta/Adam/AdamW 2), activations + diffs per
+layer (an in-place top costs nothing, and the bytes it saves are shown), the layers' own
+buffers (im2col columns, masks ...), and, apart, what data layers hold (the dataset).
+"""
+import contextlib
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .blob import Blob
+
+HISTORY_BLOBS = {"SGD": None, "Nesterov": 1, "AdaGrad": 1, "RMSProp": 1, "AdaDelta": 2,
+                 "Adam": 2, "AdamW": 2}
+
+
+@dataclass
+class LayerTiming:
+    name: str
+    type: str
+    forward_ms: np.ndarray
+    backward_ms: np.ndarray | None
+    top_bytes: int = 0             # data + diff of the tops this layer allocates
+    inplace_saved: int = 0         # bytes an in-place top saves
+    buffer_bytes: int = 0          # the layer's own arrays (not blobs it shares)
+    tops: str = ""
+
+
+@dataclass
+class TimingReport:
+    net_name: str
+    phase: str
+    iterations: int
+    dtype: str
+    compile_s: float
+    warmup_s: float
+    layers: list = field(default_factory=list)
+    forward_total_ms: np.ndarray = None
+    backward_total_ms: np.ndarray = None
+    iteration_ms: np.ndarray = None
+    memory: dict = field(default_factory=dict)
+
+
+@contextlib.contextmanager
+def numba_compile_timer():
+    """Yields a one-item list that holds, on exit, the seconds Numba spent compiling
+    (outermost compile events only, so nested compiles are not counted twice)."""
+    out = [0.0]
+    try:
+        from numba.core import event as ev
+    except ImportError:                      # pragma: no cover - numba is a dependency
+        yield out
+        return
+
+    class _Listener(ev.Listener):
+        def __init__(self):
+            self.depth, self.t0 = 0, 0.0
+
+        def on_start(self, event):
+            if self.depth == 0:
+                self.t0 = time.perf_counter()
+            self.depth += 1
+
+        def on_end(self, event):
+            self.depth -= 1
+            if self.depth == 0:
+                out[0] += time.perf_counter() - self.t0
+
+    listener = _Listener()
+    ev.register("numba:compile", listener)
+    try:
+        yield out
+    finally:
+        ev.unregister("numba:compile", listener)
+
+
+def history_blobs(solver_section):
+    """History blobs per learnable param for a `solver:` mapping (None: no solver)."""
+    if not solver_section:
+        return None
+    kind = solver_section.get("type", "SGD")
+    n = HISTORY_BLOBS.get(kind, 1)
+    if n is None:                            # SGD: momentum needs one blob, plain SGD none
+        n = 1 if float(solver_section.get("momentum", 0) or 0) else 0
+    return n
+
+
+def time_net(config, iterations=50, phase="train", mode="cpu", seed=1):
+    """Build the net, warm up once, time `iterations` iterations -> TimingReport."""
+    from .config import load_config
+    from .net import Net
+    root, _file = load_config(config)
+    solver = root.get("solver") if isinstance(root, dict) and \
+        isinstance(root.get("solver"), dict) else None
+    with numba_compile_timer() as compiled:
+        t0 = time.perf_counter()
+        net = Net(root, phase, mode=mode, seed=seed)
+        net.clear_param_diffs()
+        net.forward()
+        net.backward()
+        warmup = time.perf_counter() - t0
+    n = len(net.layers)
+    fwd = np.zeros((iterations, n))
+    bwd = np.zeros((iterations, n))
+    clock = time.perf_counter
+    for it in range(iterations):
+        net.clear_param_diffs()
+        for li, (layer, bottoms, tops) in enumerate(zip(net.layers, net.bottom_vecs,
+                                                        net.top_vecs)):
+            t = clock()
+            layer.reshape(bottoms, tops)
+            layer.forward(bottoms, tops)
+            fwd[it, li] = clock() - t
+        for li in range(n - 1, -1, -1):
+            if net.layer_need_backward[li]:
+                t = clock()
+                net.layers[li].backward(net.top_vecs[li], net.bottom_need_backward[li],
+                                        net.bottom_vecs[li])
+                bwd[it, li] = clock() - t
+    fwd *= 1e3
+    bwd *= 1e3
+    report = TimingReport(net.name, net.phase, iterations, net.dtype.name, compiled[0], warmup)
+    for li, layer in enumerate(net.layers):
+        report.layers.append(LayerTiming(
+            layer.name, layer.type_name, fwd[:, li],
+            bwd[:, li] if net.layer_need_backward[li] else None,
+            tops=", ".join(f"{t.name} {list(t.shape)}" for t in net.top_vecs[li])))
+    report.forward_total_ms = fwd.sum(axis=1)
+    report.backward_total_ms = bwd.sum(axis=1)
+    report.iteration_ms = report.forward_total_ms + report.backward_total_ms
+    report.memory = memory_report(net, solver, report.layers)
+    return report
+
+
+def _blob_bytes(blob):
+    return blob._data_buf.nbytes + blob._diff_buf.nbytes
+
+
+def memory_report(net, solver_section=None, layer_rows=None):
+    """The training footprint of `net` in bytes, split as the module docstring says; fills
+    `top_bytes`, `inplace_saved` and `buffer_bytes` of `layer_rows` when given."""
+    params = net.learnable_params()
+    param_bytes = sum(b._data_buf.nbytes for b, *_ in params)
+    grad_bytes = sum(b._diff_buf.nbytes for b, *_ in params)
+    per_param = history_blobs(solver_section)
+    history = (per_param or 0) * param_bytes
+    param_ids = {id(b) for layer in net.layers for b in layer.blobs}
+    seen_blobs, seen_arrays = set(), set()
+    for layer in net.layers:
+        for b in layer.blobs:
+            seen_arrays.add(id(b._data_buf))
+            seen_arrays.add(id(b._diff_buf))
+    activations = saved = buffers = dataset = 0
+    for li, layer in enumerate(net.layers):
+        bottoms, tops = net.bottom_vecs[li], net.top_vecs[li]
+        top_bytes = inplace = 0
+        for t in tops:
+            if any(t is b for b in bottoms):
+                inplace += t.data.nbytes + t.diff.nbytes
+            elif id(t) not in seen_blobs:
+                seen_blobs.add(id(t))
+                top_bytes += _blob_bytes(t)
+                seen_arrays.update((id(t._data_buf), id(t._diff_buf)))
+        own = _layer_buffers(layer, param_ids, seen_arrays)
+        if layer.num_bottom == 0 and not bottoms:
+            dataset += own
+            own = 0
+        activations += top_bytes
+        saved += inplace
+        buffers += own
+        if layer_rows is not None:
+            row = layer_rows[li]
+            row.top_bytes, row.inplace_saved, row.buffer_bytes = top_bytes, inplace, own
+    total = param_bytes + grad_bytes + history + activations + buffers
+    return {"params": param_bytes, "param_grads": grad_bytes, "solver_history": history,
+            "history_blobs_per_param": per_param,
+            "solver_type": (solver_section or {}).get("type", "SGD") if solver_section else None,
+            "activations_diffs": activations, "inplace_saved": saved, "layer_buffers": buffers,
+            "total": total, "dataset": dataset,
+            "num_params": sum(b.count for b, *_ in params)}
+
+
+def _layer_buffers(layer, param_ids, seen):
+    """Bytes of the numpy arrays and private Blobs a layer keeps in its attributes."""
+    total = 0
+    for value in vars(layer).values():
+        items = value if isinstance(value, (list, tuple)) else [value]
+        for v in items:
+            if isinstance(v, Blob) and id(v) not in param_ids:
+                for buf in (v._data_buf, v._diff_buf):
+                    if id(buf) not in seen:
+                        seen.add(id(buf))
+                        total += buf.nbytes
+            elif isinstance(v, np.ndarray):
+                base = v
+                while isinstance(base.base, np.ndarray):
+                    base = base.base
+                if id(base) not in seen:
+                    seen.add(id(base))
+                    total += base.nbytes
+    return total
+
+
+def _mb(n):
+    return f"{n / 2**20:9.2f} MB"
+
+
+def _ms(a):
+    return f"{a.mean():8.3f} ± {a.std():6.3f}"
+
+
+def format_report(r):
+    """The report as text: the per-layer table, the totals and the memory split."""
+    lines = [f"Net '{r.net_name}' ({r.phase}, {r.dtype}): {r.iterations} timed iterations "
+             f"after 1 warm-up",
+             f"Numba compilation: {r.compile_s:.2f} s (in the warm-up iteration of "
+             f"{r.warmup_s:.2f} s; kept out of the timings)", ""]
+    w = max([len(l.name) for l in r.layers] + [5])
+    tw = max([len(l.type) for l in r.layers] + [4])
+    lines.append(f"{'layer':<{w}}  {'type':<{tw}}  {'forward ms (mean ± sd)':>22}  "
+                 f"{'backward ms (mean ± sd)':>23}  {'tops+diffs':>12}  {'buffers':>12}")
+    for l in r.layers:
+        back = _ms(l.backward_ms) if l.backward_ms is not None else "-"
+        top = _mb(l.top_bytes) if not l.inplace_saved else f"in place"
+        lines.append(f"{l.name:<{w}}  {l.type:<{tw}}  {_ms(l.forward_ms):>22}  {back:>23}  "
+                     f"{top:>12}  {_mb(l.buffer_bytes):>12}")
+    lines += ["",
+              f"Average forward pass:          {_ms(r.forward_total_ms)} ms",
+              f"Average backward pass:         {_ms(r.backward_total_ms)} ms",
+              f"Average forward-backward:      {_ms(r.iteration_ms)} ms", ""]
+    m = r.memory
+    hist = m["history_blobs_per_param"]
+    hist_note = ("no solver in the config" if hist is None else
+                 f"{m['solver_type']}: {hist} blob(s) per param")
+    lines += [f"Memory for training ({m['num_params']:,} learnable values):",
+              f"  params                 {_mb(m['params'])}",
+              f"  param grads            {_mb(m['param_grads'])}",
+              f"  solver history         {_mb(m['solver_history'])}   ({hist_note})",
+              f"  activations + diffs    {_mb(m['activations_diffs'])}   "
+              f"(in-place layers save {_mb(m['inplace_saved']).strip()})",
+              f"  layer buffers          {_mb(m['layer_buffers'])}",
+              f"  total                  {_mb(m['total'])}",
+              f"  (data layers also hold {_mb(m['dataset']).strip()} of dataset)"]
+    return "\n".join(lines)

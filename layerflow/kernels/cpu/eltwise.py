@@ -40,9 +40,9 @@ def multiply_into(x, y):
         y[i] *= x[i]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def divide_product(dy, y, x, dx):
-    """dx = dy * y / x (Caffe's stable_prod_grad: false)."""
+    """dx = dy * y / x (Caffe's stable_prod_grad: false; inf/nan where x is 0, as Caffe)."""
     for i in range(dx.size):
         dx[i] = dy[i] * y[i] / x[i]
 

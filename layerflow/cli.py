@@ -18,7 +18,17 @@ log = logging.getLogger("layerflow")
 
 
 class _LineHandler(logging.StreamHandler):
-    """Log lines to stdout; on a terminal, erase the progress bar's line first."""
+    """Log lines to stdout (whatever sys.stdout is when a line is written, so that a
+    replaced or captured stdout is honoured); on a terminal, erase the progress bar's line
+    first."""
+
+    @property
+    def stream(self):
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value):
+        pass
 
     def emit(self, record):
         if self.stream.isatty():

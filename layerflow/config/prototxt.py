@@ -130,12 +130,12 @@ def _tokenize(text, file):
 
 
 def _number(token):
-    t = token.rstrip("fF") if not token.lower().startswith(("0x", "-0x", "+0x")) else token
-    low = t.lower()
+    low = token.lower()
     if low.lstrip("+-") in ("inf", "infinity", "nan"):
         return float(low)
     if low.lstrip("+-").startswith("0x"):
         return int(low, 16)
+    t = token.rstrip("fF")
     if re.fullmatch(r"[-+]?\d+", t):
         return int(t)
     return float(t)

@@ -1,7 +1,8 @@
 """Solvers: the training loop (`Solver`) and one file per update rule."""
-from . import sgd  # noqa: F401  (registers SGD)
-from .base import Solver, register_solver
+from . import adadelta, adagrad, adam, adamw, nesterov, rmsprop, sgd  # noqa: F401 (register)
+from .base import NonFiniteError, Solver, register_solver, solver_types
 from .lr_policy import learning_rate
 from .params import SolverParams
 
-__all__ = ["Solver", "SolverParams", "learning_rate", "register_solver"]
+__all__ = ["NonFiniteError", "Solver", "SolverParams", "learning_rate", "register_solver",
+           "solver_types"]

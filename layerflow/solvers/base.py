@@ -1,14 +1,24 @@
 """Solver: the training loop shared by every update rule (Caffe's Solver).
 
 Per iteration: clear param diffs; `iter_size` forward+backward passes (diffs accumulate);
-then `apply_update`: the rate from the lr policy, the gradient scale (1/iter_size, and
-global-norm clipping), and the rule's own update with weight decay folded in. Tests run
+then `apply_update`: the rate from the lr policy, the gradient scale (1/iter_size, then
+global-norm clipping), and the rule's own fused update with weight decay folded in. Tests run
 every `test_interval` iterations over `test_iter` batches; the smoothed loss is displayed
-every `display`; snapshots go out every `snapshot` iterations and at the end.
+every `display`; snapshots go out every `snapshot` iterations, at the end, on a signal and on
+`snapshot()`. A non-finite loss or gradient stops the run (NonFiniteError) before any weight
+changes, naming the iteration and the layer, and writes no snapshot.
+
+Snapshots are two files, `{prefix}_iter_{N}.weights.npz` (the net's weights, for `--weights`
+and `layerflow test`) and `{prefix}_iter_{N}.state.npz` (everything `--resume` needs: the
+iteration, weights, every history blob, each layer's random generator, data-layer cursors,
+NumPy's global generator and the smoothed-loss window). Each is written atomically.
 """
+import glob
 import json
 import logging
 import math
+import os
+import re
 import sys
 import time
 from collections import deque
@@ -17,32 +27,63 @@ from pathlib import Path
 import numpy as np
 
 from ..config import Where, from_mapping, load_config, solver_section
-from ..io.weights import WeightsFileError, load_npz, save_npz_atomic
+from ..io.weights import WeightsFileError, load_npz, load_weights, save_npz_atomic
+from ..kernels.cpu.solver_norms import sumsq
 from ..net import Net
+from .guard import DebugRunner, NonFiniteError, locate_backward, locate_forward
 from .lr_policy import learning_rate
 from .params import SolverParams
+from .signals import SignalActions
 
 log = logging.getLogger("layerflow")
 _SOLVERS = {}
+STATE_FORMAT = "layerflow-solver-state"
+STATE_VERSION = 1
 
 
 def register_solver(name):
+    """Class decorator: make `name` usable as `solver: {type: name}`. Twice is an error."""
     def wrap(cls):
+        if name in _SOLVERS and _SOLVERS[name] is not cls:
+            raise ValueError(f"solver type '{name}' is already registered "
+                             f"(by {_SOLVERS[name].__module__})")
         _SOLVERS[name] = cls
         cls.type_name = name
         return cls
     return wrap
 
 
+def solver_types():
+    return sorted(_SOLVERS)
+
+
+def find_snapshots(prefix):
+    """{iteration: {"weights": path, "state": path}} of the snapshots written under `prefix`."""
+    prefix = Path(prefix)
+    pattern = re.compile(re.escape(prefix.name) + r"_iter_(\d+)\.(weights|state)\.npz")
+    found = {}
+    for f in prefix.parent.glob(glob.escape(prefix.name) + "_iter_*.npz"):
+        m = pattern.fullmatch(f.name)
+        if m:
+            found.setdefault(int(m[1]), {})[m[2]] = f
+    return dict(sorted(found.items()))
+
+
+def latest_state(prefix):
+    """The newest `.state.npz` under `prefix`, or None."""
+    states = [v["state"] for v in find_snapshots(prefix).values() if "state" in v]
+    return states[-1] if states else None
+
+
 class Solver:
-    """`Solver(config_or_path)` builds the train and test nets and picks the update rule
-    from `solver: {type: ...}`; `step(n)` trains n iterations, `solve(resume=None)` runs to
-    `max_iter`."""
+    """`Solver(config_or_path, max_iter=None, mode=None, weights=None, quiet=False)` builds
+    the train and test nets and picks the update rule from `solver: {type: ...}`;
+    `step(n)` trains n iterations, `solve(resume=None)` runs to `max_iter`."""
 
     type_name = "Solver"
     history_per_param = 1          # history blobs per learnable param (Adam: 2)
 
-    def __new__(cls, config_or_path=None, **overrides):
+    def __new__(cls, config_or_path=None, *args, **overrides):
         if cls is Solver:
             root, file = load_config(config_or_path)
             section = solver_section(root, file)
@@ -54,7 +95,8 @@ class Solver:
             cls = _SOLVERS[kind]
         return super().__new__(cls)
 
-    def __init__(self, config_or_path, max_iter=None, mode=None, weights=None, quiet=False):
+    def __init__(self, config_or_path, max_iter=None, mode=None, weights=None, quiet=False,
+                 dtype=None):
         root, file = load_config(config_or_path)
         self.config_file = file
         section = solver_section(root, file)
@@ -64,35 +106,72 @@ class Solver:
         if mode is not None:
             self.p.mode = mode
         seed = self.p.random_seed if self.p.random_seed >= 0 else None
-        self.net = Net(root, "train", mode=self.p.mode, seed=seed)
+        dtype = np.float32 if dtype is None else dtype
+        self.net = Net(root, "train", mode=self.p.mode, seed=seed, dtype=dtype)
         self.test_net = None
         if self.p.test_interval or self.p.test_iter:
-            self.test_net = Net(root, "test", mode=self.p.mode,
+            self.test_net = Net(root, "test", mode=self.p.mode, dtype=dtype,
                                 seed=None if seed is None else seed + 1)
             self.test_net.share_params_from(self.net)
+        self.weights_file = weights
         if weights is not None:
-            self.net.copy_from(weights)
+            self._finetune_from(weights)
         self.params = self.net.learnable_params()
         self.history = [[np.zeros_like(b.data) for _ in range(self.history_per_param)]
                         for b, *_ in self.params]
+        # Flat views made once, so that the loop allocates nothing per iteration.
+        self._slots = [(b.data.reshape(-1), b.diff.reshape(-1), [h.reshape(-1) for h in hist],
+                        float(lr_mult), float(decay_mult))
+                       for (b, lr_mult, decay_mult, _), hist in zip(self.params, self.history)]
         self.iter = 0
         self.losses = deque(maxlen=self.p.average_loss)
         self.smoothed_loss = float("nan")
+        self.last_test = None
         self.quiet = quiet
         self.metrics_path = Path(self.p.snapshot_prefix + "_metrics.jsonl")
         self.stop_requested = False
+        self.last_snapshot = None      # the state file of the newest snapshot
+        self._snapshot_iter = None
+        self._signals = None
+        self._debug = DebugRunner(self.net) if self.p.debug_info else None
+
+    def _finetune_from(self, path):
+        arrays = load_weights(path)
+        if "solver_type" in arrays:
+            raise WeightsFileError(f"{path}: is a solver state; resume from it with --resume, "
+                                   "or pass its .weights.npz to fine-tune")
+        keys = {f"{l.name}/{i}" for l in self.net.layers for i in range(len(l.blobs))}
+        if keys and not keys & set(arrays):
+            raise WeightsFileError(f"{path}: none of its arrays ({', '.join(sorted(arrays)[:4])}"
+                                   f"...) names a param of this net ({', '.join(sorted(keys)[:4])}"
+                                   "...)")
+        self.net.copy_from(path)
+        log.info("Fine-tuning from %s", path)
 
     # -- the loop --------------------------------------------------------------------------
     def solve(self, resume=None):
-        """Train from iteration 0 (or a snapshot's) to max_iter; snapshot and test at the end."""
+        """Train from iteration 0 (or a snapshot's) to max_iter; snapshot and test at the end.
+        SIGINT/SIGTERM/SIGHUP act as `sigint_effect` / `sigterm_effect` / `sighup_effect`."""
         if resume is not None:
+            if self.weights_file is not None:
+                raise ValueError("give either weights to fine-tune from or a state to resume "
+                                 "from, not both")
             self.restore(resume)
+        self._trim_metrics()
+        self._remove_stale_temporaries()
         log.info("Solving %s (%s), %d iterations", self.net.name, self.type_name,
                  self.p.max_iter)
-        self.step(self.p.max_iter - self.iter)
-        if self.p.snapshot_after_train and (not self.p.snapshot or
-                                            self.iter % self.p.snapshot != 0):
-            self.snapshot()
+        with SignalActions(self.p) as self._signals:
+            try:
+                self.step(self.p.max_iter - self.iter)
+                if self.stop_requested:
+                    log.info("Optimization stopped early at iteration %d (%s).", self.iter,
+                             self._signals.received or "stop requested")
+                    return self
+                if self.p.snapshot_after_train and self._snapshot_iter != self.iter:
+                    self.snapshot()
+            finally:
+                self._signals = None
         if self.p.display and self.iter % self.p.display == 0:
             log.info("Iteration %d, loss = %.6g", self.iter, self.smoothed_loss)
         if self.test_net is not None and self.p.test_interval and \
@@ -102,32 +181,63 @@ class Solver:
         return self
 
     def step(self, n):
-        """Run n training iterations."""
+        """Run n training iterations (fewer if a stop is requested)."""
         stop = self.iter + n
         bar = _Progress(stop, self.iter) if sys.stderr.isatty() and not self.quiet else None
         tic, tic_iter = time.perf_counter(), self.iter
-        while self.iter < stop and not self.stop_requested:
-            if self._test_due():
-                self.test()
-            self.net.clear_param_diffs()
-            loss = 0.0
-            for _ in range(self.p.iter_size):
-                loss += self.net.forward_backward()
-            loss /= self.p.iter_size
-            self._smooth(loss)
-            rate = self.apply_update()
-            if self.p.display and self.iter % self.p.display == 0:
-                toc = time.perf_counter()
-                self._display(rate, (self.iter - tic_iter + 1) / max(toc - tic, 1e-9))
-                tic, tic_iter = toc, self.iter + 1
-            self.iter += 1
+        try:
+            while self.iter < stop and not self.stop_requested:
+                if self._test_due():
+                    self.test()
+                    if self._poll_signals():
+                        break
+                self._clear_diffs()
+                loss = 0.0
+                for _ in range(self.p.iter_size):
+                    part = self._forward_backward()
+                    if not math.isfinite(part):
+                        raise self._nonfinite("loss", part)
+                    loss += part
+                loss /= self.p.iter_size
+                self._smooth(loss)
+                rate = self.apply_update()
+                if self.p.display and self.iter % self.p.display == 0:
+                    toc = time.perf_counter()
+                    self._display(rate, (self.iter - tic_iter + 1) / max(toc - tic, 1e-9))
+                    tic, tic_iter = toc, self.iter + 1
+                self.iter += 1
+                if bar is not None:
+                    bar.update(self.iter, self.smoothed_loss)
+                if self.p.snapshot and self.iter % self.p.snapshot == 0:
+                    self.snapshot()
+                if self._poll_signals():
+                    break
+        finally:
             if bar is not None:
-                bar.update(self.iter, self.smoothed_loss)
-            if self.p.snapshot and self.iter % self.p.snapshot == 0:
-                self.snapshot()
-        if bar is not None:
-            bar.close()
+                bar.close()
         return self.smoothed_loss
+
+    def _forward_backward(self):
+        if self._debug is not None:
+            return self._debug.forward_backward(self.iter)
+        return self.net.forward_backward()
+
+    def _clear_diffs(self):
+        for _, g, *_rest in self._slots:
+            g.fill(0)
+
+    def _poll_signals(self):
+        """Act on a pending signal: snapshot, and for 'stop' end the loop (returns True)."""
+        request = self._signals.take() if self._signals is not None else None
+        if request is None:
+            return False
+        log.info("%s received at iteration %d: %s", self._signals.received, self.iter,
+                 "snapshot and stop" if request == "stop" else "snapshot")
+        if self._snapshot_iter != self.iter:
+            self.snapshot()
+        if request == "stop":
+            self.stop_requested = True
+        return self.stop_requested
 
     def _test_due(self):
         return (self.test_net is not None and self.p.test_interval and
@@ -135,10 +245,8 @@ class Solver:
                 (self.iter > 0 or self.p.test_initialization))
 
     def _smooth(self, loss):
-        if not math.isfinite(loss):
-            raise FloatingPointError(f"iteration {self.iter}: loss is {loss}")
         self.losses.append(loss)
-        self.smoothed_loss = float(np.mean(self.losses))
+        self.smoothed_loss = math.fsum(self.losses) / len(self.losses)
 
     def _display(self, rate, speed):
         log.info("Iteration %d (%.1f iter/s), loss = %.6g", self.iter, speed, self.smoothed_loss)
@@ -148,25 +256,48 @@ class Solver:
         self._metric({"iter": self.iter, "phase": "train", "loss": self.smoothed_loss,
                       "lr": rate, "iter_per_s": speed})
 
+    # -- guard rails -----------------------------------------------------------------------
+    def _nonfinite(self, what, value):
+        layer, where = (locate_forward if what == "loss" else locate_backward)(self.net)
+        if layer is None and what == "loss":
+            layer, where = locate_backward(self.net)
+        where = where or "no layer's output or gradient holds the non-finite value"
+        kept = (f"the last snapshot, {self.last_snapshot}, is left as it was"
+                if self.last_snapshot else "no snapshot was written")
+        return NonFiniteError(
+            f"iteration {self.iter}: non-finite {what} ({value}): {where}. Training stopped "
+            f"before updating the weights; {kept}. Set 'debug_info: true' to print every "
+            "layer's data and diff norms.", self.iter, layer.name if layer else None)
+
     # -- update ----------------------------------------------------------------------------
     def apply_update(self):
-        """Scale (1/iter_size, clipping), regularize and update every param; returns the rate."""
+        """Scale (1/iter_size, clipping), regularize and update every param; returns the rate.
+        Raises NonFiniteError, leaving the weights untouched, if a gradient is not finite."""
         rate = learning_rate(self.p, self.iter)
+        total = 0.0
+        for _, g, _, lr_mult, _ in self._slots:
+            if lr_mult != 0:
+                total += sumsq(g)
+        if not math.isfinite(total):
+            raise self._nonfinite("gradient", total)
         scale = 1.0 / self.p.iter_size
         if self.p.clip_gradients > 0:
-            norm = scale * math.sqrt(sum(float(np.vdot(b.diff, b.diff))
-                                         for b, *_ in self.params))
+            norm = scale * math.sqrt(total)
             if norm > self.p.clip_gradients:
-                log.info("Gradient clipping: scaling down gradients (L2 norm %.6g > %.6g)",
-                         norm, self.p.clip_gradients)
+                log.info("Gradient clipping: scaling down gradients (L2 norm %.6g > %.6g) by "
+                         "scale factor %.6g", norm, self.p.clip_gradients,
+                         self.p.clip_gradients / norm)
                 scale *= self.p.clip_gradients / norm
+        if self._debug is not None:
+            self._debug.summary(self.params)
         l1 = self.p.regularization_type == "L1"
-        for (blob, lr_mult, decay_mult, _), hist in zip(self.params, self.history):
+        decay = self.p.weight_decay
+        for w, g, hist, lr_mult, decay_mult in self._slots:
             if lr_mult == 0:
                 continue
-            self.update_param(blob.data.reshape(-1), blob.diff.reshape(-1),
-                              [h.reshape(-1) for h in hist], rate * lr_mult, scale,
-                              self.p.weight_decay * decay_mult, l1)
+            self.update_param(w, g, hist, rate * lr_mult, scale, decay * decay_mult, l1)
+        if self._debug is not None:
+            self._debug.updated(self.params)
         return rate
 
     def update_param(self, w, g, history, lr, grad_scale, decay, l1):
@@ -195,35 +326,95 @@ class Solver:
         with open(self.metrics_path, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
 
+    def _trim_metrics(self):
+        """Keep only the records of iterations before this run starts, so that a resumed
+        run's metrics read as one uninterrupted run (a killed run may have logged past its
+        last snapshot, or died mid-line)."""
+        path = self.metrics_path
+        if not path.exists():
+            return
+        if self.iter == 0:
+            path.unlink()
+            return
+        kept = []
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and record.get("iter", 0) < self.iter:
+                kept.append(line + "\n")
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text("".join(kept), encoding="utf-8")
+        os.replace(tmp, path)
+
     # -- snapshots -------------------------------------------------------------------------
     def snapshot_paths(self, it=None):
         stem = f"{self.p.snapshot_prefix}_iter_{self.iter if it is None else it}"
         return Path(stem + ".weights.npz"), Path(stem + ".state.npz")
 
     def snapshot(self):
-        """Write weights and the full solver state (atomically), named by iteration."""
+        """Write weights, then the full solver state (each atomically), named by iteration;
+        with `snapshot_keep: N`, remove all but the N newest snapshots."""
         weights, state = self.snapshot_paths()
         self.net.save(weights)
         save_npz_atomic(state, self.state_arrays())
         log.info("Snapshotting to %s and %s", weights, state)
+        self._snapshot_iter, self.last_snapshot = self.iter, state
+        if self.p.snapshot_keep:
+            self._prune(self.p.snapshot_keep)
         return weights, state
 
+    def _prune(self, keep):
+        snaps = find_snapshots(self.p.snapshot_prefix)
+        for it in list(snaps)[:-keep]:
+            if it == self.iter:
+                continue
+            for f in snaps[it].values():
+                try:
+                    f.unlink()
+                except FileNotFoundError:
+                    pass
+
+    def _remove_stale_temporaries(self):
+        """Temporary files a killed snapshot left behind (never renamed, so never used)."""
+        prefix = Path(self.p.snapshot_prefix)
+        for f in prefix.parent.glob("." + glob.escape(prefix.name) + "_iter_*.tmp"):
+            try:
+                f.unlink()
+            except OSError:
+                pass
+
     def state_arrays(self):
-        arrays = {"iter": np.array(self.iter), "solver_type": np.array(self.type_name),
+        arrays = {"format": np.array(STATE_FORMAT), "version": np.array(STATE_VERSION),
+                  "iter": np.array(self.iter), "solver_type": np.array(self.type_name),
                   "smoothed_losses": np.array(list(self.losses), np.float64),
                   "signature": np.array(self._signature())}
         for (blob, *_, key), hist in zip(self.params, self.history):
             arrays[f"weights/{key}"] = blob.data
             for j, h in enumerate(hist):
                 arrays[f"history/{key}/{j}"] = h
-        for tag, net in (("train", self.net), ("test", self.test_net)):
-            for layer in (net.layers if net is not None else []):
+        kind, keys, pos, has_gauss, cached = np.random.get_state()
+        arrays["numpy_global/keys"] = keys
+        arrays["numpy_global/rest"] = np.array([pos, has_gauss, cached], np.float64)
+        for tag, net in self._nets():
+            for layer in net.layers:
                 arrays[f"rng/{tag}/{layer.name}"] = np.array(
                     json.dumps(layer.rng.bit_generator.state))
-                for k, v in (layer.state().items() if hasattr(layer, "state") else ()):
-                    if k != "rng":
-                        arrays[f"layer/{tag}/{layer.name}/{k}"] = np.asarray(v)
+                state = layer.state() if hasattr(layer, "state") else {}
+                for k, v in state.items():
+                    if k == "rng":
+                        continue
+                    value = np.asarray(v) if not isinstance(v, (dict, str)) else None
+                    if value is None or value.dtype == object:
+                        arrays[f"layer_json/{tag}/{layer.name}/{k}"] = np.array(json.dumps(v))
+                    else:
+                        arrays[f"layer/{tag}/{layer.name}/{k}"] = value
         return arrays
+
+    def _nets(self):
+        return [(tag, net) for tag, net in (("train", self.net), ("test", self.test_net))
+                if net is not None]
 
     def _signature(self):
         return ";".join(f"{key}:{'x'.join(map(str, b.shape))}" for b, *_, key in self.params)
@@ -231,34 +422,57 @@ class Solver:
     def restore(self, path):
         """Continue from a state file written by `snapshot`, exactly where it stopped."""
         arrays = load_npz(path)
-        if "solver_type" not in arrays or "iter" not in arrays:
-            raise WeightsFileError(f"{path}: not a layerflow solver state file")
+        if "solver_type" not in arrays or "iter" not in arrays or "signature" not in arrays:
+            raise WeightsFileError(f"{path}: not a layerflow solver state file (its arrays: "
+                                   f"{', '.join(sorted(arrays)[:5]) or 'none'})")
+        if str(arrays.get("format", STATE_FORMAT)) != STATE_FORMAT or \
+                int(arrays.get("version", STATE_VERSION)) > STATE_VERSION:
+            raise WeightsFileError(f"{path}: a solver state of an unknown format or newer "
+                                   "version")
         kind = str(arrays["solver_type"])
         if kind != self.type_name:
             raise WeightsFileError(f"{path}: written by the {kind} solver; this config uses "
                                    f"{self.type_name} (its history would not apply)")
-        if str(arrays["signature"]) != self._signature():
-            raise WeightsFileError(f"{path}: written for a different net (its params differ "
-                                   "from this config's)")
+        theirs, ours = str(arrays["signature"]), self._signature()
+        if theirs != ours:
+            diff = sorted(set(theirs.split(";")) ^ set(ours.split(";")))
+            raise WeightsFileError(f"{path}: written for a different net (params that differ, "
+                                   f"as name:shape: {', '.join(diff[:6])})")
+        try:
+            self._load_state(arrays)
+        except (KeyError, ValueError) as exc:
+            raise WeightsFileError(f"{path}: incomplete solver state ({exc})") from None
+        self.last_snapshot, self._snapshot_iter = Path(path), self.iter
+        log.info("Resumed from %s at iteration %d", path, self.iter)
+
+    def _load_state(self, arrays):
         for (blob, *_, key), hist in zip(self.params, self.history):
             blob.data[...] = arrays[f"weights/{key}"]
             for j, h in enumerate(hist):
                 h[...] = arrays[f"history/{key}/{j}"]
-        for tag, net in (("train", self.net), ("test", self.test_net)):
-            for layer in (net.layers if net is not None else []):
+        if "numpy_global/keys" in arrays:
+            pos, has_gauss, cached = arrays["numpy_global/rest"]
+            np.random.set_state(("MT19937", arrays["numpy_global/keys"], int(pos),
+                                 int(has_gauss), float(cached)))
+        for tag, net in self._nets():
+            for layer in net.layers:
                 rng_key = f"rng/{tag}/{layer.name}"
                 if rng_key in arrays:
                     layer.rng.bit_generator.state = json.loads(str(arrays[rng_key]))
-                prefix = f"layer/{tag}/{layer.name}/"
-                extra = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+                extra = {}
+                for base, decode in ((f"layer/{tag}/{layer.name}/", lambda v: v),
+                                     (f"layer_json/{tag}/{layer.name}/",
+                                      lambda v: json.loads(str(v)))):
+                    extra.update({k[len(base):]: decode(v) for k, v in arrays.items()
+                                  if k.startswith(base)})
                 if extra and hasattr(layer, "set_state"):
                     extra["rng"] = layer.rng.bit_generator.state
                     layer.set_state(extra)
         self.iter = int(arrays["iter"])
         self.losses.clear()
         self.losses.extend(float(x) for x in arrays["smoothed_losses"])
-        self.smoothed_loss = float(np.mean(self.losses)) if self.losses else float("nan")
-        log.info("Resumed from %s at iteration %d", path, self.iter)
+        self.smoothed_loss = (math.fsum(self.losses) / len(self.losses) if self.losses
+                              else float("nan"))
 
 
 class _Progress:

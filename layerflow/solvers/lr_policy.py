@@ -7,9 +7,9 @@ inv        base_lr * (1 + gamma * iter) ^ (-power)
 multistep  base_lr * gamma ^ (number of stepvalue entries <= iter)
 poly       base_lr * (1 - iter / max_iter) ^ power
 sigmoid    base_lr * 1 / (1 + exp(-gamma * (iter - stepsize)))
-cosine     base_lr * (1 + cos(pi * iter / max_iter)) / 2
-warmup     with warmup_iter > 0, the rate rises linearly from 0 over the first warmup_iter
-           iterations and multiplies whatever the policy gives.
+cosine     min_lr + (base_lr - min_lr) * (1 + cos(pi * iter / max_iter)) / 2
+warmup     with warmup_iter > 0, the rate rises linearly over the first warmup_iter
+           iterations, (iter + 1) / warmup_iter times whatever the policy gives.
 """
 import bisect
 import math
@@ -33,8 +33,9 @@ def learning_rate(p, it):
     elif policy == "sigmoid":
         rate = p.base_lr / (1.0 + math.exp(-p.gamma * (it - p.stepsize)))
     elif policy == "cosine":
-        rate = p.base_lr * 0.5 * (1.0 + math.cos(math.pi * min(it, p.max_iter)
-                                                 / max(p.max_iter, 1)))
+        lo = getattr(p, "min_lr", 0.0)
+        rate = lo + (p.base_lr - lo) * 0.5 * (1.0 + math.cos(math.pi * min(it, p.max_iter)
+                                                             / max(p.max_iter, 1)))
     else:  # pragma: no cover - SolverParams' Literal rules this out
         raise ValueError(f"unknown lr_policy '{policy}'")
     if p.warmup_iter and it < p.warmup_iter:

@@ -1,15 +1,16 @@
-"""SGD with momentum, Caffe's form: g' = s*g + decay*w (L2) or decay*sign(w) (L1);
-h = momentum*h + lr*g'; w -= h."""
+"""SGD with momentum, Caffe's form, one fused pass per param:
+g' = s*g + decay*w (L2) or s*g + decay*sign(w) (L1); h = momentum*h + lr*g'; w -= h."""
 from numba import njit
 
 
 @njit(cache=True)
 def sgd_update(w, g, h, lr, momentum, grad_scale, decay, l1):
     for i in range(w.size):
+        wi = w[i]
         if l1:
-            reg = decay * (1.0 if w[i] > 0 else (-1.0 if w[i] < 0 else 0.0))
+            reg = decay * (1.0 if wi > 0 else (-1.0 if wi < 0 else 0.0))
         else:
-            reg = decay * w[i]
+            reg = decay * wi
         v = momentum * h[i] + lr * (grad_scale * g[i] + reg)
         h[i] = v
-        w[i] -= v
+        w[i] = wi - v

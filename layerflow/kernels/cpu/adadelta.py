@@ -1,0 +1,22 @@
+"""AdaDelta (Zeiler 2012), Caffe's form (`momentum` is the decay rho), one fused pass:
+g' = s*g + regularization; hg = rho*hg + (1 - rho)*g'^2;
+u = g' * sqrt((hu + delta) / (hg + delta)); hu = rho*hu + (1 - rho)*u^2; w -= lr*u."""
+import math
+
+from numba import njit
+
+
+@njit(cache=True)
+def adadelta_update(w, g, hg, hu, lr, grad_scale, decay, l1, rho, delta):
+    for i in range(w.size):
+        wi = w[i]
+        if l1:
+            reg = decay * (1.0 if wi > 0 else (-1.0 if wi < 0 else 0.0))
+        else:
+            reg = decay * wi
+        gi = grad_scale * g[i] + reg
+        hgi = rho * hg[i] + (1.0 - rho) * gi * gi
+        hg[i] = hgi
+        u = gi * math.sqrt((hu[i] + delta) / (hgi + delta))
+        hu[i] = rho * hu[i] + (1.0 - rho) * u * u
+        w[i] = wi - lr * u

@@ -1,0 +1,19 @@
+"""AdaGrad (Duchi et al. 2011), Caffe's form, one fused pass per param:
+g' = s*g + regularization; h += g'^2; w -= lr * g' / (sqrt(h) + delta)."""
+import math
+
+from numba import njit
+
+
+@njit(cache=True)
+def adagrad_update(w, g, h, lr, grad_scale, decay, l1, delta):
+    for i in range(w.size):
+        wi = w[i]
+        if l1:
+            reg = decay * (1.0 if wi > 0 else (-1.0 if wi < 0 else 0.0))
+        else:
+            reg = decay * wi
+        gi = grad_scale * g[i] + reg
+        hi = h[i] + gi * gi
+        h[i] = hi
+        w[i] = wi - lr * gi / (math.sqrt(hi) + delta)

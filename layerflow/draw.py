@@ -118,11 +118,16 @@ def to_dot(net, rankdir="TB"):
 
 
 # -- built-in layout (no Graphviz) -----------------------------------------------------------
-CHAR_W, LINE_H, PAD, GAP_X, GAP_Y = 7.0, 15.0, 10.0, 30.0, 50.0
+CHAR_W, LINE_H, PAD, GAP_X, GAP_Y, LANE = 7.0, 15.0, 10.0, 30.0, 50.0, 14.0
+LABEL_W = 6.0          # width of a character of an edge label
 
 
-def layout(nodes):
-    """Positions: rank by rank from the top, nodes of one rank side by side, centred."""
+def layout(nodes, edges):
+    """Boxes rank by rank from the top (nodes of one rank side by side, centred), and edge
+    routes: straight down between adjacent ranks; edges that skip ranks leave the source's
+    right side, run down a lane of their own right of the boxes, and enter the target's
+    right side. Returns (boxes {id: (x, y, w, h)}, routes [(points, label_xy, edge)],
+    width, height)."""
     sizes = {n.id: (max(len(s) for s in n.lines) * CHAR_W + 2 * PAD,
                     len(n.lines) * LINE_H + 2 * PAD) for n in nodes}
     ranks = {}
@@ -130,23 +135,46 @@ def layout(nodes):
         ranks.setdefault(n.rank, []).append(n)
     widths = {r: sum(sizes[n.id][0] for n in ns) + GAP_X * (len(ns) - 1)
               for r, ns in ranks.items()}
-    total_w = max(widths.values()) + 2 * GAP_X
+    content_w = max(widths.values()) + 2 * GAP_X
     pos, y = {}, GAP_Y / 2
     for r in sorted(ranks):
-        x = (total_w - widths[r]) / 2
+        x = (content_w - widths[r]) / 2
         h = max(sizes[n.id][1] for n in ranks[r])
         for n in ranks[r]:
             w, nh = sizes[n.id]
             pos[n.id] = (x, y + (h - nh) / 2, w, nh)
             x += w + GAP_X
         y += h + GAP_Y
-    return pos, total_w, y - GAP_Y / 2
+    rank_of = {n.id: n.rank for n in nodes}
+    right = max(x + w for x, _, w, _ in pos.values())
+    routes, lanes, label_w = [], 0, 0.0
+    for e in edges:
+        (x1, y1, w1, h1), (x2, y2, w2, h2) = pos[e.src], pos[e.dst]
+        if rank_of[e.dst] - rank_of[e.src] <= 1:
+            pts = [(x1 + w1 / 2, y1 + h1), (x2 + w2 / 2, y2)]
+            label = ((pts[0][0] + pts[1][0]) / 2 + 6, (pts[0][1] + pts[1][1]) / 2 + 3)
+            routes.append((pts, label, e))
+            continue
+        lane_x = right + 20 + LANE * lanes
+        lanes += 1
+        sy, ty = y1 + h1 / 2, y2 + h2 / 2
+        pts = [(x1 + w1, sy), (lane_x, sy), (lane_x, ty), (x2 + w2, ty)]
+        routes.append((pts, None, e))
+        label_w = max(label_w, len(e.label) * LABEL_W)
+    lanes_right = right + 20 + LANE * max(lanes - 1, 0)
+    for i, (pts, label, e) in enumerate(routes):
+        if label is None:
+            routes[i] = (pts, (lanes_right + 8, (pts[1][1] + pts[2][1]) / 2 + 3), e)
+    width = max(content_w, lanes_right + 16 + label_w) if lanes else content_w
+    for (pts, (lx, _), e) in routes:
+        width = max(width, lx + len(e.label) * LABEL_W + 8)
+    return pos, routes, width, y - GAP_Y / 2
 
 
 def to_svg(net):
     """An SVG picture of the net from the built-in layout (no Graphviz needed)."""
     nodes, edges = graph_of(net)
-    pos, width, height = layout(nodes)
+    pos, routes, width, height = layout(nodes, edges)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" '
            f'height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}" '
            'font-family="Helvetica, Arial, sans-serif">',
@@ -154,17 +182,12 @@ def to_svg(net):
            'markerHeight="8" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#555"/>'
            '</marker></defs>',
            f'<title>{html.escape(net.name)}</title>',
-           f'<rect width="100%" height="100%" fill="white"/>']
-    for e in edges:
-        (x1, y1, w1, h1), (x2, y2, w2, _) = pos[e.src], pos[e.dst]
-        sx, sy, tx, ty = x1 + w1 / 2, y1 + h1, x2 + w2 / 2, y2
-        bend = 0.0 if abs(ty - sy) < 2 * GAP_Y + 80 else (w1 / 2 + 40)
-        c1x, c2x = sx + bend, tx + bend
-        out.append(f'<path d="M{sx:.1f},{sy:.1f} C{c1x:.1f},{sy + 30:.1f} {c2x:.1f},'
-                   f'{ty - 30:.1f} {tx:.1f},{ty:.1f}" fill="none" stroke="#555" '
-                   'stroke-width="1.2" marker-end="url(#arrow)"/>')
-        mx, my = (sx + tx) / 2 + bend * 0.75 + 6, (sy + ty) / 2 + 3
-        out.append(f'<text x="{mx:.1f}" y="{my:.1f}" font-size="10" fill="#333">'
+           '<rect width="100%" height="100%" fill="white"/>']
+    for pts, (lx, ly), e in routes:
+        d = "M" + " L".join(f"{x:.1f},{y:.1f}" for x, y in pts)
+        out.append(f'<path d="{d}" fill="none" stroke="#555" stroke-width="1.2" '
+                   'marker-end="url(#arrow)"/>')
+        out.append(f'<text x="{lx:.1f}" y="{ly:.1f}" font-size="10" fill="#333">'
                    f'{html.escape(e.label)}</text>')
     for n in nodes:
         x, y, w, h = pos[n.id]
@@ -189,22 +212,23 @@ def to_png(net, path, dpi=100):
     import matplotlib
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
-    from matplotlib.patches import Ellipse, FancyArrowPatch, FancyBboxPatch
+    from matplotlib.patches import Ellipse, FancyBboxPatch
     nodes, edges = graph_of(net)
-    pos, width, height = layout(nodes)
-    fig = plt.figure(figsize=(width / dpi, height / dpi), dpi=dpi)
+    pos, routes, width, height = layout(nodes, edges)
+    scale = 1.5                                   # a sharper picture than 1 px per unit
+    fig = plt.figure(figsize=(scale * width / dpi, scale * height / dpi), dpi=dpi)
     ax = fig.add_axes([0, 0, 1, 1])
     ax.set_xlim(0, width)
     ax.set_ylim(height, 0)
     ax.axis("off")
-    for e in edges:
-        (x1, y1, w1, h1), (x2, y2, w2, _) = pos[e.src], pos[e.dst]
-        sx, sy, tx, ty = x1 + w1 / 2, y1 + h1, x2 + w2 / 2, y2
-        rad = 0.0 if abs(ty - sy) < 2 * GAP_Y + 80 else -0.3
-        ax.add_patch(FancyArrowPatch((sx, sy), (tx, ty), arrowstyle="-|>", mutation_scale=10,
-                                     connectionstyle=f"arc3,rad={rad}", color="#555", lw=1))
-        ax.text((sx + tx) / 2 + 6 + (40 if rad else 0), (sy + ty) / 2, e.label, fontsize=7,
-                va="center", color="#333")
+    fs = 8 * scale
+    for pts, (lx, ly), e in routes:
+        xs, ys = zip(*pts)
+        ax.plot(xs[:-1] + (xs[-1],), ys, color="#555", lw=1)
+        ax.annotate("", xy=pts[-1], xytext=pts[-2],
+                    arrowprops=dict(arrowstyle="-|>", color="#555", lw=1,
+                                    mutation_scale=10 * scale, shrinkA=0, shrinkB=0))
+        ax.text(lx, ly, e.label, fontsize=fs * 0.85, va="baseline", color="#333")
     for n in nodes:
         x, y, w, h = pos[n.id]
         if n.kind == "output":
@@ -215,7 +239,7 @@ def to_png(net, path, dpi=100):
                                         ls="--" if n.inplace else "-"))
         for i, line in enumerate(n.lines):
             ax.text(x + w / 2, y + PAD + (i + 0.5) * LINE_H, line, ha="center", va="center",
-                    fontsize=8, fontweight="bold" if i == 0 else "normal")
+                    fontsize=fs, fontweight="bold" if i == 0 else "normal")
     fig.savefig(path, dpi=dpi)
     plt.close(fig)
 

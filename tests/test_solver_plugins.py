@@ -64,6 +64,8 @@ class NaNAt(Layer):
         value: float = float("nan")
         in_backward: bool = False     # poison the bottom gradient instead of the output
 
+    in_place = True
+
     def setup(self, bottom, top):
         self.calls = 0
 
@@ -71,7 +73,8 @@ class NaNAt(Layer):
         top[0].reshape(bottom[0].shape)
 
     def forward(self, bottom, top):
-        top[0].data[...] = bottom[0].data
+        if top[0] is not bottom[0]:
+            top[0].data[...] = bottom[0].data
         self.hit = self.calls == self.p.at
         if self.hit and not self.p.in_backward:
             top[0].data.reshape(-1)[0] = self.p.value
@@ -79,7 +82,8 @@ class NaNAt(Layer):
 
     def backward(self, top, propagate_down, bottom):
         if propagate_down[0]:
-            bottom[0].diff[...] = top[0].diff
+            if top[0] is not bottom[0]:
+                bottom[0].diff[...] = top[0].diff
             if self.hit and self.p.in_backward:
                 bottom[0].diff.reshape(-1)[0] = self.p.value
 

@@ -35,7 +35,8 @@ def _writers(net, blob):
 
 
 def _describe(layer):
-    return f"layer '{layer.name}' ({layer.type_name})"
+    kind = layer.type_name if layer.type_name != "Layer" else type(layer).__name__
+    return f"layer '{layer.name}' ({kind})"
 
 
 def locate_forward(net):

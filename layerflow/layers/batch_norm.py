@@ -24,9 +24,11 @@ import numpy as np
 
 from ..config.schema import bounded
 from ..config.specs import ParamSpec
-from ..kernels.cpu.batch_norm import (batch_norm_backward, channel_mean_var, global_stats,
-                                      inv_std_of, normalize, scale_by_channel,
-                                      update_running)
+from ..kernels.cpu.batch_norm import (batch_norm_backward, batch_norm_backward_inplace,
+                                      channel_mean_var, global_stats, inv_std_of, normalize,
+                                      normalize_inplace, normalize_save,
+                                      normalize_save_inplace, scale_by_channel,
+                                      scale_by_channel_inplace, update_running)
 from ..layer import Layer
 from ..registry import register_layer
 
@@ -79,24 +81,38 @@ class BatchNorm(Layer):
     def forward_cpu(self, bottom, top):
         x = bottom[0].data.reshape(self._view)
         y = top[0].data.reshape(self._view)
+        in_place = top[0] is bottom[0]
         if self.use_global:
             global_stats(self.blobs[0].data, self.blobs[1].data, self.blobs[2].data,
                          self.p.eps, self.mean, self.inv_std)
-            normalize(x, self.mean, self.inv_std, y, y, False)
+            if in_place:
+                normalize_inplace(y, self.mean, self.inv_std)
+            else:
+                normalize(x, self.mean, self.inv_std, y)
             return
         channel_mean_var(x, self.mean, self.var)
         update_running(self.mean, self.var, self._view[0] * self._view[2],
                        self.p.moving_average_fraction,
                        self.blobs[0].data, self.blobs[1].data, self.blobs[2].data)
         inv_std_of(self.var, self.p.eps, self.inv_std)
-        normalize(x, self.mean, self.inv_std, y, self.xnorm.reshape(self._view), True)
+        xnorm = self.xnorm.reshape(self._view)
+        if in_place:
+            normalize_save_inplace(y, self.mean, self.inv_std, xnorm)
+        else:
+            normalize_save(x, self.mean, self.inv_std, y, xnorm)
 
     def backward_cpu(self, top, propagate_down, bottom):
         if not propagate_down[0]:
             return
         dy = top[0].diff.reshape(self._view)
         dx = bottom[0].diff.reshape(self._view)
+        in_place = top[0] is bottom[0]
         if self.use_global:
-            scale_by_channel(dy, self.inv_std, dx)
+            if in_place:
+                scale_by_channel_inplace(dx, self.inv_std)
+            else:
+                scale_by_channel(dy, self.inv_std, dx)
+        elif in_place:
+            batch_norm_backward_inplace(self.xnorm.reshape(self._view), dx, self.inv_std)
         else:
             batch_norm_backward(self.xnorm.reshape(self._view), dy, self.inv_std, dx)

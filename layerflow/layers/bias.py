@@ -15,7 +15,7 @@ import numpy as np
 
 from ..config.schema import bounded
 from ..fillers import FillerSpec
-from ..kernels.cpu.scale import bias_backward, bias_forward
+from ..kernels.cpu.scale import bias_backward, bias_forward, bias_forward_inplace
 from ..layer import Layer
 from ..registry import register_layer
 
@@ -82,8 +82,11 @@ class Bias(Layer):
 
     def forward_cpu(self, bottom, top):
         b = bottom[1] if len(bottom) > 1 else self.blobs[0]
-        bias_forward(bottom[0].data.reshape(self._view), b.data.reshape(-1),
-                     top[0].data.reshape(self._view))
+        if top[0] is bottom[0]:
+            bias_forward_inplace(top[0].data.reshape(self._view), b.data.reshape(-1))
+        else:
+            bias_forward(bottom[0].data.reshape(self._view), b.data.reshape(-1),
+                         top[0].data.reshape(self._view))
 
     def backward_cpu(self, top, propagate_down, bottom):
         dy = top[0].diff.reshape(self._view)

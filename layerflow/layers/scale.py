@@ -17,7 +17,8 @@ import numpy as np
 
 from ..config.schema import bounded
 from ..fillers import FillerSpec
-from ..kernels.cpu.scale import scale_backward, scale_forward
+from ..kernels.cpu.scale import (scale_backward, scale_backward_inplace, scale_forward,
+                                 scale_forward_inplace)
 from ..layer import Layer
 from ..registry import register_layer
 from .bias import broadcast_view, param_axis_and_shape
@@ -57,10 +58,11 @@ class Scale(Layer):
     def forward_cpu(self, bottom, top):
         s = bottom[1] if len(bottom) > 1 else self.blobs[0]
         b = self.blobs[-1].data.reshape(-1) if self.p.bias_term else self._none
-        x = bottom[0].data.reshape(self._view)
+        y = top[0].data.reshape(self._view)
         if top[0] is bottom[0]:
-            np.copyto(self._xcopy, bottom[0].data.reshape(-1))
-        scale_forward(x, s.data.reshape(-1), b, top[0].data.reshape(self._view))
+            scale_forward_inplace(y, s.data.reshape(-1), b, self._xcopy.reshape(self._view))
+        else:
+            scale_forward(bottom[0].data.reshape(self._view), s.data.reshape(-1), b, y)
 
     def backward_cpu(self, top, propagate_down, bottom):
         s = bottom[1] if len(bottom) > 1 else self.blobs[0]
@@ -70,6 +72,11 @@ class Scale(Layer):
         else:
             ds = s.diff.reshape(-1)
         db = self.blobs[-1].diff.reshape(-1) if self.p.bias_term else self._none
-        x = (self._xcopy if top[0] is bottom[0] else bottom[0].data).reshape(self._view)
-        scale_backward(x, top[0].diff.reshape(self._view), s.data.reshape(-1), ds, db,
-                       bottom[0].diff.reshape(self._view), propagate_down[0])
+        if top[0] is bottom[0]:
+            scale_backward_inplace(self._xcopy.reshape(self._view),
+                                   top[0].diff.reshape(self._view), s.data.reshape(-1), ds, db,
+                                   propagate_down[0])
+        else:
+            scale_backward(bottom[0].data.reshape(self._view), top[0].diff.reshape(self._view),
+                           s.data.reshape(-1), ds, db, bottom[0].diff.reshape(self._view),
+                           propagate_down[0])

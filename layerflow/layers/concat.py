@@ -27,12 +27,14 @@ class Concat(Layer):
     @dataclass
     class Params:
         axis: int = 1
+        concat_dim: int | None = None     # Caffe's deprecated name for a non-negative axis
 
     num_bottom = (1, None)
 
     def reshape(self, bottom, top):
         first = bottom[0]
-        axis = canonical_axis(self, first, self.p.axis)
+        axis = canonical_axis(self, first, self.p.axis if self.p.concat_dim is None
+                              else self.p.concat_dim)
         total = 0
         for b in bottom:
             if b.ndim != first.ndim or any(b.shape[i] != first.shape[i]

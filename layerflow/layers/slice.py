@@ -21,6 +21,7 @@ class Slice(Layer):
     class Params:
         axis: int = 1
         slice_point: list[int] = field(default_factory=list)
+        slice_dim: int | None = None      # Caffe's deprecated name for a non-negative axis
 
         def __post_init__(self):
             if any(b <= a for a, b in zip(self.slice_point, self.slice_point[1:])):
@@ -35,7 +36,8 @@ class Slice(Layer):
 
     def reshape(self, bottom, top):
         x = bottom[0]
-        axis = canonical_axis(self, x, self.p.axis)
+        axis = canonical_axis(self, x, self.p.axis if self.p.slice_dim is None
+                              else self.p.slice_dim)
         n = x.shape[axis]
         if self.p.slice_point:
             points = list(self.p.slice_point)

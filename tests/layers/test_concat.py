@@ -58,3 +58,9 @@ def test_concat_shape_errors():
         make_layer("Concat", {}, [np.zeros((2, 3)), np.zeros((2, 3, 1))])
     with pytest.raises(ShapeError, match="axis 3 out of range"):
         make_layer("Concat", {"axis": 3}, [np.zeros((2, 3))] * 2)
+
+
+def test_concat_accepts_caffes_concat_dim():
+    layer, bottom, top = make_layer("Concat", {"concat_dim": 0},
+                                    [np.ones((1, 2)), np.zeros((3, 2))])
+    assert top[0].shape == (4, 2)

@@ -45,3 +45,9 @@ def test_slice_shape_errors():
         make_layer("Slice", {"slice_point": [2]}, [np.zeros(X)], num_top=3)
     with pytest.raises(ConfigError, match="must increase"):
         make_layer("Slice", {"slice_point": [3, 2]}, [np.zeros(X)], num_top=3)
+
+
+def test_slice_accepts_caffes_slice_dim():
+    layer, bottom, top = make_layer("Slice", {"slice_dim": 2, "slice_point": [1]},
+                                    [np.zeros(X)], num_top=2)
+    assert [t.shape for t in top] == [(2, 6, 1, 3), (2, 6, 1, 3)]

@@ -1,0 +1,112 @@
+"""Deconvolution (Caffe's; transposed convolution): the adjoint of Convolution's data
+gradient. With x as rows X(C, N H W) and W_g (C/G, M/G kh kw) per group,
+col_g = W_g^T @ X_g and y = col2im(col) + b; output size
+OH = sh (H - 1) + dh (kh - 1) + 1 - 2 ph (OW alike).
+Weights W: (C, num_output / group, kh, kw); bias b: (num_output,), Caffe's layouts.
+Gradients: with col' = im2col(dy), dW_g += X_g @ col'_g^T, db += sum of dy over n and
+pixels, dx = rows^-1(W_g @ col'_g).
+
+    - {name: up2, type: Deconvolution, bottom: score, top: up2, num_output: 21,
+       kernel_size: 4, stride: 2, bias_term: false, weight_filler: {type: bilinear}}
+"""
+import numpy as np
+
+from ..kernels.cpu.im2col import (add_channel_bias, channel_sum, col2im, im2col, nchw_to_rows,
+                                  rows_to_nchw)
+from ..kernels.cpu.threads import configure_threads, matmul
+from ..layer import Layer
+from ..registry import register_layer
+from .convolution import ConvParams
+
+
+def deconv_out_size(size, k, s, p, d):
+    return s * (size - 1) + d * (k - 1) + 1 - 2 * p
+
+
+@register_layer("Deconvolution")
+class Deconvolution(Layer):
+    Params = ConvParams
+
+    def setup(self, bottom, top):
+        configure_threads()
+        shape = bottom[0].shape
+        if len(shape) != 4:
+            raise self.shape_error(f"bottom '{bottom[0].name}' must be 4-D (N, C, H, W), "
+                                   f"got shape {list(shape)}")
+        self.channels = shape[1]
+        g = self.p.group
+        if self.channels % g:
+            raise self.shape_error(f"bottom '{bottom[0].name}' of shape {list(shape)} has "
+                                   f"{self.channels} channels, not divisible by group {g}")
+        kh, kw = self.p.kernel
+        self.add_param((self.channels, self.p.num_output // g, kh, kw), self.p.weight_filler)
+        if self.p.bias_term:
+            self.add_param((self.p.num_output,), self.p.bias_filler)
+        self._no_bias = np.zeros(1, self.dtype)
+        self._shape = None
+
+    def reshape(self, bottom, top):
+        shape = bottom[0].shape
+        if shape == self._shape:
+            top[0].reshape(self._top_shape)
+            return
+        if len(shape) != 4 or shape[1] != self.channels:
+            raise self.shape_error(f"bottom '{bottom[0].name}' has shape {list(shape)}; "
+                                   f"the weights expect (N, {self.channels}, H, W)")
+        n, c, h, w = shape
+        (kh, kw), (sh, sw) = self.p.kernel, self.p.strides
+        (ph, pw), (dh, dw) = self.p.pads, self.p.dilations
+        oh, ow = deconv_out_size(h, kh, sh, ph, dh), deconv_out_size(w, kw, sw, pw, dw)
+        if oh < 1 or ow < 1:
+            raise self.shape_error(
+                f"pad {ph}x{pw} is too large for bottom '{bottom[0].name}' of shape "
+                f"{list(shape)} with kernel {kh}x{kw}, stride {sh}x{sw}: output would be "
+                f"{oh}x{ow}")
+        self.out_hw = (oh, ow)
+        self._top_shape = (n, self.p.num_output, oh, ow)
+        top[0].reshape(self._top_shape)
+        rows = self.p.num_output * kh * kw
+        self._x = np.empty((c, n * h * w), self.dtype)       # bottom (data or diff) as rows
+        self._col = np.empty((rows, n * h * w), self.dtype)  # patches of the top
+        self._wgrad = np.empty((c, rows // self.p.group), self.dtype)
+        self._shape = shape
+
+    def _geometry(self):
+        (kh, kw), (sh, sw) = self.p.kernel, self.p.strides
+        (ph, pw), (dh, dw) = self.p.pads, self.p.dilations
+        return kh, kw, sh, sw, ph, pw, dh, dw, self._shape[2], self._shape[3]
+
+    def forward_cpu(self, bottom, top):
+        n, c = self._shape[:2]
+        nchw_to_rows(bottom[0].data.reshape(n, c, -1), self._x)
+        w = self.blobs[0].data.reshape(c, -1)
+        g = self.p.group
+        cg, rg = c // g, self._col.shape[0] // g
+        for i in range(g):
+            matmul(w[i * cg:(i + 1) * cg].T, self._x[i * cg:(i + 1) * cg],
+                   self._col[i * rg:(i + 1) * rg])
+        col2im(self._col, *self._geometry(), top[0].data)
+        if self.p.bias_term:
+            add_channel_bias(top[0].data.reshape(n, self.p.num_output, -1), self.blobs[1].data)
+
+    def backward_cpu(self, top, propagate_down, bottom):
+        n, c = self._shape[:2]
+        m = self.p.num_output
+        if self.p.bias_term:
+            channel_sum(top[0].diff.reshape(n, m, -1), self.blobs[1].diff)
+        im2col(top[0].diff, *self._geometry(), self._col)
+        nchw_to_rows(bottom[0].data.reshape(n, c, -1), self._x)
+        w = self.blobs[0]
+        wd = w.diff.reshape(c, -1)
+        wm = w.data.reshape(c, -1)
+        g = self.p.group
+        cg, rg = c // g, self._col.shape[0] // g
+        for i in range(g):
+            cs, rs = slice(i * cg, (i + 1) * cg), slice(i * rg, (i + 1) * rg)
+            matmul(self._x[cs], self._col[rs].T, self._wgrad[cs])
+        np.add(wd, self._wgrad, out=wd)
+        if propagate_down[0]:
+            for i in range(g):
+                cs, rs = slice(i * cg, (i + 1) * cg), slice(i * rg, (i + 1) * rg)
+                matmul(wm[cs], self._col[rs], self._x[cs])
+            rows_to_nchw(self._x, self._no_bias, False, bottom[0].diff.reshape(n, c, -1))

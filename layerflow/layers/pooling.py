@@ -1,0 +1,129 @@
+"""Pooling (Caffe's): MAX or AVE over kh x kw windows with stride and zero padding, per
+channel.
+
+Output size, Caffe's rounding: OH = ceil((H + 2 ph - kh) / sh) + 1, then OH -= 1 when
+ph > 0 and the last window would start at or past H + ph (so every window starts inside
+the padded input); `round_mode: FLOOR` rounds down instead. `global_pooling: true` pools
+the whole plane (kernel = H x W, stride 1, pad 0).
+MAX: y = max over the window clipped to the image; dx[argmax] += dy. A second top gets the
+argmax as a float flat index h*W + w (Caffe's mask).
+AVE: y = sum over the window clipped to the image / |window clipped to the padded input|;
+dx[pixel] += dy / |window| for each window holding the pixel.
+
+    - {name: pool1, type: Pooling, bottom: conv1, top: pool1, pool: MAX,
+       kernel_size: 2, stride: 2}
+"""
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from ..kernels.cpu.pooling import (ave_pool_backward, ave_pool_forward, mask_to_float,
+                                   max_pool_backward, max_pool_forward)
+from ..kernels.cpu.threads import configure_threads
+from ..layer import Layer
+from ..registry import register_layer
+from .convolution import hw_pair
+
+
+@register_layer("Pooling")
+class Pooling(Layer):
+    @dataclass
+    class Params:
+        pool: Literal["MAX", "AVE"] = "MAX"
+        kernel_size: int | list[int] | None = None
+        stride: int | list[int] | None = None
+        pad: int | list[int] | None = None
+        kernel_h: int | None = None
+        kernel_w: int | None = None
+        stride_h: int | None = None
+        stride_w: int | None = None
+        pad_h: int | None = None
+        pad_w: int | None = None
+        global_pooling: bool = False
+        round_mode: Literal["CEIL", "FLOOR"] = "CEIL"
+
+        def __post_init__(self):
+            if self.global_pooling:
+                if self.kernel_size is not None or self.kernel_h is not None:
+                    raise ValueError("with global_pooling the kernel is the whole input; "
+                                     "do not give 'kernel_size'")
+                self.kernel = None
+            else:
+                self.kernel = hw_pair(self.kernel_size, self.kernel_h, self.kernel_w,
+                                      "kernel_size", None)
+            self.strides = hw_pair(self.stride, self.stride_h, self.stride_w, "stride", 1)
+            self.pads = hw_pair(self.pad, self.pad_h, self.pad_w, "pad", 0)
+            if self.kernel is not None and min(self.kernel) < 1:
+                raise ValueError(f"'kernel_size' must be >= 1, got {list(self.kernel)}")
+            if min(self.strides) < 1:
+                raise ValueError(f"'stride' must be >= 1, got {list(self.strides)}")
+            if min(self.pads) < 0:
+                raise ValueError(f"'pad' must be >= 0, got {list(self.pads)}")
+            if self.global_pooling and (max(self.pads) > 0 or max(self.strides) > 1):
+                raise ValueError("global_pooling takes no 'pad' and stride 1")
+            if self.kernel is not None and (self.pads[0] >= self.kernel[0]
+                                            or self.pads[1] >= self.kernel[1]):
+                raise ValueError(f"'pad' {list(self.pads)} must be smaller than the kernel "
+                                 f"{list(self.kernel)}")
+
+    num_top = (1, 2)
+
+    def setup(self, bottom, top):
+        configure_threads()
+        if len(top) == 2 and self.p.pool != "MAX":
+            raise self.shape_error("only MAX pooling has a second top (the argmax mask)")
+        self._shape = None
+
+    def reshape(self, bottom, top):
+        shape = bottom[0].shape
+        if shape == self._shape:
+            for t in top:
+                t.reshape(self._top_shape)
+            return
+        if len(shape) != 4:
+            raise self.shape_error(f"bottom '{bottom[0].name}' must be 4-D (N, C, H, W), "
+                                   f"got shape {list(shape)}")
+        n, c, h, w = shape
+        kh, kw = (h, w) if self.p.global_pooling else self.p.kernel
+        (sh, sw), (ph, pw) = self.p.strides, self.p.pads
+        if kh > h + 2 * ph or kw > w + 2 * pw:
+            raise self.shape_error(f"kernel {kh}x{kw} is larger than bottom '{bottom[0].name}' "
+                                   f"of shape {list(shape)} padded by {ph}x{pw}")
+        oh, ow = self.out_size(h, kh, sh, ph), self.out_size(w, kw, sw, pw)
+        if oh < 1 or ow < 1:
+            raise self.shape_error(f"bottom '{bottom[0].name}' of shape {list(shape)} gives "
+                                   f"an empty output {oh}x{ow}")
+        self.geometry = (kh, kw, sh, sw, ph, pw)
+        self._top_shape = (n, c, oh, ow)
+        for t in top:
+            t.reshape(self._top_shape)
+        if self.p.pool == "MAX":
+            self._mask = np.empty(self._top_shape, np.int32)
+        self._shape = shape
+
+    def out_size(self, size, k, s, p):
+        if self.p.round_mode == "CEIL":
+            out = int(math.ceil((size + 2 * p - k) / s)) + 1
+        else:
+            out = (size + 2 * p - k) // s + 1
+        if p > 0 and (out - 1) * s >= size + p:
+            out -= 1          # the last window must start inside the padded input
+        return out
+
+    def forward_cpu(self, bottom, top):
+        if self.p.pool == "MAX":
+            max_pool_forward(bottom[0].data, *self.geometry, top[0].data, self._mask)
+            if len(top) == 2:
+                mask_to_float(self._mask, top[1].data)
+        else:
+            ave_pool_forward(bottom[0].data, *self.geometry, top[0].data)
+
+    def backward_cpu(self, top, propagate_down, bottom):
+        if not propagate_down[0]:
+            return
+        if self.p.pool == "MAX":
+            max_pool_backward(top[0].diff, self._mask, bottom[0].diff)
+        else:
+            ave_pool_backward(top[0].diff, *self.geometry, bottom[0].diff)

@@ -1,0 +1,138 @@
+import numpy as np
+import pytest
+
+from layerflow import ConfigError, Net, ShapeError
+
+from .harness import DTYPES, backward, check_gradient, forward, make_layer, to_torch, torch
+
+F = torch.nn.functional
+
+# (params, input shape): kernel / stride / pad / dilation / group over odd sizes and batch 1.
+GRID = [
+    ({"num_output": 4, "kernel_size": 3}, (2, 3, 7, 9)),
+    ({"num_output": 5, "kernel_size": 1}, (1, 3, 5, 4)),
+    ({"num_output": 4, "kernel_size": 3, "stride": 2, "pad": 1}, (2, 2, 9, 8)),
+    ({"num_output": 6, "kernel_size": [3, 2], "stride": [2, 1], "pad": [1, 2],
+      "dilation": [1, 2], "group": 2}, (1, 4, 7, 9)),
+    ({"num_output": 3, "kernel_h": 2, "kernel_w": 4, "stride_h": 3, "stride_w": 2,
+      "pad_h": 0, "pad_w": 1}, (3, 1, 8, 11)),
+    ({"num_output": 6, "kernel_size": 3, "dilation": 2, "group": 3, "pad": 2}, (2, 3, 6, 5)),
+    ({"num_output": 2, "kernel_size": 5, "bias_term": False}, (1, 2, 5, 5)),
+    ({"num_output": 4, "kernel_size": 5, "pad": 2, "stride": 3}, (2, 3, 4, 6)),
+]
+
+
+def conv_reference(layer, x, dy):
+    p = layer.p
+    tx = to_torch(x)
+    tw = to_torch(layer.blobs[0].data.copy())
+    tb = to_torch(layer.blobs[1].data.copy()) if p.bias_term else None
+    ty = F.conv2d(tx, tw, tb, stride=p.strides, padding=p.pads, dilation=p.dilations,
+                  groups=p.group)
+    ty.backward(torch.tensor(dy))
+    grads = [tw.grad.numpy()] + ([tb.grad.numpy()] if p.bias_term else [])
+    return ty.detach().numpy(), tx.grad.numpy(), grads
+
+
+def close(dtype):
+    return {"rtol": 2e-4, "atol": 2e-5} if dtype == np.float32 else {"rtol": 1e-9, "atol": 1e-11}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("params,shape", GRID)
+def test_convolution_matches_torch(params, shape, dtype):
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=shape).astype(dtype)
+    layer, bottom, top = make_layer("Convolution", dict(params, bias_filler={
+        "type": "gaussian", "std": 1}), [x], dtype=dtype)
+    (y,) = forward(layer, bottom, top)
+    dy = rng.normal(size=y.shape).astype(dtype)
+    (dx,), pgrads = backward(layer, bottom, top, [dy])
+    ry, rdx, rgrads = conv_reference(layer, x, dy)
+    assert y.shape == ry.shape
+    np.testing.assert_allclose(y, ry, **close(dtype))
+    np.testing.assert_allclose(dx, rdx, **close(dtype))
+    assert len(pgrads) == len(rgrads)
+    for g, r in zip(pgrads, rgrads):
+        np.testing.assert_allclose(g, r, **close(dtype))
+
+
+@pytest.mark.parametrize("params,shape", [GRID[0], GRID[3]])
+def test_convolution_gradient(params, shape):
+    x = np.random.default_rng(5).normal(size=shape)
+    layer, bottom, top = make_layer("Convolution", dict(params, bias_filler={
+        "type": "gaussian", "std": 1}), [x])
+    check_gradient(layer, bottom, top)
+
+
+def test_param_diffs_accumulate_and_layouts():
+    x = np.random.default_rng(0).normal(size=(2, 4, 6, 6))
+    layer, bottom, top = make_layer("Convolution", {"num_output": 6, "kernel_size": [3, 2],
+                                                    "group": 2}, [x])
+    assert layer.blobs[0].shape == (6, 2, 3, 2) and layer.blobs[1].shape == (6,)
+    assert top[0].shape == (2, 6, 4, 5)
+    forward(layer, bottom, top)
+    top[0].diff[...] = 1.0
+    layer.blobs[0].diff[...] = 0
+    layer.blobs[1].diff[...] = 0
+    layer.backward(top, [False], bottom)
+    once = [b.diff.copy() for b in layer.blobs]
+    forward(layer, bottom, top)
+    layer.backward(top, [False], bottom)
+    for b, g in zip(layer.blobs, once):
+        np.testing.assert_allclose(b.diff, 2 * g)
+
+
+def test_reshape_keeps_buffers_until_the_shape_changes():
+    x = np.zeros((2, 1, 8, 8), np.float32)
+    layer, bottom, top = make_layer("Convolution", {"num_output": 3, "kernel_size": 3}, [x],
+                                    dtype=np.float32)
+    col = layer._col
+    layer.reshape(bottom, top)
+    assert layer._col is col
+    bottom[0].reshape((4, 1, 10, 10))
+    layer.reshape(bottom, top)
+    assert top[0].shape == (4, 3, 8, 8) and layer._col is not col
+
+
+def test_kernel_forms_agree():
+    a = make_layer("Convolution", {"num_output": 2, "kernel_size": [3, 2], "pad": [1, 0]},
+                   [np.zeros((1, 1, 5, 5))])[0].p
+    b = make_layer("Convolution", {"num_output": 2, "kernel_h": 3, "kernel_w": 2,
+                                   "pad_h": 1, "pad_w": 0}, [np.zeros((1, 1, 5, 5))])[0].p
+    assert (a.kernel, a.pads, a.strides) == (b.kernel, b.pads, b.strides) == ((3, 2), (1, 0),
+                                                                              (1, 1))
+
+
+def test_kernel_larger_than_padded_input_names_layer_and_shape():
+    with pytest.raises(ShapeError, match=r"'convolution'.*kernel 7x7.*\[1, 2, 5, 5\]"):
+        make_layer("Convolution", {"num_output": 2, "kernel_size": 7, "pad": 0},
+                   [np.zeros((1, 2, 5, 5))])
+
+
+def test_channels_not_divisible_by_group():
+    with pytest.raises(ShapeError, match=r"3 channels, not divisible by group 2"):
+        make_layer("Convolution", {"num_output": 4, "kernel_size": 1, "group": 2},
+                   [np.zeros((1, 3, 5, 5))])
+
+
+@pytest.mark.parametrize("params,message", [
+    ({"num_output": 3, "kernel_size": 1, "group": 2}, "not divisible by group"),
+    ({"num_output": 3}, "missing 'kernel_size'"),
+    ({"num_output": 3, "kernel_size": 3, "kernel_h": 3, "kernel_w": 3}, "not both"),
+    ({"num_output": 3, "kernel_size": [3, 3, 3]}, r"one value or \[h, w\]"),
+    ({"num_output": 3, "kernel_size": 3, "stride": 0}, "'stride' must be >= 1"),
+])
+def test_bad_params_are_config_errors(params, message):
+    with pytest.raises(ConfigError, match=message):
+        make_layer("Convolution", params, [np.zeros((1, 2, 5, 5))])
+
+
+def test_net_error_names_file_layer_and_shapes(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("layers:\n"
+                    "  - {name: data, type: Input, top: data, shape: [1, 1, 4, 4]}\n"
+                    "  - {name: conv1, type: Convolution, bottom: data, top: conv1,\n"
+                    "     num_output: 2, kernel_size: 5}\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml.*conv1.*kernel 5x5.*\[1, 1, 4, 4\]"):
+        Net(str(path))

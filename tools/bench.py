@@ -1,0 +1,248 @@
+"""layerflow vs PyTorch (CPU), same nets, shapes and thread count, in one process.
+
+    python tools/bench.py                  # all models, table of median ms and ratios
+    python tools/bench.py --only lenet_train --profile     # + layerflow per-layer ms
+
+Models: LeNet training iteration (batch 64), LeNet forward (batch 100), cifar10-quick
+training iteration (batch 100), MNIST MLP 784-500-300-10 training iteration (batch 64).
+A training iteration is forward + backward + SGD update (momentum 0.9, weight decay) in
+both frameworks. The two run alternately in blocks of a few iterations, so that load from
+other processes hits both alike; the table gives medians over all timed iterations.
+The layerflow nets are built from YAML with Input layers (net.blobs[...].data[...] = x).
+"Time to first iteration" is measured from building the net (layerflow: including loading
+or compiling the Numba kernels) to the end of the first iteration.
+"""
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+import yaml
+
+
+def _conv(name, bottom, n, k, pad=0, std=None):
+    filler = "{type: xavier}" if std is None else f"{{type: gaussian, std: {std}}}"
+    return (f"- {{name: {name}, type: Convolution, bottom: {bottom}, top: {name}, "
+            f"num_output: {n}, kernel_size: {k}, pad: {pad}, weight_filler: {filler}, "
+            f"param: [{{lr_mult: 1}}, {{lr_mult: 2}}]}}\n")
+
+
+def _ip(name, bottom, n, std=None):
+    filler = "{type: xavier}" if std is None else f"{{type: gaussian, std: {std}}}"
+    return (f"- {{name: {name}, type: InnerProduct, bottom: {bottom}, top: {name}, "
+            f"num_output: {n}, weight_filler: {filler}, param: [{{lr_mult: 1}}, {{lr_mult: 2}}]}}\n")
+
+
+def _pool(name, bottom, pool, k, s):
+    return (f"- {{name: {name}, type: Pooling, bottom: {bottom}, top: {name}, pool: {pool}, "
+            f"kernel_size: {k}, stride: {s}}}\n")
+
+
+def _relu(name, blob):
+    return f"- {{name: {name}, type: ReLU, bottom: {blob}, top: {blob}}}\n"
+
+
+def lenet_yaml(batch, train):
+    body = (_conv("conv1", "data", 20, 5) + _pool("pool1", "conv1", "MAX", 2, 2)
+            + _conv("conv2", "pool1", 50, 5) + _pool("pool2", "conv2", "MAX", 2, 2)
+            + _ip("ip1", "pool2", 500) + _relu("relu1", "ip1") + _ip("ip2", "ip1", 10))
+    return _net(body, batch, (1, 28, 28), "ip2", train)
+
+
+def cifar_yaml(batch, train):
+    body = (_conv("conv1", "data", 32, 5, 2, 0.0001) + _pool("pool1", "conv1", "MAX", 3, 2)
+            + _relu("relu1", "pool1") + _conv("conv2", "pool1", 32, 5, 2, 0.01)
+            + _relu("relu2", "conv2") + _pool("pool2", "conv2", "AVE", 3, 2)
+            + _conv("conv3", "pool2", 64, 5, 2, 0.01) + _relu("relu3", "conv3")
+            + _pool("pool3", "conv3", "AVE", 3, 2) + _ip("ip1", "pool3", 64, 0.1)
+            + _ip("ip2", "ip1", 10, 0.1))
+    return _net(body, batch, (3, 32, 32), "ip2", train)
+
+
+def mlp_yaml(batch, train):
+    body = (_ip("ip1", "data", 500) + _relu("relu1", "ip1") + _ip("ip2", "ip1", 300)
+            + _relu("relu2", "ip2") + _ip("ip3", "ip2", 10))
+    return _net(body, batch, (784,), "ip3", train)
+
+
+def _net(body, batch, shape, out, train):
+    shapes = f"[[{batch}, {', '.join(map(str, shape))}], [{batch}]]"
+    head = f"- {{name: input, type: Input, top: [data, label], shape: {shapes}}}\n"
+    tail = f"- {{name: loss, type: SoftmaxWithLoss, bottom: [{out}, label], top: loss}}\n"
+    layers = yaml.safe_load(head + body + (tail if train else ""))
+    net = {"name": "bench", "layers": layers}
+    if not train:
+        return net
+    solver = {"type": "SGD", "base_lr": 0.01, "momentum": 0.9, "weight_decay": 0.0005,
+              "lr_policy": "fixed", "max_iter": 1000000, "test_interval": 0, "test_iter": 0,
+              "display": 0, "snapshot": 0, "snapshot_after_train": False,
+              "snapshot_prefix": "/tmp/layerflow_bench", "random_seed": 1}
+    return {"name": "bench", "solver": solver, "net": net}
+
+
+# -- PyTorch twins ---------------------------------------------------------------------------
+def torch_model(kind):
+    import torch
+    nn = torch.nn
+    if kind == "lenet":
+        return nn.Sequential(nn.Conv2d(1, 20, 5), nn.MaxPool2d(2, 2), nn.Conv2d(20, 50, 5),
+                             nn.MaxPool2d(2, 2), nn.Flatten(), nn.Linear(800, 500), nn.ReLU(),
+                             nn.Linear(500, 10))
+    if kind == "cifar":
+        return nn.Sequential(nn.Conv2d(3, 32, 5, padding=2), nn.MaxPool2d(3, 2, ceil_mode=True),
+                             nn.ReLU(), nn.Conv2d(32, 32, 5, padding=2), nn.ReLU(),
+                             nn.AvgPool2d(3, 2, ceil_mode=True), nn.Conv2d(32, 64, 5, padding=2),
+                             nn.ReLU(), nn.AvgPool2d(3, 2, ceil_mode=True), nn.Flatten(),
+                             nn.Linear(1024, 64), nn.Linear(64, 10))
+    return nn.Sequential(nn.Linear(784, 500), nn.ReLU(), nn.Linear(500, 300), nn.ReLU(),
+                         nn.Linear(300, 10))
+
+
+MODELS = {  # name: (kind, layerflow yaml builder, batch, input shape, train)
+    "lenet_train": ("lenet", lenet_yaml, 64, (1, 28, 28), True),
+    "lenet_forward": ("lenet", lenet_yaml, 100, (1, 28, 28), False),
+    "cifar10_quick_train": ("cifar", cifar_yaml, 100, (3, 32, 32), True),
+    "mlp_train": ("mlp", mlp_yaml, 64, (784,), True),
+}
+
+
+class LayerflowRunner:
+    def __init__(self, builder, batch, shape, train, x, y):
+        from layerflow import Net
+        from layerflow.solvers import Solver
+        t0 = time.perf_counter()
+        cfg = builder(batch, train)
+        if train:
+            self.solver = Solver(cfg, quiet=True)
+            self.net = self.solver.net
+        else:
+            self.net = Net(cfg, "test")
+        self.net.blobs["data"].data[...] = x
+        self.net.blobs["label"].data[...] = y
+        self.train = train
+        self.step()
+        self.first = time.perf_counter() - t0
+
+    def step(self):
+        if self.train:
+            self.solver.step(1)
+        else:
+            self.net.forward()
+
+
+class TorchRunner:
+    def __init__(self, kind, train, x, y):
+        import torch
+        t0 = time.perf_counter()
+        self.torch = torch
+        self.model = torch_model(kind)
+        self.x, self.y = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
+        self.train = train
+        self.opt = torch.optim.SGD(self.model.parameters(), lr=0.01, momentum=0.9,
+                                   weight_decay=0.0005) if train else None
+        self.step()
+        self.first = time.perf_counter() - t0
+
+    def step(self):
+        torch = self.torch
+        if self.train:
+            self.opt.zero_grad(set_to_none=False)
+            loss = torch.nn.functional.cross_entropy(self.model(self.x), self.y)
+            loss.backward()
+            self.opt.step()
+        else:
+            with torch.no_grad():
+                self.model(self.x)
+
+
+def time_block(runner, n, out, cpu=None):
+    """Wall time of each of n steps into `out`; the process CPU time (all threads) into
+    `cpu`: on a loaded machine wall time swings with other processes, CPU time much less."""
+    for _ in range(n):
+        t, c = time.perf_counter(), time.process_time()
+        runner.step()
+        out.append(time.perf_counter() - t)
+        if cpu is not None:
+            cpu.append(time.process_time() - c)
+
+
+def profile(net, iters):
+    """Median forward and backward ms per layer of a layerflow net."""
+    fw = {l.name: [] for l in net.layers}
+    bw = {l.name: [] for l in net.layers}
+    for _ in range(iters):
+        for layer, b, t in zip(net.layers, net.bottom_vecs, net.top_vecs):
+            s = time.perf_counter()
+            layer.reshape(b, t)
+            layer.forward(b, t)
+            fw[layer.name].append(time.perf_counter() - s)
+        for i in range(len(net.layers) - 1, -1, -1):
+            if net.layer_need_backward[i]:
+                s = time.perf_counter()
+                net.layers[i].backward(net.top_vecs[i], net.bottom_need_backward[i],
+                                       net.bottom_vecs[i])
+                bw[net.layers[i].name].append(time.perf_counter() - s)
+    print(f"  {'layer':<10} {'forward ms':>10} {'backward ms':>11}")
+    total_f = total_b = 0.0
+    for layer in net.layers:
+        f = np.median(fw[layer.name]) * 1e3
+        b = np.median(bw[layer.name]) * 1e3 if bw[layer.name] else 0.0
+        total_f, total_b = total_f + f, total_b + b
+        print(f"  {layer.name:<10} {f:>10.3f} {b:>11.3f}")
+    print(f"  {'total':<10} {total_f:>10.3f} {total_b:>11.3f}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*", choices=list(MODELS), help="models to run")
+    parser.add_argument("--threads", type=int, help="threads for both (default: the CPUs)")
+    parser.add_argument("--iters", type=int, default=100, help="timed iterations per side")
+    parser.add_argument("--block", type=int, default=5, help="iterations per alternation")
+    parser.add_argument("--profile", action="store_true", help="layerflow per-layer ms")
+    args = parser.parse_args(argv)
+
+    import torch
+    from layerflow.kernels.cpu.threads import configure_threads, num_threads
+    threads = args.threads or num_threads()
+    configure_threads(threads)
+    torch.set_num_threads(threads)
+    print(f"threads: {threads} (layerflow: numba + BLAS; torch.set_num_threads), "
+          f"{args.iters} timed iterations each, alternating in blocks of {args.block}")
+    rows, load = [], os.getloadavg()
+    for name in args.only or MODELS:
+        kind, builder, batch, shape, train = MODELS[name]
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=(batch,) + shape).astype(np.float32)
+        y = rng.integers(0, 10, batch).astype(np.float32)
+        torch.manual_seed(0)
+        lf = LayerflowRunner(builder, batch, shape, train, x, y)
+        pt = TorchRunner(kind, train, x, y)
+        for r in (lf, pt):
+            time_block(r, 5, [])            # warm up caches and pools
+        t_lf, t_pt, c_lf, c_pt = [], [], [], []
+        for _ in range(max(1, args.iters // args.block)):
+            time_block(lf, args.block, t_lf, c_lf)
+            time_block(pt, args.block, t_pt, c_pt)
+        m_lf, m_pt = np.median(t_lf) * 1e3, np.median(t_pt) * 1e3
+        cm_lf, cm_pt = np.median(c_lf) * 1e3, np.median(c_pt) * 1e3
+        rows.append((name, batch, m_lf, m_pt, cm_lf, cm_pt, lf.first, pt.first))
+        print(f"{name}: layerflow {m_lf:.2f} ms, PyTorch {m_pt:.2f} ms, ratio {m_lf / m_pt:.2f}"
+              f" (CPU {cm_lf:.2f} / {cm_pt:.2f} ms)", flush=True)
+        if args.profile:
+            profile(lf.net, 30)
+    print()
+    print(f"load average before: {load[0]:.1f}, after: {os.getloadavg()[0]:.1f} "
+          f"(on {os.cpu_count()} CPUs)")
+    print("| model | batch | layerflow ms | PyTorch ms | ratio | CPU ms lf / PyTorch | CPU ratio "
+          "| first iteration lf / PyTorch s |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, batch, m_lf, m_pt, cm_lf, cm_pt, f_lf, f_pt in rows:
+        print(f"| {name} | {batch} | {m_lf:.2f} | {m_pt:.2f} | {m_lf / m_pt:.2f} | "
+              f"{cm_lf:.2f} / {cm_pt:.2f} | {cm_lf / cm_pt:.2f} | {f_lf:.2f} / {f_pt:.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+    sys.exit(main())

@@ -53,7 +53,8 @@ def test_injected_nan_stops_with_layer_and_iteration(tmp_path):
 def test_injected_inf_in_backward_names_the_gradient(tmp_path):
     cfg = config(tmp_path / "g", layers=nan_layers(at=3, in_backward=True,
                                                    value=float("inf")))
-    with pytest.raises(NonFiniteError, match=r"iteration 3: non-finite gradient .*layer 'nan'") as err:
+    with pytest.raises(NonFiniteError,
+                       match=r"iteration 3: non-finite gradient .*layer 'nan'") as err:
         Solver(cfg, quiet=True).solve()
     assert err.value.layer == "nan" and "bottom 'ip1'" in str(err.value)
 

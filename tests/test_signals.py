@@ -4,7 +4,6 @@ A plug-in layer sends the signal to this very process at a chosen forward call, 
 tests are deterministic."""
 import signal
 
-import numpy as np
 import pytest
 
 from layerflow.solvers import Solver

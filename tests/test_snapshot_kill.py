@@ -18,7 +18,7 @@ import pytest
 
 from layerflow.cli import main
 from layerflow.io.weights import load_npz
-from layerflow.solvers.base import find_snapshots, latest_state
+from layerflow.solvers.base import latest_state
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = Path(__file__).with_suffix(".yaml")

@@ -305,3 +305,23 @@ def test_update_allocates_no_arrays(tmp_path, kind):
     finally:
         tracemalloc.stop()
     assert peak < 4000, peak
+
+
+def test_callbacks_run_around_each_iteration(tmp_path):
+    calls = []
+
+    class Averager:
+        def on_start(self, solver):
+            calls.append(("start", solver.iter))
+
+        def on_gradients_ready(self, solver):
+            calls.append(("ready", solver.iter))
+            for blob, *_ in solver.params:       # e.g. an Allreduce would go here
+                blob.diff[...] *= 0.0
+
+    s, x, y = make_solver(tmp_path, type="SGD", momentum=0.0, weight_decay=0.0)
+    w0 = s.net.params["ip"][0].data.copy()
+    s.add_callback(Averager())
+    s.step(2)
+    assert calls == [("start", 0), ("ready", 0), ("start", 1), ("ready", 1)]
+    np.testing.assert_array_equal(s.net.params["ip"][0].data, w0)

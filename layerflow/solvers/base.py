@@ -134,6 +134,13 @@ class Solver:
         self._snapshot_iter = None
         self._signals = None
         self._debug = DebugRunner(self.net) if self.p.debug_info else None
+        self.callbacks = []
+
+    def add_callback(self, callback):
+        """Caffe's Solver::Callback: `callback.on_start(solver)` runs before each iteration's
+        forward passes, `callback.on_gradients_ready(solver)` after them and before the
+        update (where data-parallel training averages the gradients); either may be absent."""
+        self.callbacks.append(callback)
 
     def _finetune_from(self, path):
         arrays = load_weights(path)
@@ -191,6 +198,8 @@ class Solver:
                     self.test()
                     if self._poll_signals():
                         break
+                for cb in self.callbacks:
+                    getattr(cb, "on_start", _noop)(self)
                 self._clear_diffs()
                 loss = 0.0
                 for _ in range(self.p.iter_size):
@@ -199,6 +208,8 @@ class Solver:
                         raise self._nonfinite("loss", part)
                     loss += part
                 loss /= self.p.iter_size
+                for cb in self.callbacks:
+                    getattr(cb, "on_gradients_ready", _noop)(self)
                 self._smooth(loss)
                 rate = self.apply_update()
                 if self.p.display and self.iter % self.p.display == 0:
@@ -473,6 +484,10 @@ class Solver:
         self.losses.extend(float(x) for x in arrays["smoothed_losses"])
         self.smoothed_loss = (math.fsum(self.losses) / len(self.losses) if self.losses
                               else float("nan"))
+
+
+def _noop(solver):
+    pass
 
 
 class _Progress:

@@ -6,7 +6,7 @@ import math
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def adadelta_update(w, g, hg, hu, lr, grad_scale, decay, l1, rho, delta):
     for i in range(w.size):
         wi = w[i]

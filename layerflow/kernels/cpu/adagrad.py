@@ -5,7 +5,7 @@ import math
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def adagrad_update(w, g, h, lr, grad_scale, decay, l1, delta):
     for i in range(w.size):
         wi = w[i]

@@ -7,7 +7,7 @@ import math
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def adam_update(w, g, m, v, lr, grad_scale, decay, l1, beta1, beta2, delta, correction):
     for i in range(w.size):
         wi = w[i]

@@ -6,7 +6,7 @@ import math
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def rmsprop_update(w, g, h, lr, grad_scale, decay, l1, rms_decay, delta):
     for i in range(w.size):
         wi = w[i]

@@ -84,3 +84,12 @@ def test_handlers_are_installed_only_while_solving(tmp_path):
     p.solve()
     assert seen[0] is outside and seen[1] is not outside
     assert signal.getsignal(signal.SIGINT) is outside
+
+
+def test_second_sigint_while_stopping_interrupts_at_once(tmp_path):
+    layers = layers_with_signal(3, "SIGINT")
+    layers[3]["repeat"] = 2
+    s = Solver(config(tmp_path / "twice", layers=layers, max_iter=12, snapshot=2), quiet=True)
+    with pytest.raises(KeyboardInterrupt):
+        s.solve()
+    assert s.iter == 3 and sorted(find_snapshots(tmp_path / "twice")) == [2]

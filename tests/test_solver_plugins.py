@@ -95,6 +95,7 @@ class SignalAt(Layer):
     class Params:
         at: int = 3
         signal: str = "SIGHUP"
+        repeat: int = 1
 
     in_place = True
 
@@ -108,7 +109,8 @@ class SignalAt(Layer):
         if top[0] is not bottom[0]:
             top[0].data[...] = bottom[0].data
         if self.calls == self.p.at:
-            os.kill(os.getpid(), getattr(signal, self.p.signal))
+            for _ in range(self.p.repeat):
+                os.kill(os.getpid(), getattr(signal, self.p.signal))
         self.calls += 1
 
     def backward(self, top, propagate_down, bottom):

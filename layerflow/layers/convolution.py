@@ -4,9 +4,11 @@ of output m, with kernel (kh, kw), stride, zero padding and dilation.
 Output size: OH = (H + 2 ph - (dh (kh - 1) + 1)) // sh + 1 (OW alike).
 Weights W: (num_output, C / group, kh, kw); bias b: (num_output,), Caffe's layouts.
 
-Computed as one batched im2col, col (C kh kw, N OH OW), and one matrix product per group,
-Y = W_g @ col_g, moved into NCHW with the bias added in the same pass. Gradients with
-dY as (M, N OH OW): dW_g += dY_g @ col_g^T, db += sum over n and pixels of dy,
+Computed over chunks of a few images whose patches fit in about an L2 cache: im2col of
+the chunk, col (C kh kw, n OH OW), then one matrix product per group, Y = W_g @ col_g,
+moved into NCHW with the bias added in the same pass; the chunks are shared out among the
+threads (each with its own buffers). Gradients with dY as (M, n OH OW): dW_g += dY_g @
+col_g^T (im2col recomputed per chunk, as Caffe does), db += sum over n and pixels of dy,
 dx = col2im(W_g^T @ dY_g).
 
     - {name: conv1, type: Convolution, bottom: data, top: conv1, num_output: 20,
@@ -19,7 +21,7 @@ import numpy as np
 from ..config.schema import bounded
 from ..fillers import FillerSpec
 from ..kernels.cpu.im2col import col2im, im2col, nchw_to_rows_bias_grad, rows_to_nchw
-from ..kernels.cpu.threads import configure_threads, matmul
+from ..kernels.cpu.threads import configure_threads, num_threads, run_parallel
 from ..layer import Layer
 from ..registry import register_layer
 
@@ -86,6 +88,9 @@ class ConvParams:
             raise ValueError("only axis: 1 (NCHW) is supported")
 
 
+CHUNK_BYTES = 1 << 20     # patches per thread chunk: about an L2 cache
+
+
 def conv_out_size(size, k, s, p, d):
     return (size + 2 * p - (d * (k - 1) + 1)) // s + 1
 
@@ -131,56 +136,98 @@ class Convolution(Layer):
         self.out_hw = (oh, ow)
         self._top_shape = (n, self.p.num_output, oh, ow)
         top[0].reshape(self._top_shape)
-        npix = n * oh * ow
-        rows = c * kh * kw
-        # Buffers: the batch's patches, the product before the layout move, and their diffs.
-        self._col = np.empty((rows, npix), self.dtype)
-        self._y = np.empty((self.p.num_output, npix), self.dtype)
-        self._dcol = None
-        self._wgrad = np.empty((self.p.num_output, rows // self.p.group), self.dtype)
+        self._plan(n, c * kh * kw, oh * ow)
         self._shape = shape
 
-    def _im2col(self, x):
+    def _plan(self, n, rows, pixels):
+        """Chunks of `per` images whose patches (rows x per*pixels) fit in ~L2, handed out
+        round-robin to `parts` threads; per-thread buffers, so each thread writes only its
+        own (col, product, weight and bias gradient partial sums)."""
+        item = self.dtype.itemsize
+        self._per = max(1, min(n, CHUNK_BYTES // max(rows * pixels * item, 1)))
+        self._chunks = -(-n // self._per)
+        self._parts = max(1, min(num_threads(), self._chunks))
+        m, width = self.p.num_output, self._per * pixels
+        self._col = [np.empty(rows * width, self.dtype) for _ in range(self._parts)]
+        self._y = [np.empty(m * width, self.dtype) for _ in range(self._parts)]
+        self._rows = rows
+        wshape = (m, rows // self.p.group)
+        self._wtmp = [np.empty(wshape, self.dtype) for _ in range(self._parts)]
+        self._wsum = [np.empty(wshape, self.dtype) for _ in range(self._parts)]
+        self._bsum = [np.empty(m, self.dtype) for _ in range(self._parts)]
+        self._pixels = pixels
+
+    def _chunk(self, t, i):
+        """Images [n0, n1) of chunk i and thread t's contiguous (col, product) views."""
+        n0 = i * self._per
+        n1 = min(n0 + self._per, self._top_shape[0])
+        width = (n1 - n0) * self._pixels
+        col = self._col[t][:self._rows * width].reshape(self._rows, width)
+        y = self._y[t][:self.p.num_output * width].reshape(self.p.num_output, width)
+        return n0, n1, col, y
+
+    def _geometry(self):
         (kh, kw), (sh, sw) = self.p.kernel, self.p.strides
         (ph, pw), (dh, dw) = self.p.pads, self.p.dilations
-        im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, self.out_hw[0], self.out_hw[1], self._col)
+        return kh, kw, sh, sw, ph, pw, dh, dw, self.out_hw[0], self.out_hw[1]
 
-    def forward_cpu(self, bottom, top):
-        self._im2col(bottom[0].data)
-        w = self.blobs[0].data.reshape(self.p.num_output, -1)
+    def _gemm(self, a, b, out, a_rows_per_group, b_rows_per_group, transpose_a=False,
+              transpose_b=False):
+        """out = a @ b per group (row blocks of a, b and out)."""
         g = self.p.group
         if g == 1:
-            matmul(w, self._col, self._y)
-        else:
-            mg, rg = self.p.num_output // g, self._col.shape[0] // g
-            for i in range(g):
-                matmul(w[i * mg:(i + 1) * mg], self._col[i * rg:(i + 1) * rg],
-                       self._y[i * mg:(i + 1) * mg])
-        out = top[0].data.reshape(self._top_shape[0], self.p.num_output, -1)
+            np.matmul(a.T if transpose_a else a, b.T if transpose_b else b, out=out)
+            return
+        ra, rb, ro = a_rows_per_group, b_rows_per_group, out.shape[0] // g
+        for i in range(g):
+            ai, bi = a[i * ra:(i + 1) * ra], b[i * rb:(i + 1) * rb]
+            np.matmul(ai.T if transpose_a else ai, bi.T if transpose_b else bi,
+                      out=out[i * ro:(i + 1) * ro])
+
+    def forward_cpu(self, bottom, top):
+        x, geo = bottom[0].data, self._geometry()
+        m = self.p.num_output
+        out = top[0].data.reshape(self._top_shape[0], m, -1)
+        w = self.blobs[0].data.reshape(m, -1)
         bias = self.blobs[1].data if self.p.bias_term else self._no_bias
-        rows_to_nchw(self._y, bias, self.p.bias_term, out)
+        mg, rg = m // self.p.group, self._rows // self.p.group
+
+        def work(t):
+            for i in range(t, self._chunks, self._parts):
+                n0, n1, col, y = self._chunk(t, i)
+                im2col(x[n0:n1], *geo, col)
+                self._gemm(w, col, y, mg, rg)
+                rows_to_nchw(y, bias, self.p.bias_term, out[n0:n1])
+
+        run_parallel(work, self._parts)
 
     def backward_cpu(self, top, propagate_down, bottom):
+        x, geo = bottom[0].data, self._geometry()
         n, m = self._top_shape[:2]
         dy = top[0].diff.reshape(n, m, -1)
-        db = self.blobs[1].diff if self.p.bias_term else self._no_bias
-        dyr = self._y                     # reuse the forward product's buffer for dY rows
-        nchw_to_rows_bias_grad(dy, dyr, db, self.p.bias_term)
-        w = self.blobs[0]
-        wd = w.diff.reshape(m, -1)
-        wm = w.data.reshape(m, -1)
+        w = self.blobs[0].data.reshape(m, -1)
         g = self.p.group
-        mg, rg = m // g, self._col.shape[0] // g
-        for i in range(g):
-            ms, rs = slice(i * mg, (i + 1) * mg), slice(i * rg, (i + 1) * rg)
-            matmul(dyr[ms], self._col[rs].T, self._wgrad[ms])
-        np.add(wd, self._wgrad, out=wd)
-        if propagate_down[0]:
-            dcol = self._col              # the patches are no longer needed: reuse
-            for i in range(g):
-                ms, rs = slice(i * mg, (i + 1) * mg), slice(i * rg, (i + 1) * rg)
-                matmul(wm[ms].T, dyr[ms], dcol[rs])
-            (kh, kw), (sh, sw) = self.p.kernel, self.p.strides
-            (ph, pw), (dh, dw) = self.p.pads, self.p.dilations
-            col2im(dcol, kh, kw, sh, sw, ph, pw, dh, dw, self.out_hw[0], self.out_hw[1],
-                   bottom[0].diff)
+        mg, rg = m // g, self._rows // g
+
+        def work(t):
+            wsum, bsum, wtmp = self._wsum[t], self._bsum[t], self._wtmp[t]
+            wsum[...] = 0
+            bsum[...] = 0
+            for i in range(t, self._chunks, self._parts):
+                n0, n1, col, dyr = self._chunk(t, i)
+                im2col(x[n0:n1], *geo, col)          # recomputed: cheaper than keeping all
+                nchw_to_rows_bias_grad(dy[n0:n1], dyr, bsum, self.p.bias_term)
+                for gi in range(g):                   # dW_g = dY_g @ col_g^T
+                    np.matmul(dyr[gi * mg:(gi + 1) * mg], col[gi * rg:(gi + 1) * rg].T,
+                              out=wtmp[gi * mg:(gi + 1) * mg])
+                np.add(wsum, wtmp, out=wsum)
+                if propagate_down[0]:
+                    self._gemm(w, dyr, col, mg, mg, transpose_a=True)  # dcol_g = W_g^T dY_g
+                    col2im(col, *geo, bottom[0].diff[n0:n1])
+
+        run_parallel(work, self._parts)
+        wd = self.blobs[0].diff.reshape(m, -1)
+        for t in range(self._parts):
+            np.add(wd, self._wsum[t], out=wd)
+            if self.p.bias_term:
+                np.add(self.blobs[1].diff, self._bsum[t], out=self.blobs[1].diff)

@@ -87,12 +87,12 @@ def test_reshape_keeps_buffers_until_the_shape_changes():
     x = np.zeros((2, 1, 8, 8), np.float32)
     layer, bottom, top = make_layer("Convolution", {"num_output": 3, "kernel_size": 3}, [x],
                                     dtype=np.float32)
-    col = layer._col
+    col = layer._col[0]
     layer.reshape(bottom, top)
-    assert layer._col is col
+    assert layer._col[0] is col
     bottom[0].reshape((4, 1, 10, 10))
     layer.reshape(bottom, top)
-    assert top[0].shape == (4, 3, 8, 8) and layer._col is not col
+    assert top[0].shape == (4, 3, 8, 8) and layer._col[0] is not col
 
 
 def test_kernel_forms_agree():

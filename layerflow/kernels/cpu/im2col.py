@@ -5,10 +5,12 @@ in one matrix `col` of shape (C*kh*kw, N*OH*OW): row r = (c, ki, kj) (c slowest)
 n*OH*OW + oh*OW + ow. Then  Y(M, N*P) = W(M, C*kh*kw) @ col,  and `rows_to_nchw` moves Y
 into the (N, M, OH, OW) top with the bias added on the way (one pass, fused).
 
-All kernels write every element they own (no caller-side zeroing) and, inside `prange`,
-each iteration writes only its own rows or planes.
+For cache locality the Convolution layer runs these over chunks of a few images (so that
+a chunk's `col` stays in L2) from several Python threads at once, one chunk per thread at
+a time: the kernels are serial and release the GIL (`nogil=True`); parallelism is the
+chunk loop's. All kernels write every element they own (no caller-side zeroing).
 """
-from numba import njit, prange
+from numba import njit
 
 
 @njit(cache=True, inline="always")
@@ -27,14 +29,14 @@ def _valid_range(o_count, stride, offset, size):
     return lo, hi
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, col):
     """col[(c*kh + ki)*kw + kj, n*oh*ow + i*ow + j] = x[n, c, i*sh - ph + ki*dh, j*sw - pw + kj*dw]
     (0 outside the image). x: (N, C, H, W); col: (C*kh*kw, N*oh*ow)."""
     N, C, H, W = x.shape
     P = oh * ow
     kk = kh * kw
-    for r in prange(C * kk):
+    for r in range(C * kk):
         c = r // kk
         ki = (r // kw) % kh
         kj = r % kw
@@ -60,13 +62,13 @@ def im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, col):
                     col[r, o + j] = 0
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def col2im(col, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):
     """The adjoint of im2col: x[n, c] = sum of the col entries that read each pixel.
     Writes all of x (N, C, H, W); each (n, c) plane is owned by one iteration."""
     N, C, H, W = x.shape
     P = oh * ow
-    for nc in prange(N * C):
+    for nc in range(N * C):
         n = nc // C
         c = nc % C
         for a in range(H):
@@ -90,33 +92,33 @@ def col2im(col, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):
                             x[n, c, hi, j * sw + woff] += col[r, o + j]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def rows_to_nchw(y, bias, has_bias, out):
     """out[n, m, p] = y[m, n*P + p] (+ bias[m]). y: (M, N*P); out: (N, M, P)."""
     N, M, P = out.shape
-    for n in prange(N):
+    for n in range(N):
         for m in range(M):
             b = bias[m] if has_bias else 0
             for p in range(P):
                 out[n, m, p] = y[m, n * P + p] + b
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def nchw_to_rows(x, out):
     """out[m, n*P + p] = x[n, m, p]. x: (N, M, P); out: (M, N*P)."""
     N, M, P = x.shape
-    for n in prange(N):
+    for n in range(N):
         for m in range(M):
             for p in range(P):
                 out[m, n * P + p] = x[n, m, p]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def nchw_to_rows_bias_grad(dy, out, db, has_bias):
     """out[m, n*P + p] = dy[n, m, p], and db[m] += sum_{n,p} dy[n, m, p] when has_bias.
     Each m (a row of out and one db entry) is owned by one iteration."""
     N, M, P = dy.shape
-    for m in prange(M):
+    for m in range(M):
         s = 0.0
         for n in range(N):
             for p in range(P):
@@ -127,22 +129,22 @@ def nchw_to_rows_bias_grad(dy, out, db, has_bias):
             db[m] += s
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def add_channel_bias(out, bias):
     """out[n, m, p] += bias[m]. out: (N, M, P)."""
     N, M, P = out.shape
-    for n in prange(N):
+    for n in range(N):
         for m in range(M):
             b = bias[m]
             for p in range(P):
                 out[n, m, p] += b
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def channel_sum(dy, db):
     """db[m] += sum_{n,p} dy[n, m, p] (param diffs accumulate). dy: (N, M, P)."""
     N, M, P = dy.shape
-    for m in prange(M):
+    for m in range(M):
         s = 0.0
         for n in range(N):
             for p in range(P):

@@ -46,13 +46,12 @@ def max_pool_backward(dy, mask, dx):
     for nc in prange(N * C):
         n = nc // C
         c = nc % C
-        for a in range(H):
-            for b in range(W):
-                dx[n, c, a, b] = 0
-        for i in range(oh):
-            for j in range(ow):
-                k = mask[n, c, i, j]
-                dx[n, c, k // W, k % W] += dy[n, c, i, j]
+        d = dx[n, c].reshape(H * W)
+        g = dy[n, c].reshape(oh * ow)
+        m = mask[n, c].reshape(oh * ow)
+        d[:] = 0
+        for k in range(oh * ow):
+            d[m[k]] += g[k]
 
 
 @njit(cache=True, parallel=True)

@@ -63,25 +63,46 @@ def matmul(a, b, out):
     `num_threads()` slabs of out's longer side, each one BLAS call, run by a small pool of
     Python threads (numpy releases the GIL inside BLAS). These threads sleep on a queue
     when idle, so they do not steal the cores from Numba's pool or from other processes."""
-    global _pool
     m, n = out.shape
     parts = num_threads() if _configured else 1
     if parts < 2 or 2.0 * m * n * a.shape[1] < _SPLIT_FLOPS:
         return np.matmul(a, b, out=out)
-    if _pool is None:
-        from concurrent.futures import ThreadPoolExecutor
-        _pool = ThreadPoolExecutor(parts - 1, thread_name_prefix="layerflow-gemm")
+    pool = _get_pool(parts - 1)
     jobs = []
     if n >= m:
         step = -(-n // parts)
         for s in range(step, n, step):
-            jobs.append(_pool.submit(np.matmul, a, b[:, s:s + step], out=out[:, s:s + step]))
+            jobs.append(pool.submit(np.matmul, a, b[:, s:s + step], out=out[:, s:s + step]))
         np.matmul(a, b[:, :step], out=out[:, :step])
     else:
         step = -(-m // parts)
         for s in range(step, m, step):
-            jobs.append(_pool.submit(np.matmul, a[s:s + step], b, out=out[s:s + step]))
+            jobs.append(pool.submit(np.matmul, a[s:s + step], b, out=out[s:s + step]))
         np.matmul(a[:step], b, out=out[:step])
     for job in jobs:
         job.result()
     return out
+
+
+def _get_pool(workers):
+    global _pool
+    if _pool is None or _pool._max_workers < workers:
+        from concurrent.futures import ThreadPoolExecutor
+        _pool = ThreadPoolExecutor(max(workers, 1), thread_name_prefix="layerflow")
+    return _pool
+
+
+def run_parallel(fn, parts):
+    """fn(0) .. fn(parts - 1), fn(0) on the calling thread and the rest on the pool; the
+    functions must release the GIL for their heavy work (BLAS, nogil kernels) and write
+    only what their index owns."""
+    if parts <= 1:
+        fn(0)
+        return
+    pool = _get_pool(parts - 1)
+    jobs = [pool.submit(fn, t) for t in range(1, parts)]
+    try:
+        fn(0)
+    finally:
+        for job in jobs:
+            job.result()

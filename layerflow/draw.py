@@ -147,7 +147,7 @@ def layout(nodes, edges):
         y += h + GAP_Y
     rank_of = {n.id: n.rank for n in nodes}
     right = max(x + w for x, _, w, _ in pos.values())
-    routes, lanes, label_w = [], 0, 0.0
+    routes, lane_of, label_w = [], {}, 0.0
     for e in edges:
         (x1, y1, w1, h1), (x2, y2, w2, h2) = pos[e.src], pos[e.dst]
         if rank_of[e.dst] - rank_of[e.src] <= 1:
@@ -155,19 +155,27 @@ def layout(nodes, edges):
             label = ((pts[0][0] + pts[1][0]) / 2 + 6, (pts[0][1] + pts[1][1]) / 2 + 3)
             routes.append((pts, label, e))
             continue
-        lane_x = right + 20 + LANE * lanes
-        lanes += 1
-        sy, ty = y1 + h1 / 2, y2 + h2 / 2
-        pts = [(x1 + w1, sy), (lane_x, sy), (lane_x, ty), (x2 + w2, ty)]
-        routes.append((pts, None, e))
+        key = (e.src, e.label)                # one blob read by several layers: one lane
+        first = key not in lane_of
+        if first:
+            lane_of[key] = len(lane_of)
+        lane_x = right + 20 + LANE * lane_of[key]
+        sy, ty = y1 + h1 / 2, y2 - 12
+        pts = [(x1 + w1, sy), (lane_x, sy), (lane_x, ty), (x2 + w2 / 2, ty),
+               (x2 + w2 / 2, y2)]
+        routes.append((pts, "lane" if first else "", e))
         label_w = max(label_w, len(e.label) * LABEL_W)
+    lanes = len(lane_of)
     lanes_right = right + 20 + LANE * max(lanes - 1, 0)
     for i, (pts, label, e) in enumerate(routes):
-        if label is None:
+        if label == "lane":
             routes[i] = (pts, (lanes_right + 8, (pts[1][1] + pts[2][1]) / 2 + 3), e)
+        elif label == "":
+            routes[i] = (pts, None, e)
     width = max(content_w, lanes_right + 16 + label_w) if lanes else content_w
-    for (pts, (lx, _), e) in routes:
-        width = max(width, lx + len(e.label) * LABEL_W + 8)
+    for pts, lxy, e in routes:
+        if lxy is not None:
+            width = max(width, lxy[0] + len(e.label) * LABEL_W + 8)
     return pos, routes, width, y - GAP_Y / 2
 
 
@@ -183,12 +191,13 @@ def to_svg(net):
            '</marker></defs>',
            f'<title>{html.escape(net.name)}</title>',
            '<rect width="100%" height="100%" fill="white"/>']
-    for pts, (lx, ly), e in routes:
+    for pts, lxy, e in routes:
         d = "M" + " L".join(f"{x:.1f},{y:.1f}" for x, y in pts)
         out.append(f'<path d="{d}" fill="none" stroke="#555" stroke-width="1.2" '
                    'marker-end="url(#arrow)"/>')
-        out.append(f'<text x="{lx:.1f}" y="{ly:.1f}" font-size="10" fill="#333">'
-                   f'{html.escape(e.label)}</text>')
+        if lxy is not None:
+            out.append(f'<text x="{lxy[0]:.1f}" y="{lxy[1]:.1f}" font-size="10" '
+                       f'fill="#333">{html.escape(e.label)}</text>')
     for n in nodes:
         x, y, w, h = pos[n.id]
         if n.kind == "output":
@@ -222,13 +231,14 @@ def to_png(net, path, dpi=100):
     ax.set_ylim(height, 0)
     ax.axis("off")
     fs = 8 * scale
-    for pts, (lx, ly), e in routes:
+    for pts, lxy, e in routes:
         xs, ys = zip(*pts)
         ax.plot(xs[:-1] + (xs[-1],), ys, color="#555", lw=1)
         ax.annotate("", xy=pts[-1], xytext=pts[-2],
                     arrowprops=dict(arrowstyle="-|>", color="#555", lw=1,
                                     mutation_scale=10 * scale, shrinkA=0, shrinkB=0))
-        ax.text(lx, ly, e.label, fontsize=fs * 0.85, va="baseline", color="#333")
+        if lxy is not None:
+            ax.text(lxy[0], lxy[1], e.label, fontsize=fs * 0.85, va="baseline", color="#333")
     for n in nodes:
         x, y, w, h = pos[n.id]
         if n.kind == "output":

@@ -161,6 +161,10 @@ def plot_runs(runs, output, title=None):
             if series:
                 axes[-1].plot(*zip(*series), color=c, label=name or "lr")
     axes[0].set_ylabel("loss")
+    losses = [r["loss"] for run in runs for r in run.train + run.test
+              if isinstance(r.get("loss"), (int, float)) and r["loss"] > 0]
+    if losses and max(losses) / min(losses) > 100:
+        axes[0].set_yscale("log")
     for ax, key in zip(axes[1:], test_keys):
         ax.set_ylabel(f"test {key}")
     if has_lr:

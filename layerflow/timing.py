@@ -218,7 +218,7 @@ def _mb(n):
 
 
 def _ms(a):
-    return f"{a.mean():8.3f} ± {a.std():6.3f}"
+    return f"{a.mean():8.3f} ± {a.std():6.3f} ({np.median(a):7.3f})"
 
 
 def format_report(r):
@@ -229,12 +229,13 @@ def format_report(r):
              f"{r.warmup_s:.2f} s; kept out of the timings)", ""]
     w = max([len(l.name) for l in r.layers] + [5])
     tw = max([len(l.type) for l in r.layers] + [4])
-    lines.append(f"{'layer':<{w}}  {'type':<{tw}}  {'forward ms (mean ± sd)':>22}  "
-                 f"{'backward ms (mean ± sd)':>23}  {'tops+diffs':>12}  {'buffers':>12}")
+    lines.append(f"{'layer':<{w}}  {'type':<{tw}}  {'forward ms: mean ± sd (median)':>32}  "
+                 f"{'backward ms: mean ± sd (median)':>32}  {'tops+diffs':>12}  "
+                 f"{'buffers':>12}")
     for l in r.layers:
         back = _ms(l.backward_ms) if l.backward_ms is not None else "-"
         top = _mb(l.top_bytes) if not l.inplace_saved else f"in place"
-        lines.append(f"{l.name:<{w}}  {l.type:<{tw}}  {_ms(l.forward_ms):>22}  {back:>23}  "
+        lines.append(f"{l.name:<{w}}  {l.type:<{tw}}  {_ms(l.forward_ms):>32}  {back:>32}  "
                      f"{top:>12}  {_mb(l.buffer_bytes):>12}")
     lines += ["",
               f"Average forward pass:          {_ms(r.forward_total_ms)} ms",

@@ -63,6 +63,8 @@ class BatchNorm(Layer):
         self.mean = np.zeros(self.channels)     # float64 statistics
         self.var = np.zeros(self.channels)
         self.inv_std = np.zeros(self.channels)
+        self._mean_t = np.zeros(self.channels, self.dtype)    # the same in the data's dtype,
+        self._inv_std_t = np.zeros(self.channels, self.dtype)  # so float32 loops stay float32
         self.xnorm = np.zeros(0, self.dtype)
         self._shape = None
 
@@ -85,10 +87,11 @@ class BatchNorm(Layer):
         if self.use_global:
             global_stats(self.blobs[0].data, self.blobs[1].data, self.blobs[2].data,
                          self.p.eps, self.mean, self.inv_std)
+            mean, inv_std = self._in_dtype()
             if in_place:
-                normalize_inplace(y, self.mean, self.inv_std)
+                normalize_inplace(y, mean, inv_std)
             else:
-                normalize(x, self.mean, self.inv_std, y)
+                normalize(x, mean, inv_std, y)
             return
         channel_mean_var(x, self.mean, self.var)
         update_running(self.mean, self.var, self._view[0] * self._view[2],
@@ -96,10 +99,11 @@ class BatchNorm(Layer):
                        self.blobs[0].data, self.blobs[1].data, self.blobs[2].data)
         inv_std_of(self.var, self.p.eps, self.inv_std)
         xnorm = self.xnorm.reshape(self._view)
+        mean, inv_std = self._in_dtype()
         if in_place:
-            normalize_save_inplace(y, self.mean, self.inv_std, xnorm)
+            normalize_save_inplace(y, mean, inv_std, xnorm)
         else:
-            normalize_save(x, self.mean, self.inv_std, y, xnorm)
+            normalize_save(x, mean, inv_std, y, xnorm)
 
     def backward_cpu(self, top, propagate_down, bottom):
         if not propagate_down[0]:
@@ -109,10 +113,16 @@ class BatchNorm(Layer):
         in_place = top[0] is bottom[0]
         if self.use_global:
             if in_place:
-                scale_by_channel_inplace(dx, self.inv_std)
+                scale_by_channel_inplace(dx, self._inv_std_t)
             else:
-                scale_by_channel(dy, self.inv_std, dx)
+                scale_by_channel(dy, self._inv_std_t, dx)
         elif in_place:
             batch_norm_backward_inplace(self.xnorm.reshape(self._view), dx, self.inv_std)
         else:
             batch_norm_backward(self.xnorm.reshape(self._view), dy, self.inv_std, dx)
+
+    def _in_dtype(self):
+        """The statistics (float64) in the data's dtype, for the per-element loops."""
+        np.copyto(self._mean_t, self.mean)
+        np.copyto(self._inv_std_t, self.inv_std)
+        return self._mean_t, self._inv_std_t

@@ -41,7 +41,8 @@ class Eltwise(Layer):
         if self.p.coeff and len(self.p.coeff) != len(bottom):
             raise self.shape_error(f"{len(self.p.coeff)} coeff value(s) for "
                                    f"{len(bottom)} bottoms")
-        self.coeff = [float(c) for c in self.p.coeff] or [1.0] * len(bottom)
+        # in the data's dtype, so that float32 sums run in float32 (twice the vector width)
+        self.coeff = [self.dtype.type(c) for c in (self.p.coeff or [1.0] * len(bottom))]
         self.arg = np.zeros(0, np.int32)
 
     def reshape(self, bottom, top):

@@ -66,13 +66,13 @@ class LRN(Layer):
     def forward_cpu(self, bottom, top):
         x = bottom[0].data.reshape(self._view)
         y = top[0].data.reshape(self._view)
-        p = self.p
+        p, t = self.p, self.dtype.type       # scalars in the data's dtype
         if p.norm_region == "ACROSS_CHANNELS":
-            lrn_across_forward(x, p.local_size, p.alpha / p.local_size, p.beta, p.k,
-                               self.scale, self.pw, y)
+            lrn_across_forward(x, p.local_size, t(p.alpha / p.local_size), t(p.beta), t(p.k),
+                               t(1), self.scale, self.pw, y)
         else:
-            lrn_within_forward(x, p.local_size, p.alpha / p.local_size ** 2, p.beta,
-                               self._scratch[1], self.scale, self.pw, y)
+            lrn_within_forward(x, p.local_size, t(p.alpha / p.local_size ** 2), t(p.beta),
+                               t(1), self._scratch[1], self.scale, self.pw, y)
 
     def backward_cpu(self, top, propagate_down, bottom):
         if not propagate_down[0]:
@@ -80,11 +80,11 @@ class LRN(Layer):
         x = bottom[0].data.reshape(self._view)
         dy = top[0].diff.reshape(self._view)
         dx = bottom[0].diff.reshape(self._view)
-        p = self.p
+        p, t = self.p, self.dtype.type
         if p.norm_region == "ACROSS_CHANNELS":
             lrn_across_backward(x, dy, self.scale, self.pw, p.local_size,
-                                2.0 * p.alpha * p.beta / p.local_size, self._scratch[0], dx)
+                                t(2.0 * p.alpha * p.beta / p.local_size), self._scratch[0], dx)
         else:
             lrn_within_backward(x, dy, self.scale, self.pw, p.local_size,
-                                2.0 * p.alpha * p.beta / p.local_size ** 2,
+                                t(2.0 * p.alpha * p.beta / p.local_size ** 2),
                                 self._scratch[0], self._scratch[1], dx)

@@ -46,18 +46,21 @@ class Scale(Layer):
         if self.p.bias_term:
             self.add_param(pshape, self.p.bias_filler)
         self._none = np.zeros(0, self.dtype)
+        self._zero_bias = np.zeros(0, self.dtype)     # the bias when there is none
         self._xcopy = np.zeros(0, self.dtype)
 
     def reshape(self, bottom, top):
         s = bottom[1] if len(bottom) > 1 else self.blobs[0]
         self._view = broadcast_view(self, bottom, self.axis, s.shape)
         top[0].reshape(bottom[0].shape)
+        if self._zero_bias.size != self._view[1]:
+            self._zero_bias = np.zeros(self._view[1], self.dtype)
         if top[0] is bottom[0] and self._xcopy.size != bottom[0].count:
             self._xcopy = np.zeros(bottom[0].count, self.dtype)
 
     def forward_cpu(self, bottom, top):
         s = bottom[1] if len(bottom) > 1 else self.blobs[0]
-        b = self.blobs[-1].data.reshape(-1) if self.p.bias_term else self._none
+        b = self.blobs[-1].data.reshape(-1) if self.p.bias_term else self._zero_bias
         y = top[0].data.reshape(self._view)
         if top[0] is bottom[0]:
             scale_forward_inplace(y, s.data.reshape(-1), b, self._xcopy.reshape(self._view))

@@ -124,3 +124,13 @@ def test_scale_shape_errors():
     bottom[0].reshape((2, 5, 4, 2))
     with pytest.raises(ShapeError, match=r"learned blob of shape \[3\]"):
         layer.reshape(bottom, top)
+
+
+def test_scale_second_bottom_follows_a_batch_change():
+    layer, bottom, top = make_layer("Scale", {"axis": 0}, [np.ones((2, 3, 4)), np.ones((2, 3))])
+    x, s = RNG.normal(size=(5, 3, 4)), RNG.normal(size=(5, 3))
+    for blob, a in zip(bottom, (x, s)):
+        blob.reshape(a.shape)
+        blob.data[...] = a
+    (y,) = forward(layer, bottom, top)
+    np.testing.assert_allclose(y, x * s[:, :, None], rtol=1e-12)

@@ -3,7 +3,7 @@
     y[o, s, i] = x[o, s, i] * scale[s] + bias[s]
     dscale[s] += sum_{o, i} dy * x;  dbias[s] += sum_{o, i} dy;  dx = dy * scale[s]
 x and y (dy and dx) may be the same array: each element is read before it is written.
-An empty `bias` / `dscale` / `dbias` (size 0) means "none". The sums may be
+An empty `dscale` / `dbias` (size 0) means "none". The sums may be
 reordered (fastmath 'reassoc' only) so that they vectorize.
 """
 import numpy as np
@@ -15,13 +15,13 @@ REDUCE = {"reassoc", "contract"}
 @njit(cache=True)
 def scale_forward(x, scale, bias, y):
     """y = x * scale + bias, x and y distinct (the `_inplace` twins take one array: aliased
-    arguments would send LLVM's vectorized loops down their scalar path)."""
+    arguments would send LLVM's vectorized loops down their scalar path). `bias` is zeros
+    when there is none, which keeps float32 data in float32 arithmetic."""
     O, S, I = x.shape
-    has_bias = bias.size > 0
     for o in range(O):
         for s in range(S):
             a = scale[s]
-            b = bias[s] if has_bias else 0.0
+            b = bias[s]
             for i in range(I):
                 y[o, s, i] = x[o, s, i] * a + b
 
@@ -30,11 +30,10 @@ def scale_forward(x, scale, bias, y):
 def scale_forward_inplace(y, scale, bias, xsave):
     """y = y * scale + bias, keeping the old y in `xsave` (backward's x)."""
     O, S, I = y.shape
-    has_bias = bias.size > 0
     for o in range(O):
         for s in range(S):
             a = scale[s]
-            b = bias[s] if has_bias else 0.0
+            b = bias[s]
             for i in range(I):
                 v = y[o, s, i]
                 xsave[o, s, i] = v

@@ -34,13 +34,13 @@ class ResizedCropSpec:
     def __post_init__(self):
         size = [self.size] * 2 if isinstance(self.size, int) else list(self.size)
         if len(size) != 2 or min(size) < 1:
-            raise ValueError(f"resized_crop size must be a positive int or [height, width], "
+            raise ValueError(f"resized_crop size takes a positive int or [height, width], "
                              f"got {self.size}")
         if len(self.scale) != 2 or not 0 < self.scale[0] <= self.scale[1] <= 1:
-            raise ValueError(f"resized_crop scale must be [lo, hi] with 0 < lo <= hi <= 1, "
+            raise ValueError(f"resized_crop scale takes [lo, hi] with 0 < lo <= hi <= 1, "
                              f"got {self.scale}")
         if len(self.ratio) != 2 or not 0 < self.ratio[0] <= self.ratio[1]:
-            raise ValueError(f"resized_crop ratio must be [lo, hi] with 0 < lo <= hi, "
+            raise ValueError(f"resized_crop ratio takes [lo, hi] with 0 < lo <= hi, "
                              f"got {self.ratio}")
         self.size = size
 
@@ -56,7 +56,7 @@ class ColorJitterSpec:
         for name in ("brightness", "contrast", "saturation"):
             v = getattr(self, name)
             if not 0 <= v <= 1:
-                raise ValueError(f"color_jitter {name} must be in [0, 1], got {v}")
+                raise ValueError(f"color_jitter {name} outside [0, 1], got {v}")
 
 
 @dataclass
@@ -73,7 +73,7 @@ class TransformSpec:
 
     def __post_init__(self):
         if self.crop_size < 0:
-            raise ValueError(f"crop_size must be >= 0, got {self.crop_size}")
+            raise ValueError(f"crop_size below 0: {self.crop_size}")
         if self.crop_size and self.resized_crop is not None:
             raise ValueError("use either crop_size or resized_crop, not both")
 
@@ -118,7 +118,7 @@ class TransformStep:
                              f"{', '.join(f.name for f in fields(self))}; got "
                              f"{', '.join(given) or 'none'}")
         if self.crop is not None and self.crop < 1:
-            raise ValueError(f"crop must be >= 1, got {self.crop}")
+            raise ValueError(f"crop below 1: {self.crop}")
 
     def step(self):
         name = next(f.name for f in fields(self) if getattr(self, f.name) is not None)

@@ -49,6 +49,29 @@ def _bilinear(src, n, c, sy, sx):
 
 
 @njit(cache=True, nogil=True)
+def _sample(src, n, dst, y, x, sy, sx):
+    """dst[n, :, y, x] = src[n] at (sy, sx), bilinear; a fast path when all four
+    neighbours are inside, `_bilinear` (zero outside) at the border."""
+    height = src.shape[2]
+    width = src.shape[3]
+    y0 = int(math.floor(sy))
+    x0 = int(math.floor(sx))
+    if y0 >= 0 and x0 >= 0 and y0 + 1 < height and x0 + 1 < width:
+        fy = sy - y0
+        fx = sx - x0
+        w00 = (1.0 - fy) * (1.0 - fx)
+        w01 = (1.0 - fy) * fx
+        w10 = fy * (1.0 - fx)
+        w11 = fy * fx
+        for c in range(src.shape[1]):
+            dst[n, c, y, x] = (w00 * src[n, c, y0, x0] + w01 * src[n, c, y0, x0 + 1]
+                               + w10 * src[n, c, y0 + 1, x0] + w11 * src[n, c, y0 + 1, x0 + 1])
+    else:
+        for c in range(src.shape[1]):
+            dst[n, c, y, x] = _bilinear(src, n, c, sy, sx)
+
+
+@njit(cache=True, nogil=True)
 def rotate_bilinear(src, angles, dst):
     """dst[n] = src[n] rotated by angles[n] degrees (counter-clockwise) about its centre,
     bilinear, 0 where the rotated image does not reach. dst has src's shape."""
@@ -64,8 +87,7 @@ def rotate_bilinear(src, angles, dst):
                 # inverse map: the source point that lands on (y, x)
                 sx = ca * (x - cx) - sa * (y - cy) + cx
                 sy = sa * (x - cx) + ca * (y - cy) + cy
-                for c in range(channels):
-                    dst[n, c, y, x] = _bilinear(src, n, c, sy, sx)
+                _sample(src, n, dst, y, x, sy, sx)
 
 
 @njit(cache=True, nogil=True)
@@ -99,8 +121,7 @@ def resized_crop_bilinear(src, boxes, dst):
             for x in range(out_w):
                 sx = x0 + (x + 0.5) * bw / out_w - 0.5
                 sx = min(max(sx, 0.0), width - 1.0)
-                for c in range(channels):
-                    dst[n, c, y, x] = _bilinear(src, n, c, sy, sx)
+                _sample(src, n, dst, y, x, sy, sx)
 
 
 @njit(cache=True, nogil=True)

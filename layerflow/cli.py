@@ -154,7 +154,7 @@ def cmd_import_caffe(args):
     from pathlib import Path
 
     from .config.caffe_import import import_caffe
-    result = import_caffe(args.prototxt, mnist=not args.no_mnist, net_path=args.net)
+    result = import_caffe(args.prototxt, known_datasets=not args.lmdb, net_path=args.net)
     text = result.to_yaml()
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -282,8 +282,9 @@ def build_parser():
     ic.add_argument("-o", "--output", help="YAML file to write (default: print it)")
     ic.add_argument("--net", help="the net prototxt, where the solver's 'net:' path is not "
                                   "found")
-    ic.add_argument("--no-mnist", action="store_true",
-                    help="do not map Data layers whose source names mnist to MNISTData")
+    ic.add_argument("--lmdb", action="store_true",
+                    help="map every Data layer to LMDBData (by default a source naming mnist "
+                         "or cifar becomes MNISTData / CIFAR10Data)")
     ic.set_defaults(func=cmd_import_caffe)
 
     ex = sub.add_parser("export-onnx", help="export the deploy (TEST) net to ONNX")

@@ -82,11 +82,22 @@ def test_v1_format_imports_to_the_same_yaml():
     assert body(v1) == body(current)
 
 
-def test_no_mnist_maps_data_to_lmdb():
-    result = import_caffe(CAFFE / "lenet_train_test.prototxt", mnist=False)
+def test_known_datasets_off_maps_data_to_lmdb():
+    result = import_caffe(CAFFE / "lenet_train_test.prototxt", known_datasets=False)
     data = result.config["layers"][0]
     assert data["type"] == "LMDBData"
     assert data["source"] == "examples/mnist/mnist_train_lmdb"
+    assert data["batch_size"] == 64 and data["transform"] == {"scale": 0.00390625}
+
+
+def test_cifar_lmdb_source_maps_to_cifar10_data():
+    text = ('layer { name: "cifar" type: "Data" top: "data" top: "label" '
+            'include { phase: TEST } transform_param { mean_file: "mean.binaryproto" } '
+            'data_param { source: "examples/cifar10/cifar10_test_lmdb" batch_size: 100 '
+            'backend: LMDB } }\n')
+    data = import_caffe_text(text).config["layers"][0]
+    assert data["type"] == "CIFAR10Data" and data["split"] == "test"
+    assert data["transform"] == {"mean_file": "mean.binaryproto"}
 
 
 def test_imported_lenet_builds_with_caffes_shapes(mnist_data, tmp_path):

@@ -12,8 +12,9 @@ Rules:
 - V1 `layers { type: CONVOLUTION blobs_lr: 1 weight_decay: 1 }` get current type names
   and `param: [{lr_mult, decay_mult}]`.
 - Data layers: `Data` whose `source` names mnist becomes `MNISTData` (split `test` when the
-  source names test/t10k, else `train`), so Caffe's MNIST examples train on the IDX files
-  under $LAYERFLOW_DATA (turn off with `mnist=False` / `--no-mnist`); any other `Data`
+  source's file name names test/t10k, else `train`), so Caffe's MNIST examples train on the
+  IDX files under $LAYERFLOW_DATA; one whose source names cifar becomes `CIFAR10Data`
+  likewise (turn both off with `known_datasets=False` / `--lmdb`); any other `Data`
   becomes `LMDBData`; `ImageData` -> `ImageFolderData`; `HDF5Data`, `MemoryData`,
   `DummyData`, `Input` keep their names. The net-level `input:` / `input_shape` /
   `input_dim` fields become an `Input` layer.
@@ -47,6 +48,12 @@ V1_TYPES = {
     "TANH": "TanH", "WINDOW_DATA": "WindowData", "THRESHOLD": "Threshold",
 }
 DATA_TYPES = {"Data": "LMDBData", "ImageData": "ImageFolderData"}
+# Data layers whose LMDB source names a dataset layerflow reads from its published files:
+# (pattern in `source`, layer type, where the files are looked up).
+KNOWN_DATASETS = (
+    ("mnist", "MNISTData", "the IDX files under $LAYERFLOW_DATA/mnist"),
+    ("cifar", "CIFAR10Data", "the binary CIFAR-10 files under $LAYERFLOW_DATA"),
+)
 V1_SOLVER_TYPES = {"SGD": "SGD", "NESTEROV": "Nesterov", "ADAGRAD": "AdaGrad",
                    "RMSPROP": "RMSProp", "ADADELTA": "AdaDelta", "ADAM": "Adam"}
 COMMON_ORDER = ("name", "type", "bottom", "top", "include", "exclude", "param", "loss_weight",
@@ -69,10 +76,11 @@ class ImportResult:
 
 
 # -- entry points -------------------------------------------------------------------------
-def import_caffe(path, mnist=True, net_path=None):
-    """Import a net or solver prototxt file -> ImportResult."""
+def import_caffe(path, known_datasets=True, net_path=None):
+    """Import a net or solver prototxt file -> ImportResult. With `known_datasets`, Data
+    layers reading an MNIST or CIFAR LMDB become MNISTData / CIFAR10Data."""
     msg = load_prototxt(path)
-    imp = _Importer(str(path), mnist)
+    imp = _Importer(str(path), known_datasets)
     if is_solver(msg):
         config = imp.solver(msg, Path(path), net_path)
     else:
@@ -80,11 +88,11 @@ def import_caffe(path, mnist=True, net_path=None):
     return ImportResult(config, imp.problems, imp.notes, str(path))
 
 
-def import_caffe_text(text, mnist=True, file="<string>"):
+def import_caffe_text(text, known_datasets=True, file="<string>"):
     """Import prototxt text (a net, or a solver with an inline `net_param`)."""
     from .prototxt import parse_prototxt
     msg = parse_prototxt(text, file)
-    imp = _Importer(file, mnist)
+    imp = _Importer(file, known_datasets)
     config = imp.solver(msg, None, None) if is_solver(msg) else imp.net(msg, top_level=True)
     return ImportResult(config, imp.problems, imp.notes, file)
 
@@ -98,8 +106,8 @@ def is_solver(msg):
 
 # -- the importer --------------------------------------------------------------------------
 class _Importer:
-    def __init__(self, file, mnist):
-        self.file, self.mnist = file, mnist
+    def __init__(self, file, known_datasets):
+        self.file, self.known_datasets = file, known_datasets
         self.problems, self.notes = [], []
 
     def problem(self, line, message):
@@ -271,18 +279,17 @@ class _Importer:
     def _map_type(self, caffe_type, name, params, line):
         if caffe_type == "Data":
             source = str(params.get("source", ""))
-            if self.mnist and re.search("mnist", source, re.IGNORECASE):
-                split = "test" if re.search(r"test|t10k", Path(source).name,
-                                            re.IGNORECASE) else "train"
-                self.notes.append(f"line {line}: layer '{name}': Data from '{source}' -> "
-                                  f"MNISTData split {split} (the IDX files under "
-                                  "$LAYERFLOW_DATA/mnist)")
-                keep = {"split": split}
-                if "batch_size" in params:
-                    keep["batch_size"] = params["batch_size"]
-                if "transform" in params:
-                    keep["transform"] = params["transform"]
-                return "MNISTData", keep
+            for pattern, target, where in KNOWN_DATASETS:
+                if self.known_datasets and re.search(pattern, source, re.IGNORECASE):
+                    split = "test" if re.search(r"test|t10k", Path(source).name,
+                                                re.IGNORECASE) else "train"
+                    self.notes.append(f"line {line}: layer '{name}': Data from '{source}' -> "
+                                      f"{target} split {split} ({where})")
+                    keep = {"split": split}
+                    for key in ("batch_size", "transform"):
+                        if key in params:
+                            keep[key] = params[key]
+                    return target, keep
             return "LMDBData", params
         if caffe_type == "Python":
             module, cls = params.pop("module", None), params.pop("layer", None)

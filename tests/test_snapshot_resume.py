@@ -46,7 +46,9 @@ def assert_same_state(a, b):
 
 @pytest.mark.parametrize("kind", list(RULES))
 def test_resume_equals_uninterrupted_run(tmp_path, kind):
-    solver = dict(RULES[kind], type=kind, max_iter=16, snapshot=5)
+    # resuming at 10 also resumes at a test boundary (the test net's DummyData draws too)
+    solver = dict(RULES[kind], type=kind, max_iter=16, snapshot=5, test_interval=5,
+                  test_iter=2)
     ref = Solver(config(tmp_path / "ref", **solver), quiet=True).solve()
     # an "interrupted" run: it stops at 13, after snapshots at 5 and 10
     Solver(config(tmp_path / "run", **solver), max_iter=13, quiet=True).solve()
@@ -56,6 +58,7 @@ def test_resume_equals_uninterrupted_run(tmp_path, kind):
     assert resumed.iter == 16 and resumed.smoothed_loss == ref.smoothed_loss
     assert_same_state(final_state(resumed), final_state(ref))
     assert metrics(tmp_path / "run") == metrics(tmp_path / "ref")
+    assert [r["iter"] for r in metrics(tmp_path / "ref") if r["phase"] == "test"] == [5, 10, 15]
 
 
 def write_idx(path, array):

@@ -187,3 +187,14 @@ def test_dummy_data_still_fills_shapes():
         {"type": "constant", "value": 1.5}, {"type": "uniform", "min": 0, "max": 4}]})
     assert top[0].data.tolist() == [[1.5] * 3] * 2
     assert all(v == int(v) for v in top[1].data)
+
+
+def test_lmdb_takes_caffes_data_param_keys(tmp_path):
+    _lmdb(tmp_path / "db", [datum_bytes(1, 1, 1, data=bytes([i]), label=i) for i in range(6)])
+    layer, top = make_data_layer("LMDBData", {"source": str(tmp_path / "db"), "batch_size": 2,
+                                              "backend": "LMDB", "rand_skip": 5})
+    (data, label), = batches(layer, top, 1)
+    start = int(label[0])
+    assert label.tolist() == [start, (start + 1) % 6] and data.ravel().tolist() == label.tolist()
+    with pytest.raises(ValueError, match="backend LEVELDB is not supported"):
+        make_data_layer("LMDBData", {"source": str(tmp_path / "db"), "backend": "LEVELDB"})

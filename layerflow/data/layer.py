@@ -49,6 +49,11 @@ class DataLayer(Layer):
                                       num_classes)
         self._prefetcher = None
         self.cursor = self.producer.first_cursor(self.rng)
+        skip = getattr(self.p, "rand_skip", 0)
+        if skip:                       # Caffe's rand_skip: begin at a random record
+            epoch, _, order = self.cursor
+            self.cursor = type(self.cursor)(epoch, int(self.rng.integers(skip)) % len(order),
+                                            order)
 
     def reshape(self, bottom, top):
         for t, shape in zip(top, self.producer.out_shapes):

@@ -12,6 +12,7 @@ No gradient.
 """
 from dataclasses import dataclass
 
+from ..config.schema import bounded
 from ..data.images import ImageSource, folder_items, list_file_items
 from ..data.layer import DataLayer, DataParams
 from ..registry import register_layer
@@ -27,6 +28,7 @@ class ImageFolderData(DataLayer):
         is_color: bool = True
         new_height: int = 0
         new_width: int = 0
+        rand_skip: int = bounded(0, lo=0)      # start at a random record in [0, rand_skip)
 
         def __post_init__(self):
             if bool(self.root) == bool(self.source):

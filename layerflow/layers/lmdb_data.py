@@ -11,6 +11,7 @@ package (an optional extra). No gradient.
 """
 from dataclasses import dataclass
 
+from ..config.schema import bounded
 from ..data.layer import DataLayer, DataParams
 from ..data.lmdb_source import LMDBSource
 from ..registry import register_layer
@@ -22,10 +23,15 @@ class LMDBData(DataLayer):
     class Params(DataParams):
         source: str = ""
         shuffle: bool | None = False
+        backend: str = "LMDB"                  # Caffe's data_param.backend
+        rand_skip: int = bounded(0, lo=0)      # start at a random record in [0, rand_skip)
 
         def __post_init__(self):
             if not self.source:
                 raise ValueError("LMDBData needs 'source', the LMDB folder")
+            if self.backend.upper() != "LMDB":
+                raise ValueError(f"backend {self.backend} is not supported: convert the "
+                                 "database to LMDB (Caffe's convert tools take --backend lmdb)")
 
     def open_source(self):
         return LMDBSource(self.p.source)

@@ -1,6 +1,5 @@
 """Part-B layers inside a Net: in-place BatchNorm/Scale/ReLU chains, a residual Eltwise,
 Slice/Concat/Flatten, checked against PyTorch, and a few SGD steps with the Solver."""
-import textwrap
 
 import numpy as np
 import pytest

@@ -40,6 +40,15 @@ class Crop(Layer):
             self._key = key
         top[0].reshape(self._shape)
 
+    def forward_cpu(self, bottom, top):
+        top[0].data[...] = bottom[0].data[self._index]
+
+    def backward_cpu(self, top, propagate_down, bottom):
+        if propagate_down[0]:
+            dx = bottom[0].diff
+            dx[...] = 0
+            dx[self._index] = top[0].diff
+
     def _plan(self, bottom):
         x, ref = bottom
         if x.ndim != ref.ndim:
@@ -67,12 +76,3 @@ class Crop(Layer):
             shape[i] = size
         self._index = (slice(None),) * axis + tuple(slices)
         self._shape = tuple(shape)
-
-    def forward_cpu(self, bottom, top):
-        top[0].data[...] = bottom[0].data[self._index]
-
-    def backward_cpu(self, top, propagate_down, bottom):
-        if propagate_down[0]:
-            dx = bottom[0].diff
-            dx[...] = 0
-            dx[self._index] = top[0].diff

@@ -53,6 +53,13 @@ class Flatten(Layer):
             self._key = bottom[0].shape
         share_as(top[0], bottom[0], self._shape)
 
+    def forward_cpu(self, bottom, top):
+        view_forward(bottom[0], top[0])
+
+    def backward_cpu(self, top, propagate_down, bottom):
+        if propagate_down[0]:
+            view_backward(top[0], bottom[0])
+
     def _top_shape(self, x):
         shape = x.shape
         nd = len(shape)
@@ -64,10 +71,3 @@ class Flatten(Layer):
                                    f"{list(shape)}")
         merged = int(np.prod(shape[start:end + 1], dtype=np.int64))
         return shape[:start] + (merged,) + shape[end + 1:]
-
-    def forward_cpu(self, bottom, top):
-        view_forward(bottom[0], top[0])
-
-    def backward_cpu(self, top, propagate_down, bottom):
-        if propagate_down[0]:
-            view_backward(top[0], bottom[0])

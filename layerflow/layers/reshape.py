@@ -42,6 +42,13 @@ class Reshape(Layer):
             self._shape = self._top_shape(bottom[0])
         share_as(top[0], bottom[0], self._shape)
 
+    def forward_cpu(self, bottom, top):
+        view_forward(bottom[0], top[0])
+
+    def backward_cpu(self, top, propagate_down, bottom):
+        if propagate_down[0]:
+            view_backward(top[0], bottom[0])
+
     def _top_shape(self, x):
         shape, nd, p = x.shape, x.ndim, self.p
         start = p.axis if p.axis >= 0 else nd + p.axis + 1
@@ -75,10 +82,3 @@ class Reshape(Layer):
     @staticmethod
     def _show(dims):
         return "[" + ", ".join("?" if d == -1 else str(d) for d in dims) + "]"
-
-    def forward_cpu(self, bottom, top):
-        view_forward(bottom[0], top[0])
-
-    def backward_cpu(self, top, propagate_down, bottom):
-        if propagate_down[0]:
-            view_backward(top[0], bottom[0])

@@ -60,7 +60,8 @@ def test_reshape_infers_again_when_the_batch_changes():
 
 
 @pytest.mark.parametrize("params,match", [
-    ({"shape": [7, -1]}, r"cannot reshape bottom 'bottom0' \[2, 3, 6, 5\] \(180 values\) to \[7, \?\]"),
+    ({"shape": [7, -1]},
+     r"cannot reshape bottom 'bottom0' \[2, 3, 6, 5\] \(180 values\) to \[7, \?\]"),
     ({"shape": [4, 5]}, r"\(180 values\) to \[4, 5\] \(20 values\)"),
     ({"shape": [0, 0, 0, 0, 0]}, r"dim 4 is 0 \(copy\).*has no axis 4"),
     ({"shape": [2], "axis": 3, "num_axes": 2}, "num_axes 2 exceeds"),

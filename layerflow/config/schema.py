@@ -70,21 +70,29 @@ def coerce(value, tp, where, name):
 
 
 def _coerce_union(value, tp, where, name):
-    args = typing.get_args(tp)
-    if value is None and type(None) in args:
+    args = [a for a in typing.get_args(tp) if a is not type(None)]
+    if value is None and len(args) < len(typing.get_args(tp)):
         return None
     errors = []
     for arg in args:
-        if arg is type(None):
-            continue
         try:
             return coerce(value, arg, where, name)
         except ConfigError as exc:
-            errors.append(exc)
-    nested = [e for e in errors if "must be" not in e.message]
-    if nested:
-        raise nested[0]
+            errors.append((arg, exc))
+    # Where one alternative has the value's own shape (a mapping for a dataclass, a list for
+    # a list type), its error says what is wrong inside; report that one.
+    same_kind = [exc for arg, exc in errors if _same_kind(value, arg)]
+    if len(same_kind) == 1:
+        raise same_kind[0]
     raise where.error(f"'{name}' must be {type_name(tp)}, got {value!r}")
+
+
+def _same_kind(value, tp):
+    if isinstance(value, dict):
+        return dataclasses.is_dataclass(tp) or tp is dict
+    if isinstance(value, list):
+        return typing.get_origin(tp) in (list, tuple)
+    return False
 
 
 def _coerce_list(value, tp, where, name):

@@ -132,6 +132,23 @@ def test_draw_with_graphviz_when_installed(small, tmp_path, capsys):
     assert ET.parse(tmp_path / "g.svg").getroot().tag.endswith("svg")
 
 
+def test_draw_hands_dot_text_to_graphviz(small, tmp_path, monkeypatch, capsys):
+    """With a `dot` program on PATH, draw pipes the DOT text to `dot -Tsvg -o OUT`."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "dot"
+    fake.write_text('#!/bin/sh\n# fake Graphviz: keep the input, write a tiny SVG to -o\n'
+                    'cat > "$(dirname "$0")/input.dot"\n'
+                    'while [ $# -gt 0 ]; do [ "$1" = "-o" ] && out="$2"; shift; done\n'
+                    'echo \'<svg xmlns="http://www.w3.org/2000/svg"/>\' > "$out"\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{__import__('os').environ['PATH']}")
+    code, out, _ = run(capsys, "draw", small, "-o", tmp_path / "g.svg")
+    assert code == 0 and "(Graphviz)" in out
+    assert (bin_dir / "input.dot").read_text().startswith('digraph "small"')
+    assert ET.parse(tmp_path / "g.svg").getroot().tag.endswith("svg")
+
+
 def test_draw_bad_suffix_is_one_line_error(small, tmp_path, capsys):
     code, _, err = run(capsys, "draw", small, "-o", tmp_path / "net.jpg")
     assert_one_line_error(code, err, ".svg, .png or .dot")

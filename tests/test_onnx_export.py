@@ -141,3 +141,15 @@ layers:
     net = Net(cfg, "test")
     with pytest.raises(ExportError, match="layer 'lrn'.*WITHIN_CHANNEL"):
         export_onnx(net, tmp_path / "m.onnx")
+
+
+def test_caffe_deploy_prototxt_to_onnx_end_to_end(tmp_path):
+    """Caffe's examples/mnist/lenet.prototxt -> import-caffe -> export-onnx -> onnxruntime."""
+    from layerflow.config.caffe_import import import_caffe
+    result = import_caffe(ROOT / "tests" / "data" / "caffe" / "lenet_deploy.prototxt")
+    assert not result.problems
+    net = Net(load_yaml_text(result.to_yaml(), "lenet_deploy.yaml"), "test", seed=3)
+    assert net.blobs["prob"].shape == (64, 10)
+    randomize(net)
+    model = compare(net, tmp_path, batch=5)
+    assert onnx_names(model) == (["data"], ["prob"])

@@ -57,7 +57,9 @@ def test_lrn_across_is_caffes_formula():
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("size,alpha,beta,k", [(3, 0.5, 0.75, 2.0), (5, 1e-4 * 1e3, 0.75, 1.0)])
+@pytest.mark.parametrize("size,alpha,beta,k", [  # every beta branch of the kernel
+    (3, 0.5, 0.75, 2.0), (5, 0.1, 0.75, 1.0), (5, 0.7, 0.5, 1.0), (3, 0.7, 1.0, 1.5),
+    (5, 0.7, 0.6, 1.0)])
 def test_lrn_across_matches_torch(dtype, size, alpha, beta, k):
     x = RNG.normal(size=SHAPE).astype(dtype)
     dy = RNG.normal(size=SHAPE).astype(dtype)

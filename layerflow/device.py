@@ -63,7 +63,8 @@ def blas_info():
         from threadpoolctl import threadpool_info
     except ImportError:
         return None
-    import numpy  # noqa: F401  (load numpy's BLAS so that threadpoolctl sees it)
+    import numpy
+    del numpy                      # imported only to load numpy's BLAS for threadpoolctl
     return [{"api": p.get("internal_api"), "library": p.get("prefix"),
              "version": p.get("version"), "threads": p.get("num_threads"),
              "file": p.get("filepath")} for p in threadpool_info()]

@@ -149,7 +149,7 @@ def layout(nodes, edges):
     right = max(x + w for x, _, w, _ in pos.values())
     routes, lane_of, label_w = [], {}, 0.0
     for e in edges:
-        (x1, y1, w1, h1), (x2, y2, w2, h2) = pos[e.src], pos[e.dst]
+        (x1, y1, w1, h1), (x2, y2, w2, _) = pos[e.src], pos[e.dst]
         if rank_of[e.dst] - rank_of[e.src] <= 1:
             pts = [(x1 + w1 / 2, y1 + h1), (x2 + w2 / 2, y2)]
             label = ((pts[0][0] + pts[1][0]) / 2 + 6, (pts[0][1] + pts[1][1]) / 2 + 3)

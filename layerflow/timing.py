@@ -240,7 +240,7 @@ def format_report(r):
                  f"{'buffers':>12}")
     for l in r.layers:
         back = _ms(l.backward_ms) if l.backward_ms is not None else "-"
-        top = _mb(l.top_bytes) if not l.inplace_saved else f"in place"
+        top = _mb(l.top_bytes) if not l.inplace_saved else "in place"
         lines.append(f"{l.name:<{w}}  {l.type:<{tw}}  {_ms(l.forward_ms):>32}  {back:>32}  "
                      f"{top:>12}  {_mb(l.buffer_bytes):>12}")
     lines += ["",

@@ -59,7 +59,8 @@ def assert_one_line_error(code, err, words):
 def test_time_prints_table_totals_and_memory_split(small, capsys):
     code, out, _ = run(capsys, "time", small, "--iterations", "3")
     assert code == 0
-    for word in ("forward ms: mean", "backward ms: mean", "Average forward pass", "Average backward pass",
+    for word in ("forward ms: mean", "backward ms: mean", "Average forward pass",
+                 "Average backward pass",
                  "Average forward-backward", "Numba compilation", "params", "param grads",
                  "solver history", "activations + diffs", "in-place layers save"):
         assert word in out, word

@@ -25,6 +25,7 @@ Rules:
 """
 import dataclasses
 import re
+import types
 import typing
 from pathlib import Path
 
@@ -218,7 +219,7 @@ class _Importer:
         if caffe_type is None:
             raise ConfigError(f"layer '{name}' has no type", self.file, line)
         caffe_type = str(caffe_type)
-        if v1 or caffe_type.isupper() and caffe_type in V1_TYPES:
+        if v1 or (caffe_type.isupper() and caffe_type in V1_TYPES):
             caffe_type = V1_TYPES.get(caffe_type, caffe_type)
         common = {"name": name}
         params, param_lines = {}, {}
@@ -378,7 +379,7 @@ def _one(values):
 
 
 def _unoptional(tp):
-    if typing.get_origin(tp) in (typing.Union, getattr(__import__("types"), "UnionType")):
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         if len(args) == 1:
             return args[0]
@@ -388,7 +389,7 @@ def _unoptional(tp):
 def _accepts(tp, kind):
     """Whether annotation `tp` accepts a list (kind='list') or a scalar (kind='scalar')."""
     origin = typing.get_origin(tp)
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType")):
+    if origin in (typing.Union, types.UnionType):
         return any(_accepts(a, kind) for a in typing.get_args(tp) if a is not type(None))
     is_list = origin in (list, tuple) or tp in (list, tuple)
     if tp is typing.Any:

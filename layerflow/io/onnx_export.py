@@ -152,7 +152,7 @@ def _convert(b, li, layer, bottoms, tops):
                                       "differently in Caffe and ONNX; export supports pad 0")
                 b.node("AveragePool", x, outs, name, count_include_pad=0, **attrs)
     elif t == "InnerProduct":
-        if layer.axis != 1 and not (layer.axis == bottoms[0].ndim - 1 and bottoms[0].ndim == 2):
+        if layer.axis != 1:
             raise ExportError(f"layer '{name}': InnerProduct with axis {p.axis} is not "
                               "exported (axis 1 only)")
         flat = x[0]
@@ -287,7 +287,6 @@ def export_onnx(net, path=None, opset=13, batch_free=True):
     if not b.inputs:
         raise ExportError("the TEST net has no data or Input layer feeding the exported "
                           "layers: nothing to take as the graph input")
-    read = {}
     for li in keep:
         layer = net.layers[li]
         bottoms, tops = net.bottom_vecs[li], net.top_vecs[li]
@@ -299,10 +298,8 @@ def export_onnx(net, path=None, opset=13, batch_free=True):
         outs = _convert(b, li, layer, bottoms, tops)
         for top, o in zip(tops, outs):
             b.names[id(top)] = o
-    for li in keep:
-        if not _is_split(net.layers[li]):
-            for blob in net.bottom_vecs[li]:
-                read[b.names.get(id(blob))] = True
+    read = {b.names.get(id(blob)) for li in keep if not _is_split(net.layers[li])
+            for blob in net.bottom_vecs[li]}
     outputs, seen, blob_of = [], set(), {}
     for li in keep:
         if _is_split(net.layers[li]):

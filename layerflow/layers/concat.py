@@ -29,12 +29,15 @@ class Concat(Layer):
         axis: int = 1
         concat_dim: int | None = None     # Caffe's deprecated name for a non-negative axis
 
+        def __post_init__(self):
+            if self.concat_dim is not None:   # so that `axis` is the one truth for readers
+                self.axis = self.concat_dim
+
     num_bottom = (1, None)
 
     def reshape(self, bottom, top):
         first = bottom[0]
-        axis = canonical_axis(self, first, self.p.axis if self.p.concat_dim is None
-                              else self.p.concat_dim)
+        axis = canonical_axis(self, first, self.p.axis)
         total = 0
         for b in bottom:
             if b.ndim != first.ndim or any(b.shape[i] != first.shape[i]

@@ -24,6 +24,8 @@ class Slice(Layer):
         slice_dim: int | None = None      # Caffe's deprecated name for a non-negative axis
 
         def __post_init__(self):
+            if self.slice_dim is not None:    # so that `axis` is the one truth for readers
+                self.axis = self.slice_dim
             if any(b <= a for a, b in zip(self.slice_point, self.slice_point[1:])):
                 raise ValueError(f"'slice_point' must increase, got {self.slice_point}")
 
@@ -36,8 +38,7 @@ class Slice(Layer):
 
     def reshape(self, bottom, top):
         x = bottom[0]
-        axis = canonical_axis(self, x, self.p.axis if self.p.slice_dim is None
-                              else self.p.slice_dim)
+        axis = canonical_axis(self, x, self.p.axis)
         n = x.shape[axis]
         if self.p.slice_point:
             points = list(self.p.slice_point)

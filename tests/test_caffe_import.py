@@ -194,3 +194,21 @@ def test_solver_without_net_file_says_what_it_tried(tmp_path):
     path.write_text('net: "nowhere/net.prototxt"\nbase_lr: 0.1\n')
     with pytest.raises(ConfigError, match="nowhere/net.prototxt.*not found"):
         import_caffe(path)
+
+
+def test_old_param_names_and_unsupported_enum_values():
+    text = ('input: "a" input_shape { dim: 2 dim: 3 dim: 4 dim: 4 }\n'
+            'layer { name: "s" type: "Slice" bottom: "a" top: "s1" top: "s2"\n'
+            '  slice_param { slice_dim: 1 slice_point: 1 } }\n'
+            'layer { name: "c" type: "Concat" bottom: "s1" bottom: "s2" top: "c"\n'
+            '  concat_param { concat_dim: 1 } }\n'
+            'layer { name: "p" type: "Pooling" bottom: "c" top: "p"\n'
+            '  pooling_param { pool: STOCHASTIC kernel_size: 2 } }\n')
+    result = import_caffe_text(text)
+    _, sl, cat, pool = result.config["layers"]
+    assert sl["slice_dim"] == 1 and sl["slice_point"] == [1] and cat["concat_dim"] == 1
+    assert pool["pool"] == "STOCHASTIC"
+    assert [(line, "STOCHASTIC" in m) for line, m in result.problems] == [(7, True)]
+    result.config["layers"].pop()                   # without the STOCHASTIC pooling it builds
+    net = Net(load_yaml_text(result.to_yaml()), "test")
+    assert net.blobs["c"].shape == (2, 3, 4, 4)

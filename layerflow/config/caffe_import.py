@@ -327,6 +327,11 @@ class _Importer:
                 value = self._sub_params(_unoptional(hints[key]), value, name, key,
                                          param_lines.get(key, line))
             out[key] = _coerce(value, hints[key])
+            choices = _choices(hints[key])
+            if choices and out[key] not in choices:
+                self.problem(param_lines.get(key, line),
+                             f"layer '{name}': {key} {out[key]} is not supported by "
+                             f"layerflow's {layer_type} (it takes {', '.join(choices)})")
         return out
 
     def _sub_params(self, cls, value, name, key, line):
@@ -384,6 +389,14 @@ def _unoptional(tp):
         if len(args) == 1:
             return args[0]
     return tp
+
+
+def _choices(tp):
+    """The allowed values of a Literal annotation (inside Optional too), else None."""
+    tp = _unoptional(tp)
+    if typing.get_origin(tp) is typing.Literal:
+        return [str(c) for c in typing.get_args(tp)]
+    return None
 
 
 def _accepts(tp, kind):

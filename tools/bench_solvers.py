@@ -10,6 +10,11 @@ decay on). The two run alternately in blocks of a few steps, so that load from o
 processes hits both alike; the table gives median ms per step and the median ratio.
 "norm" is the extra pass the solver makes every iteration for the global gradient norm
 (clipping) and the non-finite guard.
+
+    python tools/bench_solvers.py --train 300    # needs MNIST under $LAYERFLOW_DATA
+
+trains configs/mlp.yaml for 300 iterations with each rule, at the hyperparameters of Caffe's
+example solvers (fixed rate), and prints the smoothed loss and the test accuracy.
 """
 import argparse
 import os
@@ -65,13 +70,46 @@ def timed(fn, n):
     return out
 
 
+# Caffe's example hyperparameters (examples/mnist/lenet_solver_*.prototxt, the autoencoder's)
+TRAIN = {"SGD": dict(base_lr=0.01, momentum=0.9), "Nesterov": dict(base_lr=0.01, momentum=0.95),
+         "AdaGrad": dict(base_lr=0.01), "RMSProp": dict(base_lr=0.01, rms_decay=0.98),
+         "AdaDelta": dict(base_lr=1.0, momentum=0.95, delta=1e-6),
+         "Adam": dict(base_lr=0.001, momentum=0.9, momentum2=0.999),
+         "AdamW": dict(base_lr=0.001, weight_decay=0.01)}
+
+
+def train(iters):
+    import tempfile
+    from layerflow.config import load_yaml
+    from layerflow.solvers import Solver
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    print(f"configs/mlp.yaml, {iters} iterations, fixed rate")
+    print(f"{'rule':10s} {'loss':>6s} {'test acc':>8s} {'s':>6s}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind, p in TRAIN.items():
+            cfg = load_yaml(os.path.join(root, "configs", "mlp.yaml"))
+            s = cfg["solver"]
+            for k in ("momentum", "lr_policy", "gamma", "power"):
+                s.pop(k, None)
+            s.update(type=kind, snapshot_prefix=os.path.join(tmp, kind), display=0,
+                     test_interval=iters, test_iter=100, max_iter=iters, **p)
+            t = time.perf_counter()
+            sol = Solver(cfg, quiet=True).solve()
+            print(f"{kind:10s} {sol.smoothed_loss:6.3f} {sol.last_test['accuracy']:8.4f} "
+                  f"{time.perf_counter() - t:6.1f}", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=1_000_000)
     ap.add_argument("--blocks", type=int, default=20)
     ap.add_argument("--per-block", type=int, default=5)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: its default)")
+    ap.add_argument("--train", type=int, default=0, metavar="N",
+                    help="instead: train the MNIST MLP N iterations with each rule")
     args = ap.parse_args()
+    if args.train:
+        return train(args.train)
     if args.threads:
         torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)

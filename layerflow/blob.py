@@ -62,6 +62,12 @@ class Blob:
         self._diff_buf = other._diff_buf
         self._views()
 
+    def shares_data_with(self, other):
+        return self._data_buf is other._data_buf
+
+    def shares_diff_with(self, other):
+        return self._diff_buf is other._diff_buf
+
     def _check_same_count(self, other):
         if other.count != self.count:
             raise ValueError(f"blob '{self.name}' {self.shape} cannot share with "

@@ -77,13 +77,16 @@ class GradientChecker:
         return result
 
     def _analytic(self, layer, bottom, top, weights, check_bottom, rng_state):
-        """Gradients of the objective from one backward pass, copied out per checked blob."""
-        for t, w in zip(top, weights):
-            t.diff[...] = w
+        """Gradients of the objective from one backward pass, copied out per checked blob.
+
+        Diffs are cleared before the top diffs are set, as in Caffe, since a top may share
+        its bottom's diff (Flatten, Reshape)."""
         for b in layer.blobs:
             b.diff[...] = 0
         for b in bottom:
             b.diff[...] = 0
+        for t, w in zip(top, weights):
+            t.diff[...] = w
         propagate = [i in check_bottom for i in range(len(bottom))]
         layer.backward(top, propagate, bottom)
         grads = [bottom[i].diff.reshape(-1).copy() for i in check_bottom]

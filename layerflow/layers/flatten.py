@@ -19,21 +19,21 @@ def share_as(top, bottom, shape):
     """Make `top` a view of `bottom`'s data and diff with `shape` (re-done only when stale:
     the Net reshapes every forward, and a bottom that grew has new buffers)."""
     top.reshape(shape)
-    if top._data_buf is not bottom._data_buf:
+    if not top.shares_data_with(bottom):
         top.share_data(bottom)
-    if top._diff_buf is not bottom._diff_buf:
+    if not top.shares_diff_with(bottom):
         top.share_diff(bottom)
 
 
 def view_forward(bottom, top):
     """y = x; nothing to do while the data are shared."""
-    if top._data_buf is not bottom._data_buf:
+    if not top.shares_data_with(bottom):
         top.data.reshape(-1)[...] = bottom.data.reshape(-1)
 
 
 def view_backward(top, bottom):
     """dx = dy; nothing to do while the diffs are shared."""
-    if top._diff_buf is not bottom._diff_buf:
+    if not top.shares_diff_with(bottom):
         bottom.diff.reshape(-1)[...] = top.diff.reshape(-1)
 
 

@@ -99,3 +99,14 @@ def test_debug_info_prints_caffe_norms_and_trains_identically(tmp_path, caplog):
             if "[Forward] Layer data, top blob data data:" in r.getMessage()][-1]
     value = float(last.rsplit(":", 1)[1])
     assert value == pytest.approx(np.abs(dbg.net.blobs["data"].data).mean(), rel=1e-5)
+
+
+def test_non_finite_weights_are_named_before_the_outputs_they_spoil(tmp_path):
+    """Weights an update overflowed to inf: the next iteration names the param, not the
+    outputs downstream."""
+    s = Solver(config(tmp_path / "o"), quiet=True)
+    s.step(1)
+    s.net.params["ip2"][0].data[0, 0] = np.inf
+    with pytest.raises(NonFiniteError, match=r"iteration 1: .*layer 'ip2' \(InnerProduct\) "
+                                             r"holds non-finite values in param 0"):
+        s.step(1)

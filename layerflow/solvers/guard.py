@@ -42,6 +42,10 @@ def _describe(layer):
 def locate_forward(net):
     """(layer, message) for the first layer whose top data is not finite, or (None, None)."""
     for layer, bottoms, tops in zip(net.layers, net.bottom_vecs, net.top_vecs):
+        for i, b in enumerate(layer.blobs):
+            if not _finite(b.data):
+                return layer, (f"{_describe(layer)} holds non-finite values in param {i} "
+                               "(the last update overflowed: lower base_lr or clip gradients)")
         for t in tops:
             if _finite(t.data):
                 continue
@@ -53,9 +57,6 @@ def locate_forward(net):
             elif all(_finite(b.data) for b in bottoms):
                 where += " from finite bottoms"
             return layer, where
-        for i, b in enumerate(layer.blobs):
-            if not _finite(b.data):
-                return layer, f"{_describe(layer)} holds non-finite values in param {i}"
     return None, None
 
 

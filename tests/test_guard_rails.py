@@ -64,10 +64,12 @@ def test_in_place_chain_is_reported_and_debug_info_names_the_layer(tmp_path):
     with pytest.raises(NonFiniteError) as err:
         Solver(cfg, quiet=True).solve()
     assert "written in place by ip1, nan, relu1" in str(err.value)
-    cfg["solver"]["debug_info"] = True
+    cfg["solver"].update(debug_info=True, snapshot=2)
     with pytest.raises(NonFiniteError) as err:
         Solver(cfg, quiet=True).solve()
-    assert err.value.layer == "nan" and "iteration 2" in str(err.value)
+    assert err.value.layer == "nan" and "iteration 2: non-finite loss" in str(err.value)
+    assert "layer 'nan' (NaNAt) produced a non-finite output in top 'ip1'" in str(err.value)
+    assert "c_iter_2.state.npz, is left as it was" in str(err.value)
 
 
 def test_cli_prints_one_line_and_exits_1(tmp_path, capsys):

@@ -230,7 +230,11 @@ class Solver:
 
     def _forward_backward(self):
         if self._debug is not None:
-            return self._debug.forward_backward(self.iter)
+            try:
+                return self._debug.forward_backward(self.iter)
+            except NonFiniteError as exc:
+                raise self._nonfinite(exc.what, "found by debug_info",
+                                      (exc.layer, exc.where)) from None
         return self.net.forward_backward()
 
     def _clear_diffs(self):
@@ -268,17 +272,23 @@ class Solver:
                       "lr": rate, "iter_per_s": speed})
 
     # -- guard rails -----------------------------------------------------------------------
-    def _nonfinite(self, what, value):
-        layer, where = (locate_forward if what == "loss" else locate_backward)(self.net)
-        if layer is None and what == "loss":
-            layer, where = locate_backward(self.net)
+    def _nonfinite(self, what, value, found=None):
+        """The NonFiniteError for this iteration: the layer (`found` = (name, text) when
+        debug_info already knows it), the iteration and the last snapshot."""
+        if found is None:
+            layer, where = (locate_forward if what == "loss" else locate_backward)(self.net)
+            if layer is None and what == "loss":
+                layer, where = locate_backward(self.net)
+            found = (layer.name if layer else None, where)
+        name, where = found
         where = where or "no layer's output or gradient holds the non-finite value"
         kept = (f"the last snapshot, {self.last_snapshot}, is left as it was"
                 if self.last_snapshot else "no snapshot was written")
+        hint = ("" if self._debug is not None else " Set 'debug_info: true' to print every "
+                "layer's data and diff norms.")
         return NonFiniteError(
             f"iteration {self.iter}: non-finite {what} ({value}): {where}. Training stopped "
-            f"before updating the weights; {kept}. Set 'debug_info: true' to print every "
-            "layer's data and diff norms.", self.iter, layer.name if layer else None)
+            f"before updating the weights; {kept}.{hint}", self.iter, name, what, where)
 
     # -- update ----------------------------------------------------------------------------
     def apply_update(self):

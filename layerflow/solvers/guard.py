@@ -21,9 +21,14 @@ log = logging.getLogger("layerflow")
 class NonFiniteError(FloatingPointError):
     """Training produced NaN or inf; `.iteration` and `.layer` say where."""
 
-    def __init__(self, message, iteration=None, layer=None):
+    def __init__(self, message, iteration=None, layer=None, what=None, where=None):
         super().__init__(message)
         self.iteration, self.layer = iteration, layer
+        self.what, self.where = what, where      # "loss" | "gradient"; the layer's part
+
+
+def _found(iteration, layer, what, where):
+    return NonFiniteError(f"iteration {iteration}: {where}", iteration, layer.name, what, where)
 
 
 def _finite(a):
@@ -96,9 +101,8 @@ class DebugRunner:
                 log.info("    [Forward] Layer %s, top blob %s data: %.6g", layer.name, t.name,
                          _mean_abs(t.data))
                 if not _finite(t.data):
-                    raise NonFiniteError(
-                        f"iteration {iteration}: {_describe(layer)} produced a non-finite "
-                        f"output in top '{t.name}'", iteration, layer.name)
+                    raise _found(iteration, layer, "loss", f"{_describe(layer)} produced a "
+                                 f"non-finite output in top '{t.name}'")
             for i, b in enumerate(layer.blobs):
                 log.info("    [Forward] Layer %s, param blob %d data: %.6g", layer.name, i,
                          _mean_abs(b.data))
@@ -113,16 +117,14 @@ class DebugRunner:
                     log.info("    [Backward] Layer %s, bottom blob %s diff: %.6g", layer.name,
                              b.name, _mean_abs(b.diff))
                     if not _finite(b.diff):
-                        raise NonFiniteError(
-                            f"iteration {iteration}: {_describe(layer)} produced a non-finite "
-                            f"gradient for bottom '{b.name}'", iteration, layer.name)
+                        raise _found(iteration, layer, "gradient", f"{_describe(layer)} "
+                                     f"produced a non-finite gradient for bottom '{b.name}'")
             for i, b in enumerate(layer.blobs):
                 log.info("    [Backward] Layer %s, param blob %d diff: %.6g", layer.name, i,
                          _mean_abs(b.diff))
                 if not _finite(b.diff):
-                    raise NonFiniteError(
-                        f"iteration {iteration}: {_describe(layer)} produced a non-finite "
-                        f"gradient for param {i}", iteration, layer.name)
+                    raise _found(iteration, layer, "gradient", f"{_describe(layer)} "
+                                 f"produced a non-finite gradient for param {i}")
         return loss
 
     def summary(self, params):

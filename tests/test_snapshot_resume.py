@@ -293,3 +293,9 @@ def test_cli_resume_continues_and_fine_tune(tmp_path):
     assert got.keys() == want.keys()
     for k in got:
         np.testing.assert_array_equal(got[k], want[k])
+
+
+def test_snapshot_keep_leaves_later_snapshots_of_another_run_alone(tmp_path):
+    Solver(config(tmp_path / "k", max_iter=12, snapshot=6), quiet=True).solve()
+    Solver(config(tmp_path / "k", max_iter=6, snapshot=2, snapshot_keep=1), quiet=True).solve()
+    assert sorted(find_snapshots(tmp_path / "k")) == [6, 12]

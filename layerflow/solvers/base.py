@@ -387,10 +387,11 @@ class Solver:
         return weights, state
 
     def _prune(self, keep):
+        """Delete the snapshots before the newest `keep` up to this iteration; later ones
+        (another run's, under the same prefix) are left alone."""
         snaps = find_snapshots(self.p.snapshot_prefix)
-        for it in list(snaps)[:-keep]:
-            if it == self.iter:
-                continue
+        older = [it for it in snaps if it < self.iter]
+        for it in older[:max(len(older) - (keep - 1), 0)]:
             for f in snaps[it].values():
                 try:
                     f.unlink()

@@ -38,7 +38,8 @@ def save_npz_atomic(path, arrays):
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
             f.flush()
-            os.fchmod(f.fileno(), 0o666 & ~_umask())
+            if hasattr(os, "fchmod"):          # mkstemp made it 0600; give the umask's
+                os.fchmod(f.fileno(), 0o666 & ~_umask())
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:

@@ -34,8 +34,12 @@ class Edge:
     label: str
 
 
+ALWAYS_SHOWN = ("pool", "operation")        # the kind of a Pooling / Eltwise, default or not
+
+
 def key_params(layer, limit=5):
-    """`k: v` strings of the layer's scalar/list params that differ from the defaults."""
+    """`k: v` strings of the layer's scalar/list params that differ from the defaults
+    (and the kind of a Pooling or Eltwise layer, always)."""
     out = []
     for f in dataclasses.fields(layer.p):
         value = getattr(layer.p, f.name)
@@ -47,7 +51,7 @@ def key_params(layer, limit=5):
             default = f.default_factory()
         else:
             default = object()
-        if value != default and value is not None:
+        if (value != default or f.name in ALWAYS_SHOWN) and value is not None:
             out.append(f"{f.name}: {value}")
     return out[:limit]
 

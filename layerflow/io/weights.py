@@ -17,10 +17,13 @@ class WeightsFileError(ValueError):
     """A weights or state file that cannot be used; the message names the file and why."""
 
 
-def _umask():
-    mask = os.umask(0)
+def _read_umask():
+    mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+_UMASK = _read_umask()       # read once: os.umask can only be read by setting it
 
 
 def save_npz_atomic(path, arrays):
@@ -39,7 +42,7 @@ def save_npz_atomic(path, arrays):
             np.savez(f, **arrays)
             f.flush()
             if hasattr(os, "fchmod"):          # mkstemp made it 0600; give the umask's
-                os.fchmod(f.fileno(), 0o666 & ~_umask())
+                os.fchmod(f.fileno(), 0o666 & ~_UMASK)
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:

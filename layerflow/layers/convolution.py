@@ -89,6 +89,7 @@ class ConvParams:
 
 
 CHUNK_BYTES = 1 << 20     # patches per thread chunk: about an L2 cache
+KEEP_BYTES = 16 << 20     # training layers with at most this much patches keep them
 
 
 def conv_out_size(size, k, s, p, d):
@@ -151,18 +152,30 @@ class Convolution(Layer):
         self._col = [np.empty(rows * width, self.dtype) for _ in range(self._parts)]
         self._y = [np.empty(m * width, self.dtype) for _ in range(self._parts)]
         self._rows = rows
+        # Training nets whose patches are small keep every chunk's from forward for backward
+        # (reading them back is cheaper than im2col again); large ones recompute, as Caffe.
+        self._keep = (self.phase == "TRAIN" and
+                      n * rows * pixels * item <= KEEP_BYTES and self._chunks > 1)
+        self._kept = (np.empty(self._chunks * rows * width, self.dtype) if self._keep
+                      else None)
         wshape = (m, rows // self.p.group)
         self._wtmp = [np.empty(wshape, self.dtype) for _ in range(self._parts)]
         self._wsum = [np.empty(wshape, self.dtype) for _ in range(self._parts)]
         self._bsum = [np.empty(m, self.dtype) for _ in range(self._parts)]
         self._pixels = pixels
 
-    def _chunk(self, t, i):
-        """Images [n0, n1) of chunk i and thread t's contiguous (col, product) views."""
+    def _chunk(self, t, i, kept=False):
+        """Images [n0, n1) of chunk i and contiguous (col, product) views: thread t's
+        buffers, or with `kept` the patches forward kept for chunk i."""
         n0 = i * self._per
         n1 = min(n0 + self._per, self._top_shape[0])
         width = (n1 - n0) * self._pixels
-        col = self._col[t][:self._rows * width].reshape(self._rows, width)
+        size = self._rows * width
+        if kept:
+            start = i * self._rows * self._per * self._pixels
+            col = self._kept[start:start + size].reshape(self._rows, width)
+        else:
+            col = self._col[t][:size].reshape(self._rows, width)
         y = self._y[t][:self.p.num_output * width].reshape(self.p.num_output, width)
         return n0, n1, col, y
 
@@ -194,7 +207,7 @@ class Convolution(Layer):
 
         def work(t):
             for i in range(t, self._chunks, self._parts):
-                n0, n1, col, y = self._chunk(t, i)
+                n0, n1, col, y = self._chunk(t, i, self._keep)
                 im2col(x[n0:n1], *geo, col)
                 self._gemm(w, col, y, mg, rg)
                 rows_to_nchw(y, bias, self.p.bias_term, out[n0:n1])
@@ -214,16 +227,18 @@ class Convolution(Layer):
             wsum[...] = 0
             bsum[...] = 0
             for i in range(t, self._chunks, self._parts):
-                n0, n1, col, dyr = self._chunk(t, i)
-                im2col(x[n0:n1], *geo, col)          # recomputed: cheaper than keeping all
+                n0, n1, col, dyr = self._chunk(t, i, self._keep)
+                if not self._keep:
+                    im2col(x[n0:n1], *geo, col)      # recomputed, as Caffe does
                 nchw_to_rows_bias_grad(dy[n0:n1], dyr, bsum, self.p.bias_term)
                 for gi in range(g):                   # dW_g = dY_g @ col_g^T
                     np.matmul(dyr[gi * mg:(gi + 1) * mg], col[gi * rg:(gi + 1) * rg].T,
                               out=wtmp[gi * mg:(gi + 1) * mg])
                 np.add(wsum, wtmp, out=wsum)
                 if propagate_down[0]:
-                    self._gemm(w, dyr, col, mg, mg, transpose_a=True)  # dcol_g = W_g^T dY_g
-                    col2im(col, *geo, bottom[0].diff[n0:n1])
+                    dcol = self._chunk(t, i)[2] if self._keep else col
+                    self._gemm(w, dyr, dcol, mg, mg, transpose_a=True)  # W_g^T dY_g
+                    col2im(dcol, *geo, bottom[0].diff[n0:n1])
 
         run_parallel(work, self._parts)
         wd = self.blobs[0].diff.reshape(m, -1)

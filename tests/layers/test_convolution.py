@@ -136,3 +136,25 @@ def test_net_error_names_file_layer_and_shapes(tmp_path):
                     "     num_output: 2, kernel_size: 5}\n")
     with pytest.raises(ConfigError, match=r"bad.yaml.*conv1.*kernel 5x5.*\[1, 1, 4, 4\]"):
         Net(str(path))
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_chunked_and_threaded_paths_match_torch(monkeypatch, keep):
+    """One image per chunk (so several chunks share out over the threads), with the
+    patches kept from forward or recomputed in backward."""
+    import layerflow.layers.convolution as conv
+    monkeypatch.setattr(conv, "CHUNK_BYTES", 1)
+    monkeypatch.setattr(conv, "KEEP_BYTES", 1 << 30 if keep else 0)
+    params, shape = GRID[3]
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(5,) + shape[1:])
+    layer, bottom, top = make_layer("Convolution", params, [x])
+    assert layer._chunks == 5 and layer._keep == keep
+    (y,) = forward(layer, bottom, top)
+    dy = rng.normal(size=y.shape)
+    (dx,), pgrads = backward(layer, bottom, top, [dy])
+    ry, rdx, rgrads = conv_reference(layer, x, dy)
+    np.testing.assert_allclose(y, ry, **close(np.float64))
+    np.testing.assert_allclose(dx, rdx, **close(np.float64))
+    for g, r in zip(pgrads, rgrads):
+        np.testing.assert_allclose(g, r, **close(np.float64))

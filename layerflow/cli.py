@@ -144,7 +144,7 @@ def cmd_gradcheck(args):
             print(format_result(f"{layer.name} ({layer.type_name})", result, args.threshold))
             failed += not result.ok
         if not results:
-            print("no layer of this net runs backward: nothing to check")
+            print("no layer of this net has a gradient to check")
     print("gradient check " + ("FAILED" if failed else "passed") +
           f" (threshold {args.threshold:g}, step {args.stepsize:g}, float64)")
     return 1 if failed else 0

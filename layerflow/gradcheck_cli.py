@@ -8,9 +8,10 @@ from the command line, for one layer type (built-in or plug-in) or for every lay
 Everything runs in float64. A layer alone gets random normal bottoms of the `--shape`s;
 bottoms the layer cannot propagate to (labels) get integer class ids below the size of
 bottom 0's axis 1. For a config, the net is built in TRAIN phase with every data layer's
-batch cut to `--batch`, run forward once, then each layer that runs backward is checked on
-copies of its own bottoms. Blobs with more than `--max-elements` values are checked on that
-many elements drawn at random (the check is exhaustive below it).
+batch cut to `--batch`, run forward once, then each layer with a gradient to give (to a
+bottom or a param; a deploy net without a loss too) is checked on copies of its own
+bottoms. Blobs with more than `--max-elements` values are checked on that many elements
+drawn at random (the check is exhaustive below it).
 """
 import copy
 
@@ -185,7 +186,8 @@ def _cut_batches(net_cfg, batch):
 
 
 def check_net(config, batch=2, checker=None, layers=None, seed=1):
-    """Check every layer of the TRAIN net that runs backward -> [(layer, result)]."""
+    """Check every layer of the TRAIN net that has a gradient to give (to a bottom or a
+    param), whether or not a loss makes the net run it -> [(layer, result)]."""
     from .config import load_config, net_section
     from .net import Net
     root, file = load_config(config)
@@ -198,7 +200,9 @@ def check_net(config, batch=2, checker=None, layers=None, seed=1):
     out = []
     for li, layer in enumerate(net.layers):
         bottoms, tops = net.bottom_vecs[li], net.top_vecs[li]
-        wanted = (net.layer_need_backward[li] and not (layers and layer.name not in layers)
+        differentiable = bottoms and (layer.blobs or any(
+            layer.can_backprop(i) for i in range(len(bottoms))))
+        wanted = (differentiable and not (layers and layer.name not in layers)
                   and not (layer.type_name == "Split" and layer.spec is None))
         if wanted:                    # copy the bottoms before an in-place layer overwrites
             bottom = []

@@ -230,6 +230,16 @@ def test_gradcheck_config_checks_every_backward_layer(small, capsys):
     assert "(0 elements checked)" not in out        # zero biases are checked, not skipped
 
 
+def test_gradcheck_deploy_net_without_loss(tmp_path, capsys):
+    deploy = tmp_path / "deploy.yaml"
+    deploy.write_text("layers:\n"
+                      "  - {name: in, type: Input, top: x, shape: [2, 5]}\n"
+                      "  - {name: ip, type: InnerProduct, bottom: x, top: y, num_output: 3}\n"
+                      "  - {name: prob, type: Softmax, bottom: y, top: p}\n")
+    code, out, _ = run(capsys, "gradcheck", deploy)
+    assert code == 0 and "ip (InnerProduct)" in out and "prob (Softmax)" in out
+
+
 PLUGIN = '''
 from dataclasses import dataclass
 from layerflow import Layer

@@ -23,6 +23,7 @@ from layerflow.solvers.base import latest_state
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = Path(__file__).with_suffix(".yaml")
 MAX_ITER = 100
+PACE = 0.01       # s added to each snapshot file's fsync: the run lasts ~1 s even on tmpfs
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="uses /proc and POSIX signals")
 
@@ -119,7 +120,7 @@ def test_sigkill_at_random_moments_then_resume_is_exact(tmp_path, reference):
     rng = random.Random(seed)
     state, it, kills = None, -1, 0
     for _ in range(3):
-        run = Run(tmp_path, *(["--resume", state] if state else []))
+        run = Run(tmp_path, *(["--resume", state] if state else []), slow_fsync=PACE)
         target = rng.randrange(max(it, 0), max(it, 0) + 20)
         assert run.wait_for(f"Iteration {target} ("), f"seed {seed}"
         time.sleep(rng.uniform(0.0, 0.05))
@@ -152,7 +153,7 @@ def test_sigkill_while_writing_a_snapshot_leaves_the_previous_one(tmp_path, refe
 
 
 def test_sigint_stops_with_a_snapshot_of_that_iteration(tmp_path, reference):
-    run = Run(tmp_path)
+    run = Run(tmp_path, slow_fsync=PACE)
     assert run.wait_for("Iteration 20,")
     assert run.kill(signal.SIGINT) == 0
     run.wait_for("Optimization stopped early")

@@ -3,6 +3,7 @@ on (Caffe's sigint_effect / sighup_effect, plus sigterm_effect), handlers only d
 A plug-in layer sends the signal to this very process at a chosen forward call, so that the
 tests are deterministic."""
 import signal
+import sys
 
 import pytest
 
@@ -11,6 +12,8 @@ from layerflow.solvers.base import find_snapshots
 
 from .test_solver_plugins import PLUGIN, config, mlp_layers
 from .test_snapshot_resume import assert_same_state, final_state, metrics
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals (SIGHUP)")
 
 
 def layers_with_signal(at, sig):

@@ -175,8 +175,11 @@ def test_save_and_copy_from_round_trip(tmp_path):
         for x, y in zip(la, lb):
             np.testing.assert_array_equal(x.data, y.data)
     c = net_from(tmp_path, MLP.replace("num_output: 3", "num_output: 4"))
-    with pytest.raises(ValueError, match=r"w.npz: 'ip1/0' has shape \[3, 5\].*\[4, 5\]"):
+    with pytest.raises(WeightsFileError, match=r"w.npz: 'ip1/0' has shape \[3, 5\].*\[4, 5\]"):
         c.copy_from(tmp_path / "w.npz")
+    np.savez(tmp_path / "other.npz", **{"conv1/0": np.ones(3)})
+    with pytest.raises(WeightsFileError, match="other.npz: none of its 1 arrays names a layer"):
+        c.copy_from(tmp_path / "other.npz")
 
 
 def test_corrupt_weights_files_are_named(tmp_path):

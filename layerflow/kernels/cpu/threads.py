@@ -1,27 +1,32 @@
-"""One thread setup for Numba's pool and the BLAS, so that they do not fight over the cores.
+"""One thread setup for Numba, the BLAS and layerflow's own chunk threads, so that they do
+not fight over the cores.
 
-Convolutional layers alternate Numba `prange` kernels (im2col, layout moves, pooling) with
-large BLAS products (numpy's OpenBLAS). Both keep a pool of one thread per core, and
-OpenBLAS's threads spin for a while after each product: running a parallel Numba kernel
-right after a GEMM then puts 2 x cores busy threads on the cores, which measured up to
-2.5x slower than either alone. `configure_threads()` fixes the split once per process:
+OpenBLAS's worker threads and GNU OpenMP's (Numba's default `omp` threading layer) spin
+while they wait for work. On a machine shared with other jobs a spinning pool collapses:
+LeNet's training iteration went from ~50 ms to 240-760 ms with either pool at 2 threads
+(table in docs/convolution.md). `configure_threads(n)` therefore sets, once per process:
 
-- Numba: `numba.set_num_threads(n)` with n = the CPU count (or LAYERFLOW_NUM_THREADS);
-- BLAS: the same n, through threadpoolctl when it is installed (OpenBLAS would otherwise
-  also use every core, which is what we want; the limit only matters when the user sets
-  LAYERFLOW_NUM_THREADS or OMP_NUM_THREADS lower).
-
-The measured choice and the numbers behind it are in docs/convolution.md.
+- n = LAYERFLOW_NUM_THREADS, else OMP_NUM_THREADS, else the CPUs this process may use;
+- Numba: n threads on the `workqueue` layer (its workers sleep when idle), unless
+  NUMBA_THREADING_LAYER is set; used by the pooling kernels' `prange` loops;
+- OpenBLAS: 1 thread (through threadpoolctl; LAYERFLOW_BLAS_THREADS overrides);
+- the convolution layers parallelise themselves: `run_parallel` hands chunks of images to
+  n - 1 pool threads plus the caller, whose heavy work (BLAS products, `nogil` kernels)
+  runs without the GIL; `matmul` splits one large product the same way.
 """
 import os
 
 import numpy as np
 
 _configured = False
+_threads = None
 
 
 def num_threads():
-    """Threads layerflow uses: LAYERFLOW_NUM_THREADS, else OMP_NUM_THREADS, else the CPUs."""
+    """Threads layerflow uses: as configured, else LAYERFLOW_NUM_THREADS, else
+    OMP_NUM_THREADS, else the CPUs."""
+    if _threads is not None:
+        return _threads
     for var in ("LAYERFLOW_NUM_THREADS", "OMP_NUM_THREADS"):
         value = os.environ.get(var, "")
         if value.isdigit() and int(value) > 0:
@@ -34,7 +39,7 @@ def num_threads():
 
 def configure_threads(n=None):
     """Set Numba's and the BLAS's thread counts once (idempotent unless `n` is given)."""
-    global _configured
+    global _configured, _threads
     if _configured and n is None:
         return
     _configured = True
@@ -42,8 +47,8 @@ def configure_threads(n=None):
     if "NUMBA_THREADING_LAYER" not in os.environ:
         numba.config.THREADING_LAYER = "workqueue"   # takes effect before the first launch
     n = n or num_threads()
-    n = max(1, min(n, numba.config.NUMBA_NUM_THREADS))
-    numba.set_num_threads(n)
+    _threads = n
+    numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))
     blas = os.environ.get("LAYERFLOW_BLAS_THREADS", "")
     try:
         from threadpoolctl import threadpool_limits

@@ -63,10 +63,10 @@ class SampledChecker(GradientChecker):
             run()
             return sum(float(np.sum(w * t.data)) for w, t in zip(weights, top))
 
+        for b in list(layer.blobs) + list(bottom):       # clear first (Caffe's order), so a
+            b.diff[...] = 0                               # top sharing a bottom's diff keeps w
         for t, w in zip(top, weights):
             t.diff[...] = w
-        for b in list(layer.blobs) + list(bottom):
-            b.diff[...] = 0
         layer.backward(top, [i in check_bottom for i in range(len(bottom))], bottom)
         analytic = [b.diff.reshape(-1).copy() for _, b in blobs]
         layer.rng.bit_generator.state = rng_state

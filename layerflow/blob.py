@@ -62,6 +62,11 @@ class Blob:
         self._diff_buf = other._diff_buf
         self._views()
 
+    def buffers(self):
+        """The flat (data, diff) arrays behind the views; their size is the capacity, which
+        may exceed `count` after a shrinking reshape (memory reports count them)."""
+        return self._data_buf, self._diff_buf
+
     def shares_data_with(self, other):
         return self._data_buf is other._data_buf
 

@@ -118,14 +118,14 @@ def cmd_plot(args):
 
 
 def cmd_gradcheck(args):
-    from .gradcheck_cli import (SampledChecker, check_layer_type, check_net, format_result,
-                                parse_params, parse_shape)
+    from .gradcheck import GradientChecker
+    from .gradcheck_cli import check_layer_type, check_net, format_result, parse_params, parse_shape
     from .registry import import_plugin
     for module in args.plugin or ():
         import_plugin(module)
     if (args.config is None) == (args.layer is None):
         raise ValueError("give a CONFIG or --layer TYPE (one of them)")
-    checker = SampledChecker(max_elements=args.max_elements or None, stepsize=args.stepsize,
+    checker = GradientChecker(max_elements=args.max_elements or None, stepsize=args.stepsize,
                              threshold=args.threshold, kink=0.0, kink_range=args.kink_range)
     failed = 0
     if args.layer:

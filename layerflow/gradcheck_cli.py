@@ -18,88 +18,7 @@ import copy
 import numpy as np
 
 from .blob import Blob
-from .gradcheck import GradCheckResult, GradientChecker
-
-
-class SampledChecker(GradientChecker):
-    """GradientChecker that checks at most `max_elements` elements per blob, drawn at
-    random, and skips kinks in bottoms only (a bias of 0 is no kink). Where every blob is
-    small enough and no kink is set, the parent's exhaustive check runs unchanged.
-    `result.checked` holds the number of elements checked per blob."""
-
-    def __init__(self, max_elements=None, **kwargs):
-        super().__init__(**kwargs)
-        self.max_elements = max_elements
-
-    def check(self, layer, bottom, top, check_bottom=None, check_params=True, max_failures=10):
-        if check_bottom is None:
-            check_bottom = [i for i in range(len(bottom)) if layer.can_backprop(i)]
-        sizes = [bottom[i].count for i in check_bottom]
-        sizes += [b.count for b in layer.blobs] if check_params else []
-        small = self.max_elements is None or all(s <= self.max_elements for s in sizes)
-        if small and self.kink_range <= 0:
-            result = super().check(layer, bottom, top, check_bottom, check_params,
-                                   max_failures)
-            result.checked = {label: n for label, n in zip(result.worst, sizes)}
-            return result
-        return self._sampled(layer, bottom, top, check_bottom, check_params, max_failures)
-
-    def _sampled(self, layer, bottom, top, check_bottom, check_params, max_failures):
-        rng = np.random.default_rng(self.seed)
-        rng_state = layer.rng.bit_generator.state
-        blobs = [(f"bottom {i}", bottom[i]) for i in check_bottom]
-        if check_params:
-            blobs += [(f"param {i}", b) for i, b in enumerate(layer.blobs)]
-
-        def run():
-            layer.rng.bit_generator.state = rng_state
-            layer.reshape(bottom, top)
-            layer.forward(bottom, top)
-
-        run()
-        weights = [rng.uniform(-1, 1, t.shape).astype(t.dtype) for t in top]
-
-        def objective():
-            run()
-            return sum(float(np.sum(w * t.data)) for w, t in zip(weights, top))
-
-        for b in list(layer.blobs) + list(bottom):       # clear first (Caffe's order), so a
-            b.diff[...] = 0                               # top sharing a bottom's diff keeps w
-        for t, w in zip(top, weights):
-            t.diff[...] = w
-        layer.backward(top, [i in check_bottom for i in range(len(bottom))], bottom)
-        analytic = [b.diff.reshape(-1).copy() for _, b in blobs]
-        layer.rng.bit_generator.state = rng_state
-        result = GradCheckResult()
-        result.checked = {}
-        limit = self.max_elements
-        for (label, blob), grad in zip(blobs, analytic):
-            flat = blob.data.reshape(-1)
-            picks = (range(flat.size) if limit is None or flat.size <= limit else
-                     np.sort(rng.choice(flat.size, limit, replace=False)))
-            worst, checked = 0.0, 0
-            for j in picks:
-                x = flat[j]
-                if (self.kink_range > 0 and label.startswith("bottom")
-                        and abs(x - self.kink) < self.kink_range):
-                    continue
-                checked += 1
-                flat[j] = x + self.stepsize
-                plus = objective()
-                flat[j] = x - self.stepsize
-                minus = objective()
-                flat[j] = x
-                numeric = (plus - minus) / (2 * self.stepsize)
-                a = float(grad[j])
-                err = abs(a - numeric) / max(abs(a), abs(numeric), 1.0)
-                worst = max(worst, err)
-                if err > self.threshold and len(result.failures) < max_failures:
-                    result.failures.append(f"{label}[{j}]: analytic {a:.6g} vs numeric "
-                                           f"{numeric:.6g}")
-            result.worst[label] = worst
-            result.checked[label] = checked
-        run()
-        return result
+from .gradcheck import GradientChecker
 
 
 def parse_params(pairs):
@@ -158,7 +77,7 @@ def check_layer_type(type_name, params=None, shapes=None, num_top=None, checker=
             b.data[...] = rng.integers(0, classes, b.shape)
     layer.setup(bottom, top)
     layer.reshape(bottom, top)
-    checker = checker or SampledChecker()
+    checker = checker or GradientChecker()
     return checker.check(layer, bottom, top), f"{type_name} on " + ", ".join(
         str(list(s)) for s in shapes)
 
@@ -196,7 +115,7 @@ def check_net(config, batch=2, checker=None, layers=None, seed=1):
     if plugins:
         net_cfg["plugins"] = list(plugins)
     net = Net(net_cfg, "train", dtype=np.float64, seed=seed)
-    checker = checker or SampledChecker(max_elements=200)
+    checker = checker or GradientChecker(max_elements=200)
     out = []
     for li, layer in enumerate(net.layers):
         bottoms, tops = net.bottom_vecs[li], net.top_vecs[li]
@@ -222,7 +141,7 @@ def check_net(config, batch=2, checker=None, layers=None, seed=1):
 
 def format_result(title, result, threshold):
     lines = [title]
-    checked = getattr(result, "checked", {})
+    checked = result.checked
     for label, worst in result.worst.items():
         flag = "ok" if worst <= threshold else "FAIL"
         n = checked.get(label)

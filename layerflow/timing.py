@@ -151,23 +151,22 @@ def time_net(config, iterations=50, phase="train", mode="cpu", seed=1):
 
 
 def _blob_bytes(blob):
-    return blob._data_buf.nbytes + blob._diff_buf.nbytes
+    return sum(buf.nbytes for buf in blob.buffers())
 
 
 def memory_report(net, solver_section=None, layer_rows=None):
     """The training footprint of `net` in bytes, split as the module docstring says; fills
     `top_bytes`, `inplace_saved` and `buffer_bytes` of `layer_rows` when given."""
     params = net.learnable_params()
-    param_bytes = sum(b._data_buf.nbytes for b, *_ in params)
-    grad_bytes = sum(b._diff_buf.nbytes for b, *_ in params)
+    param_bytes = sum(b.buffers()[0].nbytes for b, *_ in params)
+    grad_bytes = sum(b.buffers()[1].nbytes for b, *_ in params)
     per_param = history_blobs(solver_section)
     history = (per_param or 0) * param_bytes
     param_ids = {id(b) for layer in net.layers for b in layer.blobs}
     seen_blobs, seen_arrays = set(), set()
     for layer in net.layers:
         for b in layer.blobs:
-            seen_arrays.add(id(b._data_buf))
-            seen_arrays.add(id(b._diff_buf))
+            seen_arrays.update(id(buf) for buf in b.buffers())
     activations = saved = buffers = dataset = 0
     for li, layer in enumerate(net.layers):
         bottoms, tops = net.bottom_vecs[li], net.top_vecs[li]
@@ -178,7 +177,7 @@ def memory_report(net, solver_section=None, layer_rows=None):
             elif id(t) not in seen_blobs:
                 seen_blobs.add(id(t))
                 top_bytes += _blob_bytes(t)
-                seen_arrays.update((id(t._data_buf), id(t._diff_buf)))
+                seen_arrays.update(id(buf) for buf in t.buffers())
         own = _layer_buffers(layer, param_ids, seen_arrays)
         if layer.num_bottom == 0 and not bottoms:
             dataset += own
@@ -205,7 +204,7 @@ def _layer_buffers(layer, param_ids, seen):
         items = value if isinstance(value, (list, tuple)) else [value]
         for v in items:
             if isinstance(v, Blob) and id(v) not in param_ids:
-                for buf in (v._data_buf, v._diff_buf):
+                for buf in v.buffers():
                     if id(buf) not in seen:
                         seen.add(id(buf))
                         total += buf.nbytes

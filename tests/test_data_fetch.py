@@ -1,5 +1,6 @@
 """`fetch_dataset`: downloads from a local HTTP server or file:// URL (never the internet),
 checks SHA-256, keeps good files, and says what to put where when it cannot download."""
+import gzip
 import hashlib
 import http.server
 import socket
@@ -10,7 +11,8 @@ import pytest
 from layerflow.data import DataFileError
 from layerflow.data import fetch as F
 
-FILES = {"a.gz": b"first file" * 1000, "b.gz": b"second"}
+RAW = {"a.gz": b"first file" * 1000, "b.gz": b"second"}
+FILES = {n: gzip.compress(d, mtime=0) for n, d in RAW.items()}
 
 
 @pytest.fixture
@@ -21,7 +23,8 @@ def tiny(monkeypatch, tmp_path):
     for name, data in FILES.items():
         (www / name).write_bytes(data)
     spec = {"env": "LAYERFLOW_TINY_URL", "mirrors": ["http://127.0.0.1:9/"],
-            "files": {n: hashlib.sha256(d).hexdigest() for n, d in FILES.items()}}
+            "files": {n: hashlib.sha256(d).hexdigest() for n, d in FILES.items()},
+            "content": {n: hashlib.sha256(d).hexdigest() for n, d in RAW.items()}}
     monkeypatch.setitem(F.DATASETS, "tiny", spec)
     monkeypatch.delenv("LAYERFLOW_TINY_URL", raising=False)
     return www
@@ -58,7 +61,7 @@ def test_fetch_from_file_url_via_environment(tiny, tmp_path, monkeypatch):
     monkeypatch.setenv("LAYERFLOW_DATA", str(tmp_path / "root"))
     monkeypatch.setenv("LAYERFLOW_TINY_URL", tiny.as_uri())
     folder = F.fetch_dataset("tiny")
-    assert folder == tmp_path / "root" / "tiny" and (folder / "b.gz").read_bytes() == b"second"
+    assert folder == tmp_path / "root" / "tiny" and (folder / "b.gz").read_bytes() == FILES["b.gz"]
 
 
 def test_good_files_are_kept(tiny, tmp_path):
@@ -66,6 +69,17 @@ def test_good_files_are_kept(tiny, tmp_path):
     mtime = (folder / "a.gz").stat().st_mtime_ns
     F.fetch_dataset("tiny", root=tmp_path, base_url="http://127.0.0.1:9/", progress=False)
     assert (folder / "a.gz").stat().st_mtime_ns == mtime   # nothing downloaded, no error
+
+
+def test_recompressed_or_unzipped_copies_are_kept(tiny, tmp_path):
+    """The same bytes under another gzip (or uncompressed) need no download."""
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    (folder / "a.gz").write_bytes(gzip.compress(RAW["a.gz"], compresslevel=1, mtime=7))
+    (folder / "b").write_bytes(RAW["b.gz"])
+    assert (folder / "a.gz").read_bytes() != FILES["a.gz"]
+    F.fetch_dataset("tiny", root=tmp_path, base_url="http://127.0.0.1:9/", progress=False)
+    assert not (folder / "b.gz").exists()
 
 
 def test_checksum_mismatch_is_refused(tiny, tmp_path):

@@ -4,11 +4,12 @@
     folder = fetch_dataset("mnist")          # -> $LAYERFLOW_DATA/mnist
 
 Each file is downloaded to a temporary name beside its target, its SHA-256 compared with the
-published file's, then renamed into place; files already there with the right digest are
-kept. A progress bar shows on a terminal. `base_url` (or `$LAYERFLOW_MNIST_URL`) replaces the
+published file's, then renamed into place; files already there are kept when they are the
+published ones or hold the same decompressed bytes (a recompressed or unzipped copy). A progress bar shows on a terminal. `base_url` (or `$LAYERFLOW_MNIST_URL`) replaces the
 mirrors, e.g. `file:///media/usb/mnist/` or a local HTTP server. Without a network the error
 says which files to put where.
 """
+import gzip
 import hashlib
 import os
 import sys
@@ -35,14 +36,26 @@ DATASETS = {
             "t10k-labels-idx1-ubyte.gz":
                 "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
         },
+        # SHA-256 of the decompressed IDX files: a copy recompressed by another gzip (or
+        # stored uncompressed) holds the same digits and is kept, not downloaded again.
+        "content": {
+            "train-images-idx3-ubyte.gz":
+                "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+            "train-labels-idx1-ubyte.gz":
+                "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+            "t10k-images-idx3-ubyte.gz":
+                "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+            "t10k-labels-idx1-ubyte.gz":
+                "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+        },
     },
 }
 CHUNK = 1 << 16
 
 
-def sha256_of(path):
+def sha256_of(path, decompress=False):
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    with (gzip.open if decompress else open)(path, "rb") as f:
         for block in iter(lambda: f.read(CHUNK), b""):
             h.update(block)
     return h.hexdigest()
@@ -68,7 +81,7 @@ def fetch_dataset(name, root=None, base_url=None, progress=None, timeout=60):
         raise DataFileError(f"{folder}: cannot create the dataset folder ({exc})") from None
     for file, digest in spec["files"].items():
         target = folder / file
-        if target.exists() and sha256_of(target) == digest:
+        if _already_there(target, digest, spec["content"][file]):
             continue
         errors = []
         for mirror in mirrors:
@@ -83,6 +96,18 @@ def fetch_dataset(name, root=None, base_url=None, progress=None, timeout=60):
         else:
             raise DataFileError(_offline_message(name, spec, folder, file, errors))
     return folder
+
+
+def _already_there(target, digest, content_digest):
+    """A file in place that is the published one, or holds the same decompressed bytes."""
+    plain = target.with_suffix("")
+    try:
+        if target.exists():
+            return (sha256_of(target) == digest or
+                    sha256_of(target, decompress=True) == content_digest)
+        return plain.exists() and sha256_of(plain) == content_digest
+    except (OSError, EOFError):
+        return False
 
 
 class _Mismatch(ValueError):

@@ -36,7 +36,8 @@ def _conv(name, bottom, n, k, pad=0, std=None):
 def _ip(name, bottom, n, std=None):
     filler = "{type: xavier}" if std is None else f"{{type: gaussian, std: {std}}}"
     return (f"- {{name: {name}, type: InnerProduct, bottom: {bottom}, top: {name}, "
-            f"num_output: {n}, weight_filler: {filler}, param: [{{lr_mult: 1}}, {{lr_mult: 2}}]}}\n")
+            f"num_output: {n}, weight_filler: {filler}, "
+            f"param: [{{lr_mult: 1}}, {{lr_mult: 2}}]}}\n")
 
 
 def _pool(name, bottom, pool, k, s):

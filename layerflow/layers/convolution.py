@@ -145,9 +145,12 @@ class Convolution(Layer):
         round-robin to `parts` threads; per-thread buffers, so each thread writes only its
         own (col, product, weight and bias gradient partial sums)."""
         item = self.dtype.itemsize
-        self._per = max(1, min(n, CHUNK_BYTES // max(rows * pixels * item, 1)))
+        per = max(1, min(n, CHUNK_BYTES // max(rows * pixels * item, 1)))
+        chunks = -(-n // per)
+        self._parts = max(1, min(num_threads(), chunks))
+        chunks = -(-chunks // self._parts) * self._parts   # a multiple of the threads, and
+        self._per = -(-n // chunks)                         # even chunks: balanced threads
         self._chunks = -(-n // self._per)
-        self._parts = max(1, min(num_threads(), self._chunks))
         m, width = self.p.num_output, self._per * pixels
         self._col = [np.empty(rows * width, self.dtype) for _ in range(self._parts)]
         self._y = [np.empty(m * width, self.dtype) for _ in range(self._parts)]

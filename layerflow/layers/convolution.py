@@ -140,6 +140,56 @@ class Convolution(Layer):
         self._plan(n, c * kh * kw, oh * ow)
         self._shape = shape
 
+    def forward_cpu(self, bottom, top):
+        x, geo = bottom[0].data, self._geometry()
+        m = self.p.num_output
+        out = top[0].data.reshape(self._top_shape[0], m, -1)
+        w = self.blobs[0].data.reshape(m, -1)
+        bias = self.blobs[1].data if self.p.bias_term else self._no_bias
+        mg, rg = m // self.p.group, self._rows // self.p.group
+
+        def work(t):
+            for i in range(t, self._chunks, self._parts):
+                n0, n1, col, y = self._chunk(t, i, self._keep)
+                im2col(x[n0:n1], *geo, col)
+                self._gemm(w, col, y, mg, rg)
+                rows_to_nchw(y, bias, self.p.bias_term, out[n0:n1])
+
+        run_parallel(work, self._parts)
+
+    def backward_cpu(self, top, propagate_down, bottom):
+        x, geo = bottom[0].data, self._geometry()
+        n, m = self._top_shape[:2]
+        dy = top[0].diff.reshape(n, m, -1)
+        w = self.blobs[0].data.reshape(m, -1)
+        g = self.p.group
+        mg, rg = m // g, self._rows // g
+
+        def work(t):
+            wsum, bsum, wtmp = self._wsum[t], self._bsum[t], self._wtmp[t]
+            wsum[...] = 0
+            bsum[...] = 0
+            for i in range(t, self._chunks, self._parts):
+                n0, n1, col, dyr = self._chunk(t, i, self._keep)
+                if not self._keep:
+                    im2col(x[n0:n1], *geo, col)      # recomputed, as Caffe does
+                nchw_to_rows_bias_grad(dy[n0:n1], dyr, bsum, self.p.bias_term)
+                for gi in range(g):                   # dW_g = dY_g @ col_g^T
+                    np.matmul(dyr[gi * mg:(gi + 1) * mg], col[gi * rg:(gi + 1) * rg].T,
+                              out=wtmp[gi * mg:(gi + 1) * mg])
+                np.add(wsum, wtmp, out=wsum)
+                if propagate_down[0]:
+                    dcol = self._chunk(t, i)[2] if self._keep else col
+                    self._gemm(w, dyr, dcol, mg, mg, transpose_a=True)  # W_g^T dY_g
+                    col2im(dcol, *geo, bottom[0].diff[n0:n1])
+
+        run_parallel(work, self._parts)
+        wd = self.blobs[0].diff.reshape(m, -1)
+        for t in range(self._parts):
+            np.add(wd, self._wsum[t], out=wd)
+            if self.p.bias_term:
+                np.add(self.blobs[1].diff, self._bsum[t], out=self.blobs[1].diff)
+
     def _plan(self, n, rows, pixels):
         """Chunks of `per` images whose patches (rows x per*pixels) fit in ~L2, handed out
         round-robin to `parts` threads; per-thread buffers, so each thread writes only its
@@ -199,53 +249,3 @@ class Convolution(Layer):
             ai, bi = a[i * ra:(i + 1) * ra], b[i * rb:(i + 1) * rb]
             np.matmul(ai.T if transpose_a else ai, bi.T if transpose_b else bi,
                       out=out[i * ro:(i + 1) * ro])
-
-    def forward_cpu(self, bottom, top):
-        x, geo = bottom[0].data, self._geometry()
-        m = self.p.num_output
-        out = top[0].data.reshape(self._top_shape[0], m, -1)
-        w = self.blobs[0].data.reshape(m, -1)
-        bias = self.blobs[1].data if self.p.bias_term else self._no_bias
-        mg, rg = m // self.p.group, self._rows // self.p.group
-
-        def work(t):
-            for i in range(t, self._chunks, self._parts):
-                n0, n1, col, y = self._chunk(t, i, self._keep)
-                im2col(x[n0:n1], *geo, col)
-                self._gemm(w, col, y, mg, rg)
-                rows_to_nchw(y, bias, self.p.bias_term, out[n0:n1])
-
-        run_parallel(work, self._parts)
-
-    def backward_cpu(self, top, propagate_down, bottom):
-        x, geo = bottom[0].data, self._geometry()
-        n, m = self._top_shape[:2]
-        dy = top[0].diff.reshape(n, m, -1)
-        w = self.blobs[0].data.reshape(m, -1)
-        g = self.p.group
-        mg, rg = m // g, self._rows // g
-
-        def work(t):
-            wsum, bsum, wtmp = self._wsum[t], self._bsum[t], self._wtmp[t]
-            wsum[...] = 0
-            bsum[...] = 0
-            for i in range(t, self._chunks, self._parts):
-                n0, n1, col, dyr = self._chunk(t, i, self._keep)
-                if not self._keep:
-                    im2col(x[n0:n1], *geo, col)      # recomputed, as Caffe does
-                nchw_to_rows_bias_grad(dy[n0:n1], dyr, bsum, self.p.bias_term)
-                for gi in range(g):                   # dW_g = dY_g @ col_g^T
-                    np.matmul(dyr[gi * mg:(gi + 1) * mg], col[gi * rg:(gi + 1) * rg].T,
-                              out=wtmp[gi * mg:(gi + 1) * mg])
-                np.add(wsum, wtmp, out=wsum)
-                if propagate_down[0]:
-                    dcol = self._chunk(t, i)[2] if self._keep else col
-                    self._gemm(w, dyr, dcol, mg, mg, transpose_a=True)  # W_g^T dY_g
-                    col2im(dcol, *geo, bottom[0].diff[n0:n1])
-
-        run_parallel(work, self._parts)
-        wd = self.blobs[0].diff.reshape(m, -1)
-        for t in range(self._parts):
-            np.add(wd, self._wsum[t], out=wd)
-            if self.p.bias_term:
-                np.add(self.blobs[1].diff, self._bsum[t], out=self.blobs[1].diff)

@@ -71,11 +71,6 @@ class Deconvolution(Layer):
         self._wgrad = np.empty((c, rows // self.p.group), self.dtype)
         self._shape = shape
 
-    def _geometry(self):
-        (kh, kw), (sh, sw) = self.p.kernel, self.p.strides
-        (ph, pw), (dh, dw) = self.p.pads, self.p.dilations
-        return kh, kw, sh, sw, ph, pw, dh, dw, self._shape[2], self._shape[3]
-
     def forward_cpu(self, bottom, top):
         n, c = self._shape[:2]
         nchw_to_rows(bottom[0].data.reshape(n, c, -1), self._x)
@@ -110,3 +105,8 @@ class Deconvolution(Layer):
                 cs, rs = slice(i * cg, (i + 1) * cg), slice(i * rg, (i + 1) * rg)
                 matmul(wm[cs], self._col[rs], self._x[cs])
             rows_to_nchw(self._x, self._no_bias, False, bottom[0].diff.reshape(n, c, -1))
+
+    def _geometry(self):
+        (kh, kw), (sh, sw) = self.p.kernel, self.p.strides
+        (ph, pw), (dh, dw) = self.p.pads, self.p.dilations
+        return kh, kw, sh, sw, ph, pw, dh, dw, self._shape[2], self._shape[3]

@@ -103,15 +103,6 @@ class Pooling(Layer):
             self._mask = np.empty(self._top_shape, np.int32)
         self._shape = shape
 
-    def out_size(self, size, k, s, p):
-        if self.p.round_mode == "CEIL":
-            out = int(math.ceil((size + 2 * p - k) / s)) + 1
-        else:
-            out = (size + 2 * p - k) // s + 1
-        if p > 0 and (out - 1) * s >= size + p:
-            out -= 1          # the last window must start inside the padded input
-        return out
-
     def forward_cpu(self, bottom, top):
         if self.p.pool == "MAX":
             max_pool_forward(bottom[0].data, *self.geometry, top[0].data, self._mask)
@@ -127,3 +118,12 @@ class Pooling(Layer):
             max_pool_backward(top[0].diff, self._mask, bottom[0].diff)
         else:
             ave_pool_backward(top[0].diff, *self.geometry, bottom[0].diff)
+
+    def out_size(self, size, k, s, p):
+        if self.p.round_mode == "CEIL":
+            out = int(math.ceil((size + 2 * p - k) / s)) + 1
+        else:
+            out = (size + 2 * p - k) // s + 1
+        if p > 0 and (out - 1) * s >= size + p:
+            out -= 1          # the last window must start inside the padded input
+        return out

@@ -8,8 +8,9 @@ Computed over chunks of a few images whose patches fit in about an L2 cache: im2
 the chunk, col (C kh kw, n OH OW), then one matrix product per group, Y = W_g @ col_g,
 moved into NCHW with the bias added in the same pass; the chunks are shared out among the
 threads (each with its own buffers). Gradients with dY as (M, n OH OW): dW_g += dY_g @
-col_g^T (im2col recomputed per chunk, as Caffe does), db += sum over n and pixels of dy,
-dx = col2im(W_g^T @ dY_g).
+col_g^T, db += sum over n and pixels of dy, dx = col2im(W_g^T @ dY_g); the patches are
+kept from forward when a training layer's total at most 16 MB, else recomputed per chunk
+as Caffe does (so backward follows the forward of the same data).
 
     - {name: conv1, type: Convolution, bottom: data, top: conv1, num_output: 20,
        kernel_size: 5, stride: 1, weight_filler: {type: xavier}}

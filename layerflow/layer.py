@@ -33,6 +33,7 @@ class Layer:
     num_top = 1
     in_place = False        # may run with top == bottom
     is_loss = False         # top[0] carries loss weight 1 by default
+    own_threads = False     # runs its own threads (the Net then keeps OpenBLAS at 1 thread)
     type_name = "Layer"
 
     def __init__(self, params=None, name="", phase="TRAIN", spec=None, rng=None,

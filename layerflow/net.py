@@ -16,6 +16,7 @@ from .config import ConfigError, Where, from_mapping, load_config, net_section
 from .config.errors import did_you_mean
 from .config.specs import COMMON_KEYS, LayerCommon
 from .io.weights import WeightsFileError, load_weights, save_weights
+from .kernels.cpu.threads import configure_threads
 from .layer import ShapeError
 from .registry import get_layer_class, import_plugin, layer_types
 
@@ -52,6 +53,7 @@ class Net:
         self._import_plugins(plugins, net_cfg if net_cfg.get("plugins") else root)
         specs = self._parse_layers(net_cfg, level, stages)
         self._wire(specs)
+        configure_threads(own_threads=any(cls.own_threads for _, cls, *_ in specs))
         self._setup_layers()
         self._mark_backward()
         if weights is not None:

@@ -1,10 +1,15 @@
 """Benchmark: the MNIST MLP (784-500-300-10, batch 64, SGD with momentum and weight decay)
 trained in layerflow and in PyTorch CPU, in one process, alternating rounds, same threads.
 
-    python tools/bench_mlp.py [--rounds 15] [--iters 50] [--threads N] [--first-iteration]
+    python tools/bench_mlp.py [--rounds 7] [--iters 200] [--threads N] [--first-iteration]
 
 Prints the median ms per training iteration of each and the ratio layerflow / PyTorch.
-Both train on a fixed in-memory batch (no data loading on either side). With
+Both train on a fixed in-memory batch (no data loading on either side). Each side gets the
+same N threads: layerflow its own setup (OpenBLAS with N threads for a dense net, see
+layerflow/kernels/cpu/threads.py), PyTorch `torch.set_num_threads(N)`. Idle OpenBLAS and
+OpenMP threads spin for a while after their work, stealing the cores from whichever side
+runs next, so each timed block starts after a 0.3 s pause, and blocks are long (200
+iterations) so that waking the threads does not count. With
 --first-iteration it also measures, in fresh processes, the time from start to the end of
 the first training iteration of `configs/mlp.yaml` (MNIST read included) with an empty and
 with a warm Numba cache.
@@ -87,19 +92,16 @@ def first_iteration(config, cache_dir, prefix):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=15)
-    ap.add_argument("--iters", type=int, default=50)
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--iters", type=int, default=200)
     ap.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     ap.add_argument("--first-iteration", action="store_true")
     args = ap.parse_args()
 
+    from layerflow.kernels.cpu.threads import configure_threads
+    configure_threads(args.threads)       # layerflow's own setup, as every Net applies it
     import torch
     torch.set_num_threads(args.threads)
-    try:
-        from threadpoolctl import threadpool_limits
-        threadpool_limits(args.threads)
-    except ImportError:
-        pass
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 1, (64, 1, 28, 28)).astype(np.float32)
     y = rng.integers(0, 10, 64)
@@ -109,6 +111,7 @@ def main():
     times = {k: [] for k in runners}
     for _ in range(args.rounds):
         for name, run in runners.items():
+            time.sleep(0.3)   # let the other side's idle threads stop spinning first
             t0 = time.perf_counter()
             run(args.iters)
             times[name].append((time.perf_counter() - t0) / args.iters * 1e3)

@@ -22,7 +22,7 @@ import numpy as np
 from ..config.schema import bounded
 from ..fillers import FillerSpec
 from ..kernels.cpu.im2col import col2im, im2col, nchw_to_rows_bias_grad, rows_to_nchw
-from ..kernels.cpu.threads import configure_threads, num_threads, run_parallel
+from ..kernels.cpu.threads import num_threads, run_parallel
 from ..layer import Layer
 from ..registry import register_layer
 
@@ -100,9 +100,9 @@ def conv_out_size(size, k, s, p, d):
 @register_layer("Convolution")
 class Convolution(Layer):
     Params = ConvParams
+    own_threads = True
 
     def setup(self, bottom, top):
-        configure_threads()
         shape = bottom[0].shape
         if len(shape) != 4:
             raise self.shape_error(f"bottom '{bottom[0].name}' must be 4-D (N, C, H, W), "

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..kernels.cpu.im2col import (add_channel_bias, channel_sum, col2im, im2col, nchw_to_rows,
                                   rows_to_nchw)
-from ..kernels.cpu.threads import configure_threads, matmul
+from ..kernels.cpu.threads import matmul
 from ..layer import Layer
 from ..registry import register_layer
 from .convolution import ConvParams
@@ -26,9 +26,9 @@ def deconv_out_size(size, k, s, p, d):
 @register_layer("Deconvolution")
 class Deconvolution(Layer):
     Params = ConvParams
+    own_threads = True
 
     def setup(self, bottom, top):
-        configure_threads()
         shape = bottom[0].shape
         if len(shape) != 4:
             raise self.shape_error(f"bottom '{bottom[0].name}' must be 4-D (N, C, H, W), "

@@ -21,7 +21,6 @@ import numpy as np
 
 from ..kernels.cpu.pooling import (ave_pool_backward, ave_pool_forward, mask_to_float,
                                    max_pool_backward, max_pool_forward)
-from ..kernels.cpu.threads import configure_threads
 from ..layer import Layer
 from ..registry import register_layer
 from .convolution import hw_pair
@@ -69,9 +68,9 @@ class Pooling(Layer):
                                  f"{list(self.kernel)}")
 
     num_top = (1, 2)
+    own_threads = True
 
     def setup(self, bottom, top):
-        configure_threads()
         if len(top) == 2 and self.p.pool != "MAX":
             raise self.shape_error("only MAX pooling has a second top (the argmax mask)")
         self._shape = None

@@ -1,5 +1,5 @@
 """One thread setup for Numba, the BLAS and layerflow's own chunk threads, so that they do
-not fight over the cores.
+not fight over the cores. Every Net applies it when it is built.
 
 OpenBLAS's worker threads and GNU OpenMP's (Numba's default `omp` threading layer) spin
 while they wait for work. On a machine shared with other jobs a spinning pool collapses:
@@ -9,7 +9,8 @@ LeNet's training iteration went from ~50 ms to 240-760 ms with either pool at 2 
 - n = LAYERFLOW_NUM_THREADS, else OMP_NUM_THREADS, else the CPUs this process may use;
 - Numba: n threads on the `workqueue` layer (its workers sleep when idle), unless
   NUMBA_THREADING_LAYER is set; used by the pooling kernels' `prange` loops;
-- OpenBLAS: 1 thread (through threadpoolctl; LAYERFLOW_BLAS_THREADS overrides);
+- OpenBLAS (through threadpoolctl; LAYERFLOW_BLAS_THREADS overrides): 1 thread in a net
+  with layers that run their own threads (Convolution, Deconvolution, Pooling), n otherwise;
 - the convolution layers parallelise themselves: `run_parallel` hands chunks of images to
   n - 1 pool threads plus the caller, whose heavy work (BLAS products, `nogil` kernels)
   runs without the GIL; `matmul` splits one large product the same way.
@@ -37,26 +38,33 @@ def num_threads():
         return os.cpu_count() or 1
 
 
-def configure_threads(n=None):
-    """Set Numba's and the BLAS's thread counts once (idempotent unless `n` is given)."""
+def configure_threads(n=None, own_threads=False):
+    """Set Numba's thread count (once, unless `n` is given) and OpenBLAS's (every call).
+
+    `own_threads`: the net has layers that run their own threads (Convolution, Pooling);
+    OpenBLAS then gets 1 thread so the two never oversubscribe the cores. Otherwise it gets
+    all `n`: the dense layers' products are most of an MLP's time, and OpenBLAS's second
+    thread makes them 1.6x faster here (tools/bench_mlp.py). LAYERFLOW_BLAS_THREADS
+    overrides both."""
     global _configured, _threads
-    if _configured and n is None:
-        return
-    _configured = True
-    import numba
-    if "NUMBA_THREADING_LAYER" not in os.environ:
-        numba.config.THREADING_LAYER = "workqueue"   # takes effect before the first launch
-    n = n or num_threads()
-    _threads = n
-    numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))
+    if not _configured or n is not None:
+        _configured = True
+        import numba
+        if "NUMBA_THREADING_LAYER" not in os.environ:
+            numba.config.THREADING_LAYER = "workqueue"   # takes effect before the first launch
+        _threads = n or num_threads()
+        numba.set_num_threads(max(1, min(_threads, numba.config.NUMBA_NUM_THREADS)))
     blas = os.environ.get("LAYERFLOW_BLAS_THREADS", "")
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return
-    threadpool_limits(int(blas) if blas.isdigit() else 1, user_api="blas")
+    limit = int(blas) if blas.isdigit() else (1 if own_threads else _threads)
+    global _blas_limit
+    if limit != _blas_limit:
+        _blas_limit = limit
+        from threadpoolctl import ThreadpoolController
+        # OpenBLAS only (numpy's): a BLAS another library brought (PyTorch's MKL) keeps its own.
+        ThreadpoolController().select(internal_api="openblas").limit(limits=limit)
 
 
+_blas_limit = None
 _pool = None
 _SPLIT_FLOPS = 2e6        # products smaller than this run whole on the calling thread
 

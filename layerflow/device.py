@@ -124,11 +124,21 @@ def report():
              f"CPU        {cpu['model']}",
              f"cores      {cpu['logical']} logical, {cpu['physical'] or '?'} physical, "
              f"{cpu['usable']} usable by this process"]
+    from .kernels.cpu.threads import configure_threads
+    layers = {}
+    for own in (False, True):        # what a dense net, then a conv net, sets
+        configure_threads(own_threads=own)
+        layers[own] = blas_info()
     nb = numba_info()
     layer = nb["threading_layer_in_use"] or f"{nb['threading_layer']} (chosen at first use)"
     lines.append(f"Numba      {nb['version']}: {nb['threads']} threads "
                  f"(NUMBA_NUM_THREADS {nb['max_threads']}), threading layer {layer}")
-    blas = blas_info()
+    openblas = [p["threads"] for p in layers[True] or [] if p["api"] == "openblas"]
+    dense = [p["threads"] for p in layers[False] or [] if p["api"] == "openblas"]
+    if openblas and dense:
+        lines.append(f"policy     OpenBLAS {dense[0]} thread(s) in dense nets, {openblas[0]} in "
+                     "nets with Convolution/Pooling (LAYERFLOW_BLAS_THREADS overrides)")
+    blas = layers[False]
     if blas is None:
         lines.append("BLAS       threadpoolctl not installed (pip install threadpoolctl); "
                      "thread variables below")

@@ -105,7 +105,8 @@ def test_unsafe_yaml_tags_are_refused(tmp_path):
 
 
 def test_duplicate_key_and_layer_name(tmp_path):
-    path = write(tmp_path, GOOD.replace("    num_output: 3", "    num_output: 3\n    num_output: 4"))
+    twice = "    num_output: 3\n    num_output: 4"
+    path = write(tmp_path, GOOD.replace("    num_output: 3", twice))
     assert "duplicate key 'num_output'" in str(error_of(path))
     path = write(tmp_path, GOOD.replace("name: loss", "name: ip"))
     assert "duplicate layer name" in str(error_of(path))

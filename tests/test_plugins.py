@@ -109,7 +109,8 @@ def test_bad_plugin_paths_are_config_errors(tmp_path):
         """))
     with pytest.raises(ConfigError, match=r"net.yaml:3:.*layer 'p'.*cannot load plug-in layer"):
         Net(config)
-    config.write_text("plugins: [no_such_module_xyz]\nlayers:\n  - {name: a, type: Input, top: x}\n")
+    config.write_text("plugins: [no_such_module_xyz]\n"
+                      "layers:\n  - {name: a, type: Input, top: x}\n")
     with pytest.raises(ConfigError, match=r"net.yaml:1:.*cannot import plug-in module"):
         Net(config)
     config.write_text(textwrap.dedent("""\

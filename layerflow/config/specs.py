@@ -12,7 +12,8 @@ class ParamSpec:
 
 @dataclass
 class StateRule:
-    """`include` / `exclude`: a layer is kept when the net's state matches (Caffe's NetStateRule)."""
+    """`include` / `exclude`: a layer is kept when the net's state matches (Caffe's
+    NetStateRule)."""
     phase: str | None = None
     stage: list[str] = field(default_factory=list)
     not_stage: list[str] = field(default_factory=list)

@@ -5,7 +5,8 @@
 
 Each file is downloaded to a temporary name beside its target, its SHA-256 compared with the
 published file's, then renamed into place; files already there are kept when they are the
-published ones or hold the same decompressed bytes (a recompressed or unzipped copy). A progress bar shows on a terminal. `base_url` (or `$LAYERFLOW_MNIST_URL`) replaces the
+published ones or hold the same decompressed bytes (a recompressed or unzipped copy). A
+progress bar shows on a terminal. `base_url` (or `$LAYERFLOW_MNIST_URL`) replaces the
 mirrors, e.g. `file:///media/usb/mnist/` or a local HTTP server. Without a network the error
 says which files to put where.
 """

@@ -97,27 +97,32 @@ def conv_out_size(size, k, s, p, d):
     return (size + 2 * p - (d * (k - 1) + 1)) // s + 1
 
 
+def setup_conv_params(layer, bottom, weight_shape):
+    """Shared setup of Convolution and Deconvolution: check the 4-D bottom and the group,
+    create the weight of `weight_shape(channels, group, kh, kw)` and the bias."""
+    shape = bottom[0].shape
+    if len(shape) != 4:
+        raise layer.shape_error(f"bottom '{bottom[0].name}' must be 4-D (N, C, H, W), "
+                                f"got shape {list(shape)}")
+    layer.channels = shape[1]
+    g = layer.p.group
+    if layer.channels % g:
+        raise layer.shape_error(f"bottom '{bottom[0].name}' of shape {list(shape)} has "
+                                f"{layer.channels} channels, not divisible by group {g}")
+    layer.add_param(weight_shape(layer.channels, g, *layer.p.kernel), layer.p.weight_filler)
+    if layer.p.bias_term:
+        layer.add_param((layer.p.num_output,), layer.p.bias_filler)
+    layer._no_bias = np.zeros(1, layer.dtype)
+    layer._shape = None
+
+
 @register_layer("Convolution")
 class Convolution(Layer):
     Params = ConvParams
     own_threads = True
 
     def setup(self, bottom, top):
-        shape = bottom[0].shape
-        if len(shape) != 4:
-            raise self.shape_error(f"bottom '{bottom[0].name}' must be 4-D (N, C, H, W), "
-                                   f"got shape {list(shape)}")
-        self.channels = shape[1]
-        g = self.p.group
-        if self.channels % g:
-            raise self.shape_error(f"bottom '{bottom[0].name}' of shape {list(shape)} has "
-                                   f"{self.channels} channels, not divisible by group {g}")
-        kh, kw = self.p.kernel
-        self.add_param((self.p.num_output, self.channels // g, kh, kw), self.p.weight_filler)
-        if self.p.bias_term:
-            self.add_param((self.p.num_output,), self.p.bias_filler)
-        self._no_bias = np.zeros(1, self.dtype)
-        self._shape = None
+        setup_conv_params(self, bottom, lambda c, g, kh, kw: (self.p.num_output, c // g, kh, kw))
 
     def reshape(self, bottom, top):
         shape = bottom[0].shape

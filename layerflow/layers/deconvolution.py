@@ -16,7 +16,7 @@ from ..kernels.cpu.im2col import (add_channel_bias, channel_sum, col2im, im2col,
 from ..kernels.cpu.threads import matmul
 from ..layer import Layer
 from ..registry import register_layer
-from .convolution import ConvParams
+from .convolution import ConvParams, setup_conv_params
 
 
 def deconv_out_size(size, k, s, p, d):
@@ -29,21 +29,7 @@ class Deconvolution(Layer):
     own_threads = True
 
     def setup(self, bottom, top):
-        shape = bottom[0].shape
-        if len(shape) != 4:
-            raise self.shape_error(f"bottom '{bottom[0].name}' must be 4-D (N, C, H, W), "
-                                   f"got shape {list(shape)}")
-        self.channels = shape[1]
-        g = self.p.group
-        if self.channels % g:
-            raise self.shape_error(f"bottom '{bottom[0].name}' of shape {list(shape)} has "
-                                   f"{self.channels} channels, not divisible by group {g}")
-        kh, kw = self.p.kernel
-        self.add_param((self.channels, self.p.num_output // g, kh, kw), self.p.weight_filler)
-        if self.p.bias_term:
-            self.add_param((self.p.num_output,), self.p.bias_filler)
-        self._no_bias = np.zeros(1, self.dtype)
-        self._shape = None
+        setup_conv_params(self, bottom, lambda c, g, kh, kw: (c, self.p.num_output // g, kh, kw))
 
     def reshape(self, bottom, top):
         shape = bottom[0].shape

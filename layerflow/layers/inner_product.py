@@ -14,6 +14,7 @@ import numpy as np
 from ..config.schema import bounded
 from ..fillers import FillerSpec
 from ..kernels.cpu.inner_product import accumulate, accumulate_bias_grad, add_bias
+from ..kernels.cpu.threads import matmul
 from ..layer import Layer
 from ..registry import register_layer
 
@@ -61,7 +62,7 @@ class InnerProduct(Layer):
         x = bottom[0].data.reshape(self.M, self.K)
         y = top[0].data.reshape(self.M, self.p.num_output)
         w = self.blobs[0].data
-        np.matmul(x, w if self.p.transpose else w.T, out=y)
+        matmul(x, w if self.p.transpose else w.T, y)
         if self.p.bias_term:
             add_bias(y, self.blobs[1].data)
 
@@ -70,12 +71,12 @@ class InnerProduct(Layer):
         x = bottom[0].data.reshape(self.M, self.K)
         w = self.blobs[0]
         if self.p.transpose:
-            np.matmul(x.T, dy, out=self._wgrad)
+            matmul(x.T, dy, self._wgrad)
         else:
-            np.matmul(dy.T, x, out=self._wgrad)
+            matmul(dy.T, x, self._wgrad)
         accumulate(self._wgrad.reshape(-1), w.diff.reshape(-1))
         if self.p.bias_term:
             accumulate_bias_grad(dy, self.blobs[1].diff)
         if propagate_down[0]:
             dx = bottom[0].diff.reshape(self.M, self.K)
-            np.matmul(dy, w.data.T if self.p.transpose else w.data, out=dx)
+            matmul(dy, w.data.T if self.p.transpose else w.data, dx)

@@ -77,7 +77,7 @@ def matmul(a, b, out):
     Python threads (numpy releases the GIL inside BLAS). These threads sleep on a queue
     when idle, so they do not steal the cores from Numba's pool or from other processes."""
     m, n = out.shape
-    parts = num_threads() if _configured else 1
+    parts = num_threads() if _blas_limit == 1 else 1   # a threaded BLAS splits itself
     if parts < 2 or 2.0 * m * n * a.shape[1] < _SPLIT_FLOPS:
         return np.matmul(a, b, out=out)
     pool = _get_pool(parts - 1)

@@ -5,7 +5,8 @@ Gradient: dx = dy for x > 0, else negative_slope * dy. Runs in place.
 """
 from dataclasses import dataclass
 
-from ..kernels.cpu.relu import relu_backward, relu_forward
+from ..kernels.cpu.relu import (relu_backward, relu_backward_inplace, relu_forward,
+                                relu_forward_inplace)
 from ..layer import Layer
 from ..registry import register_layer
 
@@ -18,10 +19,21 @@ class ReLU(Layer):
 
     in_place = True
 
+    def setup(self, bottom, top):
+        self.slope = self.dtype.type(self.p.negative_slope)   # keep float32 loops float32
+
     def forward_cpu(self, bottom, top):
-        relu_forward(bottom[0].data.reshape(-1), self.p.negative_slope, top[0].data.reshape(-1))
+        x = bottom[0].data.reshape(-1)
+        if top[0] is bottom[0]:
+            relu_forward_inplace(x, self.slope)
+        else:
+            relu_forward(x, self.slope, top[0].data.reshape(-1))
 
     def backward_cpu(self, top, propagate_down, bottom):
-        if propagate_down[0]:
-            relu_backward(bottom[0].data.reshape(-1), top[0].diff.reshape(-1),
-                          self.p.negative_slope, bottom[0].diff.reshape(-1))
+        if not propagate_down[0]:
+            return
+        x = bottom[0].data.reshape(-1)
+        if top[0] is bottom[0]:
+            relu_backward_inplace(x, bottom[0].diff.reshape(-1), self.slope)
+        else:
+            relu_backward(x, top[0].diff.reshape(-1), self.slope, bottom[0].diff.reshape(-1))

@@ -36,3 +36,17 @@ def test_relu_in_place_shares_blob():
     x = bottom[0].data.copy()
     layer.forward(bottom, bottom)
     np.testing.assert_array_equal(bottom[0].data, np.maximum(x, 0))
+
+
+@pytest.mark.parametrize("slope", [0.0, 0.1])
+def test_relu_in_place_backward_matches_out_of_place(slope):
+    x = inputs(np.float64)
+    dy = np.random.default_rng(2).normal(size=x.shape)
+    layer, bottom, top = make_layer("ReLU", {"negative_slope": slope}, [x])
+    forward(layer, bottom, top)
+    (expected,), _ = backward(layer, bottom, top, [dy])
+    layer.forward(bottom, bottom)
+    bottom[0].diff[...] = dy
+    layer.backward(bottom, [True], bottom)
+    np.testing.assert_allclose(bottom[0].diff, expected)
+    np.testing.assert_allclose(bottom[0].data, np.where(x > 0, x, slope * x))

@@ -2,7 +2,8 @@
 
     - {name: sig1, type: Sigmoid, bottom: ip1, top: ip1}
 """
-from ..kernels.cpu.sigmoid import sigmoid_backward, sigmoid_forward
+from ..kernels.cpu.sigmoid import (sigmoid_backward, sigmoid_backward_inplace, sigmoid_forward,
+                                   sigmoid_forward_inplace)
 from ..layer import Layer
 from ..registry import register_layer
 
@@ -12,9 +13,16 @@ class Sigmoid(Layer):
     in_place = True
 
     def forward_cpu(self, bottom, top):
-        sigmoid_forward(bottom[0].data.reshape(-1), top[0].data.reshape(-1))
+        if top[0] is bottom[0]:
+            sigmoid_forward_inplace(bottom[0].data.reshape(-1))
+        else:
+            sigmoid_forward(bottom[0].data.reshape(-1), top[0].data.reshape(-1))
 
     def backward_cpu(self, top, propagate_down, bottom):
-        if propagate_down[0]:
-            sigmoid_backward(top[0].data.reshape(-1), top[0].diff.reshape(-1),
-                             bottom[0].diff.reshape(-1))
+        if not propagate_down[0]:
+            return
+        y = top[0].data.reshape(-1)
+        if top[0] is bottom[0]:
+            sigmoid_backward_inplace(y, bottom[0].diff.reshape(-1))
+        else:
+            sigmoid_backward(y, top[0].diff.reshape(-1), bottom[0].diff.reshape(-1))

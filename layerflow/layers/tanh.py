@@ -2,7 +2,8 @@
 
     - {name: tanh1, type: TanH, bottom: ip1, top: ip1}
 """
-from ..kernels.cpu.tanh import tanh_backward, tanh_forward
+from ..kernels.cpu.tanh import (tanh_backward, tanh_backward_inplace, tanh_forward,
+                                tanh_forward_inplace)
 from ..layer import Layer
 from ..registry import register_layer
 
@@ -12,9 +13,16 @@ class TanH(Layer):
     in_place = True
 
     def forward_cpu(self, bottom, top):
-        tanh_forward(bottom[0].data.reshape(-1), top[0].data.reshape(-1))
+        if top[0] is bottom[0]:
+            tanh_forward_inplace(bottom[0].data.reshape(-1))
+        else:
+            tanh_forward(bottom[0].data.reshape(-1), top[0].data.reshape(-1))
 
     def backward_cpu(self, top, propagate_down, bottom):
-        if propagate_down[0]:
-            tanh_backward(top[0].data.reshape(-1), top[0].diff.reshape(-1),
-                          bottom[0].diff.reshape(-1))
+        if not propagate_down[0]:
+            return
+        y = top[0].data.reshape(-1)
+        if top[0] is bottom[0]:
+            tanh_backward_inplace(y, bottom[0].diff.reshape(-1))
+        else:
+            tanh_backward(y, top[0].diff.reshape(-1), bottom[0].diff.reshape(-1))

@@ -30,3 +30,17 @@ def test_activation_matches_torch(type_name, fn, dtype):
     assert np.all(np.isfinite(y))
     np.testing.assert_allclose(y, ty.detach().numpy(), *tol(dtype))
     np.testing.assert_allclose(dx, tx.grad.numpy(), *tol(dtype))
+
+
+@pytest.mark.parametrize("type_name,_", CASES)
+def test_activation_in_place_matches_out_of_place(type_name, _):
+    rng = np.random.default_rng(3)
+    x, dy = rng.normal(size=(3, 7)), rng.normal(size=(3, 7))
+    layer, bottom, top = make_layer(type_name, {}, [x])
+    (y,) = forward(layer, bottom, top)
+    (dx,), _ = backward(layer, bottom, top, [dy])
+    layer.forward(bottom, bottom)
+    bottom[0].diff[...] = dy
+    layer.backward(bottom, [True], bottom)
+    np.testing.assert_allclose(bottom[0].data, y)
+    np.testing.assert_allclose(bottom[0].diff, dx)

@@ -15,50 +15,39 @@ from ..layer import Layer
 from ..registry import register_layer
 
 
-def share_as(top, bottom, shape):
-    """Make `top` a view of `bottom`'s data and diff with `shape` (re-done only when stale:
-    the Net reshapes every forward, and a bottom that grew has new buffers)."""
-    top.reshape(shape)
-    if not top.shares_data_with(bottom):
-        top.share_data(bottom)
-    if not top.shares_diff_with(bottom):
-        top.share_diff(bottom)
-
-
-def view_forward(bottom, top):
-    """y = x; nothing to do while the data are shared."""
-    if not top.shares_data_with(bottom):
-        top.data.reshape(-1)[...] = bottom.data.reshape(-1)
-
-
-def view_backward(top, bottom):
-    """dx = dy; nothing to do while the diffs are shared."""
-    if not top.shares_diff_with(bottom):
-        bottom.diff.reshape(-1)[...] = top.diff.reshape(-1)
-
-
-@register_layer("Flatten")
-class Flatten(Layer):
-    @dataclass
-    class Params:
-        axis: int = 1
-        end_axis: int = -1
+class ViewLayer(Layer):
+    """A top that is a view of the bottom with another shape (Flatten, Reshape): the top
+    shares the bottom's data and diff, re-shared only when the bottom's buffers change (the
+    Net reshapes every forward, and a bottom that grew has new buffers). Subclasses give
+    `_top_shape(bottom_blob)`."""
 
     def setup(self, bottom, top):
         self._key = None
 
     def reshape(self, bottom, top):
-        if bottom[0].shape != self._key:
-            self._shape = self._top_shape(bottom[0])
-            self._key = bottom[0].shape
-        share_as(top[0], bottom[0], self._shape)
+        x, y = bottom[0], top[0]
+        if x.shape != self._key:
+            self._shape = self._top_shape(x)
+            self._key = x.shape
+        y.reshape(self._shape)
+        if not y.shares_data_with(x):
+            y.share_data(x)
+        if not y.shares_diff_with(x):
+            y.share_diff(x)
 
     def forward_cpu(self, bottom, top):
-        view_forward(bottom[0], top[0])
+        """y = x: nothing to do while the data are shared."""
 
     def backward_cpu(self, top, propagate_down, bottom):
-        if propagate_down[0]:
-            view_backward(top[0], bottom[0])
+        """dx = dy: nothing to do while the diffs are shared."""
+
+
+@register_layer("Flatten")
+class Flatten(ViewLayer):
+    @dataclass
+    class Params:
+        axis: int = 1
+        end_axis: int = -1
 
     def _top_shape(self, x):
         shape = x.shape

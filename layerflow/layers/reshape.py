@@ -13,13 +13,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..config.schema import bounded
-from ..layer import Layer
 from ..registry import register_layer
-from .flatten import share_as, view_backward, view_forward
+from .flatten import ViewLayer
 
 
 @register_layer("Reshape")
-class Reshape(Layer):
+class Reshape(ViewLayer):
     @dataclass
     class Params:
         shape: list[int] = field(default_factory=list)
@@ -32,22 +31,6 @@ class Reshape(Layer):
             if self.shape.count(-1) > 1:
                 raise ValueError(f"Reshape 'shape' may infer (-1) one dim only, "
                                  f"got {self.shape}")
-
-    def setup(self, bottom, top):
-        self._key = None
-
-    def reshape(self, bottom, top):
-        if bottom[0].shape != self._key:
-            self._key = bottom[0].shape
-            self._shape = self._top_shape(bottom[0])
-        share_as(top[0], bottom[0], self._shape)
-
-    def forward_cpu(self, bottom, top):
-        view_forward(bottom[0], top[0])
-
-    def backward_cpu(self, top, propagate_down, bottom):
-        if propagate_down[0]:
-            view_backward(top[0], bottom[0])
 
     def _top_shape(self, x):
         shape, nd, p = x.shape, x.ndim, self.p

@@ -51,19 +51,25 @@ def hw_pair(values, h, w, name, default):
 
 
 @dataclass
-class ConvParams:
-    """Caffe's ConvolutionParameter, flat."""
-    num_output: int = bounded(0, lo=1)
+class SpatialParams:
+    """The window keys Convolution and Pooling share, as Caffe spells them: one value,
+    [h, w], or the _h/_w pair."""
     kernel_size: int | list[int] | None = None
     stride: int | list[int] | None = None
     pad: int | list[int] | None = None
-    dilation: int | list[int] | None = None
     kernel_h: int | None = None
     kernel_w: int | None = None
     stride_h: int | None = None
     stride_w: int | None = None
     pad_h: int | None = None
     pad_w: int | None = None
+
+
+@dataclass
+class ConvParams(SpatialParams):
+    """Caffe's ConvolutionParameter, flat."""
+    num_output: int = bounded(0, lo=1)
+    dilation: int | list[int] | None = None
     group: int = bounded(1, lo=1)
     bias_term: bool = True
     weight_filler: FillerSpec = field(default_factory=lambda: FillerSpec("xavier"))

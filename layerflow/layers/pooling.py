@@ -23,23 +23,14 @@ from ..kernels.cpu.pooling import (ave_pool_backward, ave_pool_forward, mask_to_
                                    max_pool_backward, max_pool_forward)
 from ..layer import Layer
 from ..registry import register_layer
-from .convolution import hw_pair
+from .convolution import SpatialParams, hw_pair
 
 
 @register_layer("Pooling")
 class Pooling(Layer):
     @dataclass
-    class Params:
+    class Params(SpatialParams):
         pool: Literal["MAX", "AVE"] = "MAX"
-        kernel_size: int | list[int] | None = None
-        stride: int | list[int] | None = None
-        pad: int | list[int] | None = None
-        kernel_h: int | None = None
-        kernel_w: int | None = None
-        stride_h: int | None = None
-        stride_w: int | None = None
-        pad_h: int | None = None
-        pad_w: int | None = None
         global_pooling: bool = False
         round_mode: Literal["CEIL", "FLOOR"] = "CEIL"
 

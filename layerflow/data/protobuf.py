@@ -158,29 +158,3 @@ def load_mean_file(path):
     if mean.ndim == 4 and mean.shape[0] == 1:
         mean = mean[0]
     return mean
-
-
-def encode_datum(channels, height, width, data=b"", label=0, float_data=None, encoded=False):
-    """Serialize a Datum as Caffe does (field order 1..7, packed floats)."""
-    def varint(v):
-        v &= 0xFFFFFFFFFFFFFFFF
-        out = bytearray()
-        while True:
-            b = v & 0x7F
-            v >>= 7
-            out.append(b | (0x80 if v else 0))
-            if not v:
-                return bytes(out)
-
-    out = bytearray()
-    for number, v in ((1, channels), (2, height), (3, width)):
-        out += varint(number << 3) + varint(v)
-    if data:
-        out += varint(4 << 3 | 2) + varint(len(data)) + bytes(data)
-    out += varint(5 << 3) + varint(label)
-    if float_data is not None and len(float_data):
-        raw = struct.pack(f"<{len(float_data)}f", *float_data)
-        out += varint(6 << 3 | 2) + varint(len(raw)) + raw
-    if encoded:
-        out += varint(7 << 3) + varint(1)
-    return bytes(out)

@@ -7,7 +7,6 @@
 `BlobProto` (mean files, `.binaryproto`): 1 num, 2 channels, 3 height, 4 width,
     5 data (repeated float), 7 shape (BlobShape: 1 dim, repeated int64), 8 double_data.
 """
-import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 

@@ -3,7 +3,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from layerflow.cli import main
 from layerflow.config import load_yaml

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from .harness import DTYPES, backward, check_gradient, forward, make_layer, to_torch, tol, torch
+from .harness import DTYPES, backward, check_gradient, forward, make_layer, to_torch, tol
 
 
 def test_euclidean_loss_gradient():

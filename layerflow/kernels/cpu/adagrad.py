@@ -4,15 +4,14 @@ import math
 
 from numba import njit
 
+from .regularize import regularization
+
 
 @njit(cache=True, error_model="numpy")
 def adagrad_update(w, g, h, lr, grad_scale, decay, l1, delta):
     for i in range(w.size):
         wi = w[i]
-        if l1:
-            reg = decay * (1.0 if wi > 0 else (-1.0 if wi < 0 else 0.0))
-        else:
-            reg = decay * wi
+        reg = regularization(wi, decay, l1)
         gi = grad_scale * g[i] + reg
         hi = h[i] + gi * gi
         h[i] = hi

@@ -6,15 +6,14 @@ import math
 
 from numba import njit
 
+from .regularize import regularization
+
 
 @njit(cache=True, error_model="numpy")
 def adamw_update(w, g, m, v, lr, grad_scale, decay, l1, beta1, beta2, delta, correction):
     for i in range(w.size):
         wi = w[i]
-        if l1:
-            reg = decay * (1.0 if wi > 0 else (-1.0 if wi < 0 else 0.0))
-        else:
-            reg = decay * wi
+        reg = regularization(wi, decay, l1)
         gi = grad_scale * g[i]
         mi = beta1 * m[i] + (1.0 - beta1) * gi
         vi = beta2 * v[i] + (1.0 - beta2) * gi * gi

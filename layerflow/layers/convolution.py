@@ -4,13 +4,18 @@ of output m, with kernel (kh, kw), stride, zero padding and dilation.
 Output size: OH = (H + 2 ph - (dh (kh - 1) + 1)) // sh + 1 (OW alike).
 Weights W: (num_output, C / group, kh, kw); bias b: (num_output,), Caffe's layouts.
 
-Computed over chunks of a few images whose patches fit in about an L2 cache: im2col of
-the chunk, col (C kh kw, n OH OW), then one matrix product per group, Y = W_g @ col_g,
-moved into NCHW with the bias added in the same pass; the chunks are shared out among the
-threads (each with its own buffers). Gradients with dY as (M, n OH OW): dW_g += dY_g @
-col_g^T, db += sum over n and pixels of dy, dx = col2im(W_g^T @ dY_g); the patches are
-kept from forward when a training layer's total at most 16 MB, else recomputed per chunk
-as Caffe does (so backward follows the forward of the same data).
+Two ways of computing it, chosen in reshape:
+- direct (ungrouped, stride 1, pad <= dilation (k - 1), the common case): register-tiled
+  kernels with explicit vectors (kernels/cpu/direct_conv.py) for forward, weight gradient
+  and data gradient (a convolution of the padded dY with the flipped weights); each
+  thread takes a contiguous range of images.
+- im2col (groups, strides, larger pads): chunks of a few images whose patches fit in about
+  an L2 cache: im2col of the chunk, col (C kh kw, n OH OW), then one matrix product per
+  group, Y = W_g @ col_g, moved into NCHW with the bias added in the same pass; the chunks
+  are shared out among the threads (each with its own buffers). Gradients with dY as
+  (M, n OH OW): dW_g += dY_g @ col_g^T, db += sum over n and pixels of dy,
+  dx = col2im(W_g^T @ dY_g); the patches are kept from forward when a training layer's
+  total at most 16 MB, else recomputed per chunk as Caffe does.
 
     - {name: conv1, type: Convolution, bottom: data, top: conv1, num_output: 20,
        kernel_size: 5, stride: 1, weight_filler: {type: xavier}}

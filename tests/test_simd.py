@@ -1,0 +1,58 @@
+"""The explicit-vector intrinsics and the register tile of the direct convolution,
+against plain numpy."""
+import numpy as np
+import pytest
+from numba import njit
+from numba.core.errors import TypingError
+
+from layerflow.kernels.cpu import direct_conv as dc
+from layerflow.kernels.cpu.simd import lanes, vbroadcast, vfma, vload, vstore, vzero
+
+
+@njit
+def _axpy_lanes(a, i, x, j, y, k):
+    """y[k:k+L] = x[i] * a[j:j+L] + y[k:k+L] with one vector of each."""
+    vstore(y, k, vfma(vbroadcast(x, i), vload(a, j), vload(y, k)))
+    return lanes(y)
+
+
+@njit
+def _zero(y):
+    vstore(y, 0, vzero(y))
+
+
+@pytest.mark.parametrize("dtype,n", [(np.float32, 16), (np.float64, 8)])
+def test_vector_ops_match_numpy(dtype, n):
+    rng = np.random.default_rng(0)
+    a, x, y = (rng.normal(size=40).astype(dtype) for _ in range(3))
+    want = y.copy()
+    want[5:5 + n] = x[7] * a[3:3 + n] + y[5:5 + n]
+    assert _axpy_lanes(a, 7, x, 3, y, 5) == n
+    np.testing.assert_allclose(y, want, rtol=1e-6 if dtype == np.float32 else 1e-15)
+    _zero(y)
+    assert not y[:n].any() and y[n] == want[n]
+
+
+def test_vectors_refuse_what_they_cannot_address():
+    with pytest.raises(TypingError, match="1-D contiguous"):
+        _zero(np.zeros((4, 16)))
+    with pytest.raises(TypingError, match="1-D contiguous"):
+        _zero(np.zeros(64, np.int32))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_register_tile_is_a_gathered_product(dtype):
+    rng = np.random.default_rng(1)
+    width = dc.lanes_of(dtype)
+    x = rng.normal(size=500).astype(dtype)
+    rows = rng.integers(0, 200, size=dc.ROWS + 3)
+    offs = rng.integers(0, 300, size=37)
+    b = rng.normal(size=(40, width)).astype(dtype)
+    acc = np.full(dc.ROWS * width + 5, 7, dtype)
+    dc.tile(x, rows, 3, offs, 37, b.ravel(), width * 2, acc, 5)
+    gathered = x[rows[3:3 + dc.ROWS, None] + offs[None, :]].astype(np.float64)
+    want = gathered @ b[2:39].astype(np.float64)
+    scale = np.abs(gathered) @ np.abs(b[2:39].astype(np.float64))   # rounding grows with it
+    eps = np.finfo(dtype).eps
+    assert (np.abs(acc[5:].reshape(dc.ROWS, width) - want) <= 40 * eps * scale).all()
+    assert (acc[:5] == 7).all()

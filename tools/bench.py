@@ -9,6 +9,9 @@ A training iteration is forward + backward + SGD update (momentum 0.9, weight de
 both frameworks. The two run alternately in blocks of a few iterations, so that load from
 other processes hits both alike; the table gives medians over all timed iterations.
 The layerflow nets are built from YAML with Input layers (net.blobs[...].data[...] = x).
+Each block starts after a short sleep (--pause): PyTorch's OpenMP threads spin for a while
+after its last op, and without the pause they took the cores from the first layerflow
+iterations of each block (the layerflow side read 10-15 % slower on LeNet).
 "Time to first iteration" is measured from building the net (layerflow: including loading
 or compiling the Numba kernels) to the end of the first iteration.
 """
@@ -204,6 +207,9 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, help="threads for both (default: the CPUs)")
     parser.add_argument("--iters", type=int, default=100, help="timed iterations per side")
     parser.add_argument("--block", type=int, default=5, help="iterations per alternation")
+    parser.add_argument("--pause", type=float, default=0.2,
+                        help="seconds of sleep before each block, so that the other side's "
+                             "idle threads have stopped spinning (0: none)")
     parser.add_argument("--profile", action="store_true", help="layerflow per-layer ms")
     args = parser.parse_args(argv)
 
@@ -213,7 +219,8 @@ def main(argv=None):
     configure_threads(threads)
     torch.set_num_threads(threads)
     print(f"threads: {threads} (layerflow: numba + BLAS; torch.set_num_threads), "
-          f"{args.iters} timed iterations each, alternating in blocks of {args.block}")
+          f"{args.iters} timed iterations each, alternating in blocks of {args.block}, "
+          f"{args.pause} s pause before each block")
     rows, load = [], os.getloadavg()
     for name in args.only or MODELS:
         kind, builder, batch, shape, train = MODELS[name]
@@ -227,8 +234,9 @@ def main(argv=None):
             time_block(r, 5, [])            # warm up caches and pools
         t_lf, t_pt, c_lf, c_pt = [], [], [], []
         for _ in range(max(1, args.iters // args.block)):
-            time_block(lf, args.block, t_lf, c_lf)
-            time_block(pt, args.block, t_pt, c_pt)
+            for r, t, c in ((lf, t_lf, c_lf), (pt, t_pt, c_pt)):
+                time.sleep(args.pause)
+                time_block(r, args.block, t, c)
         m_lf, m_pt = np.median(t_lf) * 1e3, np.median(t_pt) * 1e3
         cm_lf, cm_pt = np.median(c_lf) * 1e3, np.median(c_pt) * 1e3
         rows.append((name, batch, m_lf, m_pt, cm_lf, cm_pt, lf.first, pt.first))

@@ -187,7 +187,8 @@ class Convolution(Layer):
         self._offs = dc.tap_offsets(c, kh, kw, dh, dw, hp, wp)
         self._out_rows = dc.pixel_offsets(oh, ow, wp)
         self._taps = dc.pad_rows(self._offs)
-        self._out_pixels = self._out_rows[:oh * ow].copy()
+        group = dc.image_group(oh * ow)
+        self._out_pixels = dc.group_offsets(self._out_rows[:oh * ow], group, c * hp * wp)
         self._offs_dx = dc.tap_offsets(m, kh, kw, dh, dw, hq, wq)
         self._rows_dx = dc.pixel_offsets(h, w, wq)
         self._dx_pad = (qh, qw)
@@ -200,10 +201,10 @@ class Convolution(Layer):
 
         def each(size):
             return [np.zeros(size, dt) for _ in range(self._parts)]
-        self._xpad, self._dypad = each(c * hp * wp), each(m * hq * wq)
+        self._xpad, self._dypad = each(group * c * hp * wp), each(m * hq * wq)
         self._acc = each(dc.ROWS * lanes)
         self._stage = each(max(self._out_rows.size, self._rows_dx.size) * lanes)
-        self._dypanel = each(blocks * oh * ow * lanes)
+        self._dypanel = each(blocks * group * oh * ow * lanes)
         self._wsum = each(blocks * self._taps.size * lanes)
         self._bsum = each(m)
 

@@ -128,28 +128,46 @@ def conv_forward(x, n0, n1, ph, pw, rows, offs, panels, bias, has_bias, xp, stag
                     y[n, m, p] = stage[p * w + j] + b
 
 
+@njit(cache=True, nogil=True, fastmath=True)
+def _sum(v):
+    """Sum of a contiguous row, vectorized (fastmath lets it reassociate into lanes; a
+    serial sum is one dependent add per element, 4 cycles each)."""
+    s = v[0] * 0
+    for i in range(v.size):
+        s += v[i]
+    return s
+
+
 @njit(cache=True, nogil=True)
 def conv_weight_grad(x, dy, n0, n1, ph, pw, taps, pixels, xp, dyp, acc, dw, db, has_bias):
     """dw (blocks, len(taps), 2L) += sum over n in [n0, n1) of the product of the taps of
-    x[n] with dy[n] (M, P); db[m] += sum of dy[n, m]. dyp: (blocks, P, 2L) panel buffer
-    whose padded lanes stay 0."""
+    x[n] with dy[n] (M, P); db[m] += sum of dy[n, m].
+
+    Images go in groups of G = len(pixels) / P: xp holds G padded images one after the
+    other, `pixels` the P pixel offsets of each, and dyp (blocks, G P, 2L) their dY panels
+    (padded lanes stay 0), so that one tile sums over G P pixels: LeNet's conv2 has only
+    64 pixels per image, too short a loop to pay for loading and storing the tile."""
     M, P = dy.shape[1], dy.shape[2]
     w = 2 * lanes(xp)
     kp = taps.size
-    for n in range(n0, n1):
-        _pad_into(x[n], ph, pw, xp)
-        for m in range(M):
-            jb, j = m // w, m % w
-            s = 0.0
-            for p in range(P):
-                v = dy[n, m, p]
-                dyp[(jb * P + p) * w + j] = v
-                s += v
-            if has_bias:
-                db[m] += s
-        for jb in range(dyp.size // (P * w)):
+    group = pixels.size // P
+    image = xp.size // group
+    rows = dyp.size // w // (-(-M // w))          # G P
+    for g0 in range(n0, n1, group):
+        g1 = min(g0 + group, n1)
+        for n in range(g0, g1):
+            _pad_into(x[n], ph, pw, xp[(n - g0) * image:(n - g0 + 1) * image])
+            for m in range(M):
+                if has_bias:
+                    db[m] += _sum(dy[n, m])
+            for jb in range(-(-M // w)):
+                for p in range(P):
+                    o = (jb * rows + (n - g0) * P + p) * w
+                    for j in range(min(w, M - jb * w)):
+                        dyp[o + j] = dy[n, jb * w + j, p]
+        for jb in range(-(-M // w)):
             for t in range(0, kp, ROWS):
-                tile(xp, taps, t, pixels, P, dyp, jb * P * w, acc, 0)
+                tile(xp, taps, t, pixels, (g1 - g0) * P, dyp, jb * rows * w, acc, 0)
                 base = (jb * kp + t) * w
                 for q in range(ROWS * w):
                     dw[base + q] += acc[q]
@@ -210,6 +228,16 @@ def tap_offsets(c, kh, kw, dh, dw, hp, wp):
     """Offsets of the taps (c, ki, kj) in a padded image of (c, hp, wp)."""
     return (np.arange(c)[:, None, None] * (hp * wp) + np.arange(kh)[None, :, None] * dh * wp
             + np.arange(kw)[None, None, :] * dw).ravel().astype(np.int64)
+
+
+def image_group(pixels):
+    """How many images the weight gradient sums over in one tile: about 512 pixels."""
+    return max(1, min(8, 512 // pixels))
+
+
+def group_offsets(pixels, group, image):
+    """The pixel offsets of `group` images laid one after the other, `image` apart."""
+    return (np.arange(group)[:, None] * image + pixels[None, :]).ravel().astype(np.int64)
 
 
 def pad_rows(offsets):

@@ -49,10 +49,11 @@ def test_register_tile_is_a_gathered_product(dtype):
     offs = rng.integers(0, 300, size=37)
     b = rng.normal(size=(40, width)).astype(dtype)
     acc = np.full(dc.ROWS * width + 5, 7, dtype)
-    dc.tile(x, rows, 3, offs, 37, b.ravel(), width * 2, acc, 5)
-    gathered = x[rows[3:3 + dc.ROWS, None] + offs[None, :]].astype(np.float64)
-    want = gathered @ b[2:39].astype(np.float64)
-    scale = np.abs(gathered) @ np.abs(b[2:39].astype(np.float64))   # rounding grows with it
+    dc.tile(x, rows, 3, offs, 2, 30, b.ravel(), width, acc, 5)   # taps 2..29, panel from b[1]
+    gathered = x[rows[3:3 + dc.ROWS, None] + offs[None, 2:30]].astype(np.float64)
+    panel = b[3:31].astype(np.float64)
+    want = gathered @ panel
+    scale = np.abs(gathered) @ np.abs(panel)                     # rounding grows with it
     eps = np.finfo(dtype).eps
     assert (np.abs(acc[5:].reshape(dc.ROWS, width) - want) <= 40 * eps * scale).all()
     assert (acc[:5] == 7).all()

@@ -25,7 +25,7 @@ GRID = [
      (3, 18, 8, 9)),
     ({"num_output": 3, "kernel_size": 3, "pad": 3}, (1, 2, 4, 5)),   # pad > k - 1: im2col
 ]
-DIRECT = [True, True, False, False, False, False, True, False, True, True, False]
+DIRECT = [True, True, True, False, True, False, True, True, True, True, True]
 
 
 def conv_reference(layer, x, dy):
@@ -90,17 +90,17 @@ def test_param_diffs_accumulate_and_layouts():
 
 
 def test_direct_kernels_where_they_apply():
-    """Ungrouped stride-1 convolutions with pad <= dilation (k - 1) take the direct
-    kernels, the rest im2col + GEMM; both are checked against PyTorch above."""
+    """Ungrouped convolutions take the direct kernels, grouped ones im2col + GEMM; both
+    are checked against PyTorch above."""
     for (params, shape), direct in zip(GRID, DIRECT, strict=True):
         layer = make_layer("Convolution", params, [np.zeros(shape)])[0]
         assert layer._direct == direct, params
 
 
-@pytest.mark.parametrize("params", [{"num_output": 3, "kernel_size": 3},
-                                    {"num_output": 3, "kernel_size": 3, "stride": 2}])
+@pytest.mark.parametrize("params", [{"num_output": 4, "kernel_size": 3},
+                                    {"num_output": 4, "kernel_size": 3, "group": 2}])
 def test_reshape_keeps_buffers_until_the_shape_changes(params):
-    x = np.zeros((2, 1, 8, 8), np.float32)
+    x = np.zeros((2, 2, 8, 8), np.float32)
     layer, bottom, top = make_layer("Convolution", params, [x], dtype=np.float32)
 
     def buffer():
@@ -108,9 +108,36 @@ def test_reshape_keeps_buffers_until_the_shape_changes(params):
     before = buffer()
     layer.reshape(bottom, top)
     assert buffer() is before
-    bottom[0].reshape((4, 1, 10, 10))
+    bottom[0].reshape((4, 2, 10, 10))
     layer.reshape(bottom, top)
-    assert top[0].shape[:2] == (4, 3) and buffer() is not before
+    assert top[0].shape[:2] == (4, 4) and buffer() is not before
+
+
+@pytest.mark.parametrize("add_cost", [0, 10 ** 9])
+@pytest.mark.parametrize("index", [0, 8, 9])
+def test_both_data_gradient_ways_match_torch(monkeypatch, index, add_cost):
+    """The data gradient as a convolution of the padded dY ("full", when col2im is dear)
+    and as W^T dY + col2im ("columns", when col2im is cheap)."""
+    import layerflow.layers.convolution as conv
+    monkeypatch.setattr(conv, "COL2IM_ADD", add_cost)
+    params, shape = GRID[index]
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=shape)
+    layer, bottom, top = make_layer("Convolution", params, [x])
+    assert layer._dx_full == (add_cost > 0)
+    (y,) = forward(layer, bottom, top)
+    dy = rng.normal(size=y.shape)
+    (dx,), _ = backward(layer, bottom, top, [dy])
+    np.testing.assert_allclose(dx, conv_reference(layer, x, dy)[1], **close(np.float64))
+
+
+def test_data_gradient_way_follows_the_work():
+    lenet = make_layer("Convolution", {"num_output": 50, "kernel_size": 5},
+                       [np.zeros((2, 20, 12, 12), np.float32)], dtype=np.float32)[0]
+    cifar = make_layer("Convolution", {"num_output": 32, "kernel_size": 5, "pad": 2},
+                       [np.zeros((2, 32, 16, 16), np.float32)], dtype=np.float32)[0]
+    strided = make_layer("Convolution", GRID[2][0], [np.zeros(GRID[2][1])])[0]
+    assert lenet._dx_full and cifar._dx_full and not strided._dx_full
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

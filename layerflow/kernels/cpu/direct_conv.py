@@ -1,4 +1,4 @@
-"""Direct convolution kernels (no im2col) for ungrouped, stride-1 convolutions.
+"""Direct convolution kernels (no im2col) for ungrouped convolutions.
 
 All three products of a convolution are one pattern: a block of ROWS x 2L outputs
 (L = vector lanes: 16 float32, 8 float64) accumulated in registers as
@@ -10,11 +10,16 @@ and b is a (n, 2L) panel. Each step loads two vectors of b, broadcasts ROWS valu
 and does 2 ROWS fused multiply-adds (`tile`): 160 GFLOP/s on one AVX-512 core, where
 OpenBLAS reaches 60-110 GFLOP/s on the thin products of im2col.
 
-- forward: rows = output pixels (oh * Wp + ow), offs = taps (c, ki, kj), b = the weights
-  as (C kh kw, M) panels of 2L output channels;
+- forward: rows = output pixels (oh sh Wp + ow sw), offs = taps (c, ki, kj), b = the
+  weights as (C kh kw, M) panels of 2L output channels;
 - weight gradient: rows = taps, offs = output pixels, b = dY as (P, M) panels;
-- data gradient: a forward convolution of dY zero-padded by d (k - 1) - pad with the
-  flipped, transposed weights (panels of 2L input channels).
+- data gradient, two ways (the layer picks the one with less work):
+  "full": for stride 1, a forward convolution of dY zero-padded by d (k - 1) - pad with
+  the flipped, transposed weights (panels of 2L input channels); it multiplies the padding
+  zeros too, which is cheap for large images with many channels (cifar10-quick);
+  "columns": dcol = W^T dY (rows = taps, offs = output channels into W, b = dY as panels
+  of 2L pixels), then col2im adds each column into the image: no zeros multiplied, any
+  stride (LeNet's conv2, with 8x8 outputs and 20 channels, is 2x faster this way).
 
 Panels are padded with zero lanes to a multiple of 2L channels and `rows` to a multiple
 of ROWS (repeating the last offset); the padded results are computed and dropped.
@@ -22,22 +27,23 @@ of ROWS (repeating the last offset); the padded results are computed and dropped
 import numpy as np
 from numba import njit
 
+from .im2col import _valid_range
 from .simd import lanes, vbroadcast, vfma, vload, vstore, vzero
 
 ROWS = 10     # rows of the register tile: 2 ROWS accumulators + 2 panel vectors + 1 broadcast
 
 
 @njit(cache=True, nogil=True)
-def tile(x, rows, r0, offs, n, b, b0, acc, at):
-    """acc[at + 2L r : at + 2L (r+1)] = sum_{i<n} x[rows[r0+r] + offs[i]] * b[b0 + 2L i :
-    b0 + 2L (i+1)] for r < ROWS: one register block of a product whose left factor is
-    gathered from x."""
+def tile(x, rows, r0, offs, i0, i1, b, b0, acc, at):
+    """acc[at + 2L r : at + 2L (r+1)] = sum_{i0 <= i < i1} x[rows[r0+r] + offs[i]] *
+    b[b0 + 2L i : b0 + 2L (i+1)] for r < ROWS: one register block of a product whose left
+    factor is gathered from x."""
     L = lanes(x)
     a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = a8 = a9 = vzero(x)
     c0 = c1 = c2 = c3 = c4 = c5 = c6 = c7 = c8 = c9 = vzero(x)
     r0_, r1, r2, r3, r4 = rows[r0], rows[r0 + 1], rows[r0 + 2], rows[r0 + 3], rows[r0 + 4]
     r5, r6, r7, r8, r9 = rows[r0 + 5], rows[r0 + 6], rows[r0 + 7], rows[r0 + 8], rows[r0 + 9]
-    for i in range(n):
+    for i in range(i0, i1):
         o = offs[i]
         u = vload(b, b0 + 2 * L * i)
         v = vload(b, b0 + 2 * L * i + L)
@@ -107,12 +113,14 @@ def _pad_into(x, ph, pw, xp):
 
 
 @njit(cache=True, nogil=True)
-def conv_forward(x, n0, n1, ph, pw, rows, offs, panels, bias, has_bias, xp, stage, y):
-    """y[n] (M, P) = conv(x[n] padded by ph, pw) (+ bias) for n in [n0, n1); stride 1.
-    rows: P pixel offsets (padded to a multiple of ROWS), offs: the taps' offsets,
-    panels: the weights as (blocks, taps, 2L); xp: this thread's padded image; stage:
-    (len(rows), 2L), one panel of results, moved into y channel by channel (contiguous
-    writes; scattering each tile into y's channels was a third of conv1's time)."""
+def conv_forward(x, n0, n1, ph, pw, rows, offs, spans, panels, bias, has_bias, xp, stage, y):
+    """y[n] (M, P) = conv(x[n] padded by ph, pw) (+ bias) for n in [n0, n1).
+    rows: P pixel offsets (padded to a multiple of ROWS), offs: the taps' offsets, kernel
+    row outermost; spans[t // ROWS]: the taps [lo, hi) whose kernel rows reach into the
+    image from some pixel of tile t (the others would multiply padding zeros); panels: the
+    weights as (blocks, taps, 2L); xp: this thread's padded image; stage: (len(rows), 2L),
+    one panel of results, moved into y channel by channel (contiguous writes; scattering
+    each tile into y's channels was a third of conv1's time)."""
     M, P = y.shape[1], y.shape[2]
     K = offs.size
     w = 2 * lanes(xp)
@@ -120,7 +128,8 @@ def conv_forward(x, n0, n1, ph, pw, rows, offs, panels, bias, has_bias, xp, stag
         _pad_into(x[n], ph, pw, xp)
         for jb in range(panels.size // (K * w)):
             for t in range(0, P, ROWS):
-                tile(xp, rows, t, offs, K, panels, jb * K * w, stage, t * w)
+                tile(xp, rows, t, offs, spans[t // ROWS, 0], spans[t // ROWS, 1], panels,
+                     jb * K * w, stage, t * w)
             for j in range(min(w, M - jb * w)):
                 m = jb * w + j
                 b = bias[m] if has_bias else stage[0] * 0
@@ -167,10 +176,62 @@ def conv_weight_grad(x, dy, n0, n1, ph, pw, taps, pixels, xp, dyp, acc, dw, db, 
                         dyp[o + j] = dy[n, jb * w + j, p]
         for jb in range(-(-M // w)):
             for t in range(0, kp, ROWS):
-                tile(xp, taps, t, pixels, (g1 - g0) * P, dyp, jb * rows * w, acc, 0)
+                tile(xp, taps, t, pixels, 0, (g1 - g0) * P, dyp, jb * rows * w, acc, 0)
                 base = (jb * kp + t) * w
                 for q in range(ROWS * w):
                     dw[base + q] += acc[q]
+
+
+@njit(cache=True, nogil=True)
+def conv_data_grad_columns(dy, n0, n1, w, taps, channels, kh, kw, sh, sw, ph, pw, dh, dw,
+                           panel, stage, dx):
+    """dx[n] = col2im(W^T dy[n]) for n in [n0, n1). w: the weights (M, C kh kw) flat;
+    taps: 0 .. C kh kw - 1 padded to ROWS; channels: m * C kh kw; panel (blocks, M, 2L):
+    dy[n] as panels of 2L pixels; stage (blocks, len(taps), 2L): the columns."""
+    M, P = dy.shape[1], dy.shape[2] * dy.shape[3]
+    ow = dy.shape[3]
+    C, H, W = dx.shape[1], dx.shape[2], dx.shape[3]
+    lw = 2 * lanes(w)
+    kp = taps.size
+    for n in range(n0, n1):
+        d = dy[n].reshape(M, P)
+        for m in range(M):
+            for p in range(P):
+                panel[((p // lw) * M + m) * lw + p % lw] = d[m, p]
+        for jb in range(-(-P // lw)):
+            for t in range(0, kp, ROWS):
+                tile(w, taps, t, channels, 0, M, panel, jb * M * lw, stage, (jb * kp + t) * lw)
+        dx[n] = 0
+        for c in range(C):
+            for a in range(kh):
+                for b in range(kw):
+                    _add_column(stage, (c * kh + a) * kw + b, kp, lw, dy.shape[2], ow,
+                                a * dh - ph, b * dw - pw, sh, sw, dx[n, c])
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _add_column(stage, k, kp, lw, oh, ow, hoff, woff, sh, sw, plane):
+    """plane[i sh + hoff, j sw + woff] += column k at pixel (i, j), where in the image:
+    row segments that stay in one lane block are contiguous in both (they vectorize)."""
+    H, W = plane.shape
+    jlo, jhi = _valid_range(ow, sw, woff, W)
+    for i in range(oh):
+        h = i * sh + hoff
+        if h < 0 or h >= H:
+            continue
+        row = plane[h]
+        j = jlo
+        while j < jhi:
+            blk = (i * ow + j) // lw
+            end = min(jhi, (blk + 1) * lw - i * ow)
+            base = (blk * kp + k) * lw + i * ow - blk * lw
+            if sw == 1:
+                for q in range(j, end):
+                    row[q + woff] += stage[base + q]
+            else:
+                for q in range(j, end):
+                    row[q * sw + woff] += stage[base + q]
+            j = end
 
 
 @njit(cache=True, nogil=True)
@@ -186,29 +247,33 @@ def unpanel_add(dw, k, out):
 
 
 @njit(cache=True, nogil=True)
-def panel_weights(w2, panels):
-    """panels (blocks, K, 2L)[jb, k, j] = w2 (M, K)[jb*2L + j, k]; lanes past M stay 0."""
-    M, K = w2.shape
+def panel_weights(w4, panels):
+    """panels (blocks, kh C kw, 2L)[jb, (a*C + c)*kw + b, j] = w4 (M, C, kh, kw)[jb*2L + j,
+    c, a, b]: taps in forward's order (kernel row outermost); lanes past M stay 0."""
+    M, C, kh, kw = w4.shape
     w = 2 * lanes(panels)
+    K = C * kh * kw
     for m in range(M):
         jb, j = m // w, m % w
-        for k in range(K):
-            panels[(jb * K + k) * w + j] = w2[m, k]
+        for a in range(kh):
+            for c in range(C):
+                for b in range(kw):
+                    panels[(jb * K + (a * C + c) * kw + b) * w + j] = w4[m, c, a, b]
 
 
 @njit(cache=True, nogil=True)
 def panel_weights_flipped(w4, panels):
-    """panels (blocks, M kh kw, 2L)[jb, (m*kh + a)*kw + b, j] = w4[m, jb*2L + j, kh-1-a,
+    """panels (blocks, kh M kw, 2L)[jb, (a*M + m)*kw + b, j] = w4[m, jb*2L + j, kh-1-a,
     kw-1-b]: the weights of the data gradient as a forward convolution of dY."""
     M, C, kh, kw = w4.shape
     w = 2 * lanes(panels)
     K = M * kh * kw
     for c in range(C):
         jb, j = c // w, c % w
-        for m in range(M):
-            for a in range(kh):
+        for a in range(kh):
+            for m in range(M):
                 for b in range(kw):
-                    panels[(jb * K + (m * kh + a) * kw + b) * w + j] = \
+                    panels[(jb * K + (a * M + m) * kw + b) * w + j] = \
                         w4[m, c, kh - 1 - a, kw - 1 - b]
 
 
@@ -217,17 +282,31 @@ def lanes_of(dtype):
     return 2 * 64 // np.dtype(dtype).itemsize
 
 
-def pixel_offsets(oh, ow, wp):
-    """Offsets of the output pixels' windows in a padded image of width wp (stride 1),
-    padded to a multiple of ROWS by repeating the last."""
-    p = (np.arange(oh)[:, None] * wp + np.arange(ow)[None, :]).ravel()
+def pixel_offsets(oh, ow, wp, sh=1, sw=1):
+    """Offsets of the output pixels' windows in a padded image of width wp, padded to a
+    multiple of ROWS by repeating the last."""
+    p = (np.arange(oh)[:, None] * sh * wp + np.arange(ow)[None, :] * sw).ravel()
     return pad_rows(p)
 
 
-def tap_offsets(c, kh, kw, dh, dw, hp, wp):
-    """Offsets of the taps (c, ki, kj) in a padded image of (c, hp, wp)."""
-    return (np.arange(c)[:, None, None] * (hp * wp) + np.arange(kh)[None, :, None] * dh * wp
-            + np.arange(kw)[None, None, :] * dw).ravel().astype(np.int64)
+def tap_offsets(c, kh, kw, dh, dw, hp, wp, row_major=False):
+    """Offsets of the taps (c, ki, kj) in a padded image of (c, hp, wp); with row_major,
+    in the order (ki, c, kj) of forward's panels."""
+    o = (np.arange(c)[:, None, None] * (hp * wp) + np.arange(kh)[None, :, None] * dh * wp
+         + np.arange(kw)[None, None, :] * dw)
+    return (o.transpose(1, 0, 2) if row_major else o).ravel().astype(np.int64)
+
+
+def tap_spans(oh, ow, h, kh, sh, ph, dh, taps_per_row):
+    """For each tile of ROWS output pixels, the taps [lo, hi) (kernel row outermost,
+    taps_per_row each) of the kernel rows a that land inside the image rows [0, h) for some
+    pixel of the tile: input row = i sh - ph + a dh for output row i."""
+    p = np.minimum(np.arange(-(-oh * ow // ROWS) * ROWS), oh * ow - 1) // ow
+    first, last = p[::ROWS], p[ROWS - 1::ROWS]
+    lo = np.maximum(0, -((last * sh - ph) // dh))                    # ceil((ph - i sh) / dh)
+    hi = np.minimum(kh - 1, (h - 1 + ph - first * sh) // dh)
+    hi = np.maximum(hi, lo - 1)                                      # empty: no kernel row
+    return np.stack([lo * taps_per_row, (hi + 1) * taps_per_row], axis=1).astype(np.int64)
 
 
 def image_group(pixels):

@@ -18,9 +18,15 @@ def test_inner_product_gradient(transpose, bias):
     check_gradient(layer, bottom, top)
 
 
+@pytest.mark.parametrize("concurrent", [False, True])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("axis", [1, 2])
-def test_inner_product_matches_torch(dtype, axis):
+def test_inner_product_matches_torch(monkeypatch, dtype, axis, concurrent):
+    """Also with the data and weight gradients on two threads (conv nets, where OpenBLAS
+    is held at one thread)."""
+    import layerflow.layers.inner_product as ip
+    monkeypatch.setattr(ip, "single_threaded_blas", lambda: concurrent)
+    monkeypatch.setattr(ip, "num_threads", lambda: 2)
     x = RNG.normal(size=(2, 3, 4, 5)).astype(dtype)
     layer, bottom, top = make_layer("InnerProduct", {"num_output": 6, "axis": axis,
                                                      "bias_filler": {"type": "uniform"}},

@@ -11,7 +11,7 @@ def add_bias(out, bias):
             out[n, j] += bias[j]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def accumulate_bias_grad(dy, db):
     """db[j] += sum_n dy[n, j] (param diffs accumulate, as in Caffe)."""
     rows, cols = dy.shape
@@ -20,7 +20,7 @@ def accumulate_bias_grad(dy, db):
             db[j] += dy[n, j]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def accumulate(src, dst):
     """dst += src, flat."""
     for i in range(src.size):

@@ -77,7 +77,7 @@ def matmul(a, b, out):
     Python threads (numpy releases the GIL inside BLAS). These threads sleep on a queue
     when idle, so they do not steal the cores from Numba's pool or from other processes."""
     m, n = out.shape
-    parts = num_threads() if _blas_limit == 1 else 1   # a threaded BLAS splits itself
+    parts = num_threads() if single_threaded_blas() else 1   # a threaded BLAS splits itself
     if parts < 2 or 2.0 * m * n * a.shape[1] < _SPLIT_FLOPS:
         return np.matmul(a, b, out=out)
     pool = _get_pool(parts - 1)
@@ -95,6 +95,12 @@ def matmul(a, b, out):
     for job in jobs:
         job.result()
     return out
+
+
+def single_threaded_blas():
+    """Whether OpenBLAS is held at one thread (conv nets), so that layerflow's own threads
+    should share out the products."""
+    return _blas_limit == 1
 
 
 def _get_pool(workers):

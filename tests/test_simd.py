@@ -6,7 +6,8 @@ from numba import njit
 from numba.core.errors import TypingError
 
 from layerflow.kernels.cpu import direct_conv as dc
-from layerflow.kernels.cpu.simd import lanes, vbroadcast, vfma, vload, vstore, vzero
+from layerflow.kernels.cpu.simd import (lanes, vbroadcast, vfma, vgather, vload,
+                                        vload_index, vselect_gt, vshift, vstore, vzero)
 
 
 @njit
@@ -38,6 +39,32 @@ def test_vectors_refuse_what_they_cannot_address():
         _zero(np.zeros((4, 16)))
     with pytest.raises(TypingError, match="1-D contiguous"):
         _zero(np.zeros(64, np.int32))
+
+
+@njit
+def _gather_max(x, base, offsets, candidate, out, index):
+    """out = x[base + offsets] where candidate > it, with index = offsets + 100 there."""
+    offs = vload_index(offsets, 0, x)
+    v = vgather(x, base, offs)
+    c = vload(candidate, 0)
+    vstore(index, 0, vselect_gt(c, v, vshift(offs, 100), offs))
+    vstore(out, 0, vselect_gt(c, v, c, v))
+
+
+@pytest.mark.parametrize("dtype,n", [(np.float32, 16), (np.float64, 8)])
+def test_gather_compare_select(dtype, n):
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=50).astype(dtype)
+    offsets = rng.integers(0, 40, size=n).astype(np.int32)
+    candidate = rng.normal(size=n).astype(dtype)
+    candidate[0] = np.nan                  # NaN is never greater: the gathered value stays
+    out, index = np.zeros(n, dtype), np.zeros(n, np.int32)
+    _gather_max(x, 7, offsets, candidate, out, index)
+    v = x[7 + offsets]
+    take = candidate > v
+    np.testing.assert_array_equal(out, np.where(take, candidate, v))
+    np.testing.assert_array_equal(index, np.where(take, offsets + 100, offsets))
+    assert out[0] == v[0]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -20,7 +20,8 @@ from typing import Literal
 import numpy as np
 
 from ..kernels.cpu.pooling import (ave_pool_backward, ave_pool_forward, mask_to_float,
-                                   max_pool_backward, max_pool_forward)
+                                   max_pool_backward, max_pool_forward, max_pool_plan)
+from ..kernels.cpu.threads import num_threads
 from ..layer import Layer
 from ..registry import register_layer
 from .convolution import SpatialParams, hw_pair
@@ -91,11 +92,14 @@ class Pooling(Layer):
             t.reshape(self._top_shape)
         if self.p.pool == "MAX":
             self._mask = np.empty(self._top_shape, np.int32)
+            self._plan = max_pool_plan(h, w, kh, kw, sh, sw, ph, pw, oh, ow, self.dtype,
+                                       min(n * c, 8 * num_threads()))
         self._shape = shape
 
     def forward_cpu(self, bottom, top):
         if self.p.pool == "MAX":
-            max_pool_forward(bottom[0].data, *self.geometry, top[0].data, self._mask)
+            max_pool_forward(bottom[0].data, *self.geometry, top[0].data, self._mask,
+                             *self._plan)
             if len(top) == 2:
                 mask_to_float(self._mask, top[1].data)
         else:

@@ -54,6 +54,7 @@ CASES = [  # pool, kernel, stride, pad, input shape
     ("MAX", (3, 3), (3, 3), (2, 2), (1, 2, 5, 6)),
     ("MAX", (3, 2), (2, 1), (1, 0), (1, 2, 6, 5)),
     ("AVE", (2, 3), (1, 2), (1, 1), (1, 1, 4, 6)),
+    ("MAX", (3, 3), (2, 2), (1, 1), (2, 3, 33, 31)),     # many vector blocks, ragged last
 ]
 
 
@@ -141,3 +142,25 @@ def test_ave_has_no_mask_top():
 def test_bad_params_are_config_errors(params, message):
     with pytest.raises(ConfigError, match=message):
         make_layer("Pooling", params, [np.zeros((1, 1, 4, 4))])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_max_ties_and_infinities_pick_the_first_in_image_element(dtype):
+    """Windows of equal values (and of -inf) keep their first in-image element in
+    row-major order, as Caffe's scan does, never a padding position."""
+    x = np.zeros((1, 3, 20, 19), dtype)
+    x[0, 1] = -np.inf
+    x[0, 2, ::2] = 1.0                     # ties between rows
+    layer, bottom, top = make_layer("Pooling", _params("MAX", (3, 3), (2, 2), (1, 1)), [x],
+                                    dtype=dtype)
+    forward(layer, bottom, top)
+    mask = layer._mask
+    oh, ow = mask.shape[2:]
+    for c in range(3):
+        for i in range(oh):
+            for j in range(ow):
+                hs, ws = max(2 * i - 1, 0), max(2 * j - 1, 0)
+                he, we = min(2 * i + 2, 20), min(2 * j + 2, 19)
+                window = x[0, c, hs:he, ws:we]
+                a, b = np.unravel_index(np.argmax(window == window.max()), window.shape)
+                assert mask[0, c, i, j] == (hs + a) * 19 + ws + b, (c, i, j)

@@ -22,11 +22,12 @@ VECTOR_BYTES = 64
 
 
 class Vec(types.Type):
-    """A register of VECTOR_BYTES of one float dtype."""
+    """A register of VECTOR_BYTES of one float dtype, or int32 lanes as many as a float
+    vector's (indices that travel with the values, as max pooling's argmax)."""
 
-    def __init__(self, dtype):
+    def __init__(self, dtype, lanes=None):
         self.dtype = dtype
-        self.lanes = VECTOR_BYTES // (dtype.bitwidth // 8)
+        self.lanes = lanes or VECTOR_BYTES // (dtype.bitwidth // 8)
         super().__init__(name=f"Vec({dtype}x{self.lanes})")
 
 
@@ -37,10 +38,12 @@ class _VecModel(models.PrimitiveModel):
         super().__init__(dmm, fe_type, ir.VectorType(elem, fe_type.lanes))
 
 
-def _check_array(arr, what):
+def _check_array(arr, what, ints=False):
+    dtypes = (types.float32, types.float64) + ((types.int32,) if ints else ())
     if not (isinstance(arr, types.Array) and arr.ndim == 1 and arr.layout == "C"
-            and arr.dtype in (types.float32, types.float64)):
-        raise TypingError(f"{what} needs a 1-D contiguous float32/float64 array, got {arr}")
+            and arr.dtype in dtypes):
+        kinds = "float32/float64" + ("/int32" if ints else "")
+        raise TypingError(f"{what} needs a 1-D contiguous {kinds} array, got {arr}")
 
 
 def _address(context, builder, arrty, arr, idx):
@@ -86,8 +89,8 @@ def vload(typingctx, arr, idx):
 @intrinsic
 def vstore(typingctx, arr, idx, vec):
     """arr[idx : idx + lanes] = vec."""
-    _check_array(arr, "vstore")
-    if vec != Vec(arr.dtype):
+    _check_array(arr, "vstore", ints=True)
+    if not (isinstance(vec, Vec) and vec.dtype == arr.dtype):
         raise TypingError(f"vstore of {vec} into an array of {arr.dtype}")
 
     def codegen(context, builder, sig, args):
@@ -127,3 +130,84 @@ def vfma(typingctx, a, b, c):
                                               ir.FunctionType(ty, [ty, ty, ty]))
         return builder.call(fn, args)
     return a(a, b, c), codegen
+
+
+def _splat(builder, ty, value):
+    one = builder.insert_element(ir.Constant(ty, ir.Undefined), value,
+                                 ir.Constant(ir.IntType(32), 0))
+    return builder.shuffle_vector(one, ir.Constant(ty, ir.Undefined),
+                                  ir.Constant(ir.VectorType(ir.IntType(32), ty.count),
+                                              [0] * ty.count))
+
+
+@intrinsic
+def vselect_gt(typingctx, a, b, x, y):
+    """Lane by lane, x where a > b (false for NaN), else y; a, b float vectors and x, y
+    vectors of the same lanes (float or int32)."""
+    if not (isinstance(a, Vec) and a == b and isinstance(x, Vec) and x == y
+            and x.lanes == a.lanes):
+        raise TypingError(f"vselect_gt needs a, b and x, y vectors of equal lanes, got "
+                          f"{a}, {b}, {x}, {y}")
+
+    def codegen(context, builder, sig, args):
+        mask = builder.fcmp_ordered(">", args[0], args[1])
+        return builder.select(mask, args[2], args[3])
+    return x(a, b, x, y), codegen
+
+
+@intrinsic
+def vload_index(typingctx, arr, idx, like):
+    """arr[idx : idx + n] of an int32 array, n the lanes of like's dtype (indices that go
+    with vectors of like)."""
+    _check_array(like, "vload_index")
+    if not (isinstance(arr, types.Array) and arr.ndim == 1 and arr.layout == "C"
+            and arr.dtype == types.int32):
+        raise TypingError(f"vload_index needs a 1-D contiguous int32 array, got {arr}")
+    vt = Vec(types.int32, Vec(like.dtype).lanes)
+
+    def codegen(context, builder, sig, args):
+        ptr = _address(context, builder, sig.args[0], args[0], args[1])
+        vptr = builder.bitcast(ptr, context.get_value_type(vt).as_pointer())
+        return builder.load(vptr, align=4)
+    return vt(arr, idx, like), codegen
+
+
+@intrinsic
+def vshift(typingctx, vec, k):
+    """vec + k in every lane of an int32 vector."""
+    if not (isinstance(vec, Vec) and vec.dtype == types.int32):
+        raise TypingError(f"vshift needs an int32 vector, got {vec}")
+
+    def codegen(context, builder, sig, args):
+        ty = args[0].type
+        return builder.add(args[0], _splat(builder, ty, builder.trunc(args[1], ir.IntType(32))))
+    return vec(vec, k), codegen
+
+
+@intrinsic
+def vgather(typingctx, arr, base, offsets):
+    """arr[base + offsets[l]] in lane l (one gather instruction with AVX-512)."""
+    _check_array(arr, "vgather")
+    vt = Vec(arr.dtype)
+    if not (isinstance(offsets, Vec) and offsets.dtype == types.int32
+            and offsets.lanes == vt.lanes):
+        raise TypingError(f"vgather needs {vt.lanes} int32 offsets, got {offsets}")
+
+    def codegen(context, builder, sig, args):
+        ty = context.get_value_type(vt)
+        i64 = ir.IntType(64)
+        v64 = ir.VectorType(i64, vt.lanes)
+        start = _address(context, builder, sig.args[0], args[0], args[1])
+        item = ir.Constant(v64, [vt.dtype.bitwidth // 8] * vt.lanes)
+        addr = builder.add(_splat(builder, v64, builder.ptrtoint(start, i64)),
+                           builder.mul(builder.sext(args[2], v64), item))
+        ptrs = builder.inttoptr(addr, ir.VectorType(start.type, vt.lanes))
+        mask = ir.Constant(ir.VectorType(ir.IntType(1), vt.lanes), [1] * vt.lanes)
+        suffix = "f32" if vt.dtype == types.float32 else "f64"
+        name = f"llvm.masked.gather.v{vt.lanes}{suffix}.v{vt.lanes}p0"
+        # LLVM 22 (llvmlite 0.50, numba 0.68) form: the alignment is no longer an operand
+        fnty = ir.FunctionType(ty, [ptrs.type, mask.type, ty])
+        operands = [ptrs, mask, ir.Constant(ty, ir.Undefined)]
+        fn = builder.module.declare_intrinsic(name, (), fnty)
+        return builder.call(fn, operands)
+    return vt(arr, base, offsets), codegen

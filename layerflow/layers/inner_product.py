@@ -14,7 +14,8 @@ import numpy as np
 from ..config.schema import bounded
 from ..fillers import FillerSpec
 from ..kernels.cpu.inner_product import accumulate, accumulate_bias_grad, add_bias
-from ..kernels.cpu.threads import matmul, num_threads, run_parallel, single_threaded_blas
+from ..kernels.cpu.threads import (SPLIT_FLOPS, matmul, num_threads, run_parallel,
+                                   single_threaded_blas)
 from ..layer import Layer
 from ..registry import register_layer
 
@@ -86,7 +87,8 @@ class InnerProduct(Layer):
 
         if not propagate_down[0]:
             param_grads()
-        elif single_threaded_blas() and num_threads() > 1:
+        elif (single_threaded_blas() and num_threads() > 1
+              and 2.0 * dy.size * self.K >= SPLIT_FLOPS):
             # two products of equal size, one per thread: splitting each in two slabs
             # gained nothing on LeNet's ip1 (K = 64 products are short)
             run_parallel(lambda t: (data_grad if t else param_grads)(), 2)

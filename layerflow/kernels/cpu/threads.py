@@ -66,7 +66,7 @@ def configure_threads(n=None, own_threads=False):
 
 _blas_limit = None
 _pool = None
-_SPLIT_FLOPS = 2e6        # products smaller than this run whole on the calling thread
+SPLIT_FLOPS = 2e6         # products smaller than this run whole on the calling thread
 
 
 def matmul(a, b, out):
@@ -78,7 +78,7 @@ def matmul(a, b, out):
     when idle, so they do not steal the cores from Numba's pool or from other processes."""
     m, n = out.shape
     parts = num_threads() if single_threaded_blas() else 1   # a threaded BLAS splits itself
-    if parts < 2 or 2.0 * m * n * a.shape[1] < _SPLIT_FLOPS:
+    if parts < 2 or 2.0 * m * n * a.shape[1] < SPLIT_FLOPS:
         return np.matmul(a, b, out=out)
     pool = _get_pool(parts - 1)
     jobs = []

@@ -190,7 +190,7 @@ def conv_data_grad_columns(dy, n0, n1, w, taps, channels, kh, kw, sh, sw, ph, pw
     dy[n] as panels of 2L pixels; stage (blocks, len(taps), 2L): the columns."""
     M, P = dy.shape[1], dy.shape[2] * dy.shape[3]
     ow = dy.shape[3]
-    C, H, W = dx.shape[1], dx.shape[2], dx.shape[3]
+    C = dx.shape[1]
     lw = 2 * lanes(w)
     kp = taps.size
     for n in range(n0, n1):

@@ -1,0 +1,100 @@
+"""Benchmark: forward + backward of the convolutions and poolings of LeNet and
+cifar10-quick, one layer at a time, in layerflow and PyTorch CPU, in one process,
+alternating rounds, same threads, float32.
+
+    python tools/bench_conv.py [--threads 1] [--rounds 9] [--iters 10] [--only conv]
+
+Prints per layer the median ms of one forward+backward (data gradient included on both
+sides) of each, the median of the per-round ratios layerflow / PyTorch and, for the
+convolutions, GFLOP/s (3 products of 2 N M P C kh kw each). At --threads 1 this is each
+framework's own kernel speed; docs/convolution.md has the numbers.
+"""
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
+
+from bench_layers_b import layerflow_case, torch_case  # noqa: E402
+
+CONVS = [  # name, (N, C, H, W), num_output, kernel, pad
+    ("LeNet conv1", (64, 1, 28, 28), 20, 5, 0),
+    ("LeNet conv2", (64, 20, 12, 12), 50, 5, 0),
+    ("cifar10-quick conv1", (100, 3, 32, 32), 32, 5, 2),
+    ("cifar10-quick conv2", (100, 32, 16, 16), 32, 5, 2),
+    ("cifar10-quick conv3", (100, 32, 8, 8), 64, 5, 2),
+]
+POOLS = [  # name, (N, C, H, W), pool, kernel, stride
+    ("LeNet pool1 MAX 2/2", (64, 20, 24, 24), "MAX", 2, 2),
+    ("cifar10-quick pool1 MAX 3/2", (100, 32, 32, 32), "MAX", 3, 2),
+    ("cifar10-quick pool2 AVE 3/2", (100, 32, 16, 16), "AVE", 3, 2),
+]
+
+
+def cases():
+    import torch
+    F = torch.nn.functional
+    out = []
+    for name, shape, m, k, pad in CONVS:
+        def conv(xs, params, m=m, k=k, pad=pad, c=shape[1]):
+            if not params:
+                params += [torch.randn(m, c, k, k, requires_grad=True),
+                           torch.zeros(m, requires_grad=True)]
+            return F.conv2d(xs[0], params[0], params[1], padding=pad)
+        n, c, h, w = shape
+        oh, ow = h + 2 * pad - k + 1, w + 2 * pad - k + 1
+        flops = 3 * 2 * n * m * oh * ow * c * k * k
+        out.append((name, flops,
+                    layerflow_case("Convolution", {"num_output": m, "kernel_size": k,
+                                                   "pad": pad}, [shape]),
+                    torch_case(conv, [shape])))
+    for name, shape, pool, k, s in POOLS:
+        fn = F.max_pool2d if pool == "MAX" else F.avg_pool2d
+        out.append((name, 0,
+                    layerflow_case("Pooling", {"pool": pool, "kernel_size": k, "stride": s},
+                                   [shape]),
+                    torch_case(lambda xs, p, fn=fn, k=k, s=s: fn(xs[0], k, s, ceil_mode=True),
+                               [shape])))
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
+    ap.add_argument("--rounds", type=int, default=9)
+    ap.add_argument("--iters", type=int, default=10)
+    ap.add_argument("--only", default="")
+    args = ap.parse_args()
+    import torch
+    from layerflow.kernels.cpu.threads import configure_threads
+    torch.set_num_threads(args.threads)
+    configure_threads(args.threads, own_threads=True)
+    print(f"forward+backward, float32, {args.threads} threads, median of {args.rounds} "
+          f"rounds x {args.iters} iterations")
+    print("| layer | layerflow ms | PyTorch ms | ratio | GFLOP/s layerflow / PyTorch |")
+    print("|---|---|---|---|---|")
+    for name, flops, lf, pt in cases():
+        if args.only.lower() not in name.lower():
+            continue
+        lf(2)
+        pt(2)
+        tl, tp = [], []
+        for _ in range(args.rounds):
+            for run, times in ((lf, tl), (pt, tp)):
+                time.sleep(0.05)             # the other side's idle threads stop spinning
+                t0 = time.perf_counter()
+                run(args.iters)
+                times.append((time.perf_counter() - t0) / args.iters * 1e3)
+        ratio = statistics.median(a / b for a, b in zip(tl, tp))
+        ml, mp = statistics.median(tl), statistics.median(tp)
+        rate = f"{flops / ml / 1e6:.0f} / {flops / mp / 1e6:.0f}" if flops else "-"
+        print(f"| {name} | {ml:.2f} | {mp:.2f} | {ratio:.2f} | {rate} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -6,7 +6,7 @@ from numba import njit
 from numba.core.errors import TypingError
 
 from layerflow.kernels.cpu import direct_conv as dc
-from layerflow.kernels.cpu.simd import (lanes, vbroadcast, vfma, vgather, vload,
+from layerflow.kernels.cpu.simd import (lanes, vadd, vbroadcast, vdiv, vfma, vgather, vload,
                                         vload_index, vselect_gt, vshift, vstore, vzero)
 
 
@@ -15,6 +15,22 @@ def _axpy_lanes(a, i, x, j, y, k):
     """y[k:k+L] = x[i] * a[j:j+L] + y[k:k+L] with one vector of each."""
     vstore(y, k, vfma(vbroadcast(x, i), vload(a, j), vload(y, k)))
     return lanes(y)
+
+
+@njit
+def _add_div(a, b, out):
+    vstore(out, 0, vdiv(vadd(vload(a, 0), vload(b, 0)), vload(b, 0)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_add_and_divide_match_numpy_bit_for_bit(dtype):
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=(2, 16)).astype(dtype)
+    out = np.zeros(16, dtype)
+    _add_div(a, b, out)
+    n = 64 // np.dtype(dtype).itemsize               # one vector: 16 or 8 lanes
+    np.testing.assert_array_equal(out[:n], ((a + b) / b)[:n])
+    assert not out[n:].any()
 
 
 @njit

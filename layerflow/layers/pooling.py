@@ -19,8 +19,9 @@ from typing import Literal
 
 import numpy as np
 
-from ..kernels.cpu.pooling import (ave_pool_backward, ave_pool_forward, mask_to_float,
-                                   max_pool_backward, max_pool_forward, max_pool_plan)
+from ..kernels.cpu.pooling import (ave_pool_backward, ave_pool_forward, ave_pool_plan,
+                                   mask_to_float, max_pool_backward, max_pool_forward,
+                                   max_pool_plan)
 from ..kernels.cpu.threads import num_threads
 from ..layer import Layer
 from ..registry import register_layer
@@ -90,10 +91,14 @@ class Pooling(Layer):
         self._top_shape = (n, c, oh, ow)
         for t in top:
             t.reshape(self._top_shape)
+        chunks = min(n * c, 8 * num_threads())
         if self.p.pool == "MAX":
             self._mask = np.empty(self._top_shape, np.int32)
             self._plan = max_pool_plan(h, w, kh, kw, sh, sw, ph, pw, oh, ow, self.dtype,
-                                       min(n * c, 8 * num_threads()))
+                                       chunks)
+        else:
+            self._plan = ave_pool_plan(h, w, kh, kw, sh, sw, ph, pw, oh, ow, self.dtype,
+                                       chunks)
         self._shape = shape
 
     def forward_cpu(self, bottom, top):
@@ -103,7 +108,7 @@ class Pooling(Layer):
             if len(top) == 2:
                 mask_to_float(self._mask, top[1].data)
         else:
-            ave_pool_forward(bottom[0].data, *self.geometry, top[0].data)
+            ave_pool_forward(bottom[0].data, *self.geometry, top[0].data, *self._plan)
 
     def backward_cpu(self, top, propagate_down, bottom):
         if not propagate_down[0]:
@@ -111,7 +116,7 @@ class Pooling(Layer):
         if self.p.pool == "MAX":
             max_pool_backward(top[0].diff, self._mask, bottom[0].diff)
         else:
-            ave_pool_backward(top[0].diff, *self.geometry, bottom[0].diff)
+            ave_pool_backward(top[0].diff, *self.geometry, bottom[0].diff, *self._plan)
 
     def out_size(self, size, k, s, p):
         if self.p.round_mode == "CEIL":

@@ -55,6 +55,8 @@ CASES = [  # pool, kernel, stride, pad, input shape
     ("MAX", (3, 2), (2, 1), (1, 0), (1, 2, 6, 5)),
     ("AVE", (2, 3), (1, 2), (1, 1), (1, 1, 4, 6)),
     ("MAX", (3, 3), (2, 2), (1, 1), (2, 3, 33, 31)),     # many vector blocks, ragged last
+    ("AVE", (3, 3), (2, 2), (1, 1), (2, 3, 33, 31)),
+    ("AVE", (2, 2), (3, 3), (0, 0), (1, 2, 9, 8)),       # pixels no window covers
 ]
 
 

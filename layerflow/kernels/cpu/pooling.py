@@ -9,7 +9,8 @@ is owned by one prange iteration.
 import numpy as np
 from numba import njit, prange
 
-from .simd import lanes, vgather, vload_index, vselect_gt, vshift, vstore
+from .simd import (lanes, vadd, vdiv, vgather, vload, vload_index, vselect_gt, vshift,
+                   vstore, vzero)
 
 
 @njit(cache=True, inline="always")
@@ -117,57 +118,121 @@ def mask_to_float(mask, out):
         o[i] = flat[i]
 
 
+def ave_pool_plan(h, w, kh, kw, sh, sw, ph, pw, oh, ow, dtype, chunks):
+    """Tables and buffers of the AVE kernels, made once per shape: each output's window
+    origin in a zero-padded plane and its divisor (Caffe's: the window clipped to the
+    padded input); for each input pixel the outputs whose windows cover it, in window
+    order, padded with oh*ow (a slot that holds 0); `chunks` zero-padded planes and
+    gradient rows."""
+    i = np.repeat(np.arange(oh), ow) * sh
+    j = np.tile(np.arange(ow), oh) * sw
+    hp, wp = max(i[-1] + kh, h + ph), max(j[-1] + kw, w + pw)
+    size = ((np.minimum(i + kh, h + 2 * ph) - i) * (np.minimum(j + kw, w + 2 * pw) - j))
+    p_all, q_all = [], []
+    for a in range(kh):
+        for b in range(kw):
+            r, c = i - ph + a, j - pw + b
+            ok = (r >= 0) & (r < h) & (c >= 0) & (c < w)
+            p_all.append(np.flatnonzero(ok))
+            q_all.append((r * w + c)[ok])
+    p_all, q_all = np.concatenate(p_all), np.concatenate(q_all)
+    order = np.lexsort((p_all, q_all))                   # by pixel, then window order
+    p_all, q_all = p_all[order], q_all[order]
+    rank = np.arange(q_all.size) - np.searchsorted(q_all, q_all)
+    cover = np.full((max(rank.max() + 1, 1), h * w), oh * ow, np.int32)
+    cover[rank, q_all] = p_all
+    planes = np.zeros((chunks, hp * wp), dtype)
+    grads = np.zeros((chunks, oh * ow + 1), dtype)
+    return (i * wp + j).astype(np.int32), size.astype(dtype), cover, planes, grads
+
+
 @njit(cache=True, parallel=True)
-def ave_pool_forward(x, kh, kw, sh, sw, ph, pw, y):
+def ave_pool_forward(x, kh, kw, sh, sw, ph, pw, y, origins, sizes, cover, planes, grads):
     """y = sum over the window clipped to the image / size of the window clipped to the
-    padded input."""
+    padded input. Each plane is copied into a zero-padded one, then L outputs go at once
+    (one gather per tap); planes with fewer outputs than lanes, window by window."""
     N, C, H, W = x.shape
     oh, ow = y.shape[2], y.shape[3]
-    for nc in prange(N * C):
-        n = nc // C
-        c = nc % C
-        for i in range(oh):
-            hs = i * sh - ph
-            he = min(hs + kh, H + ph)
-            hsize = he - hs
-            hs = max(hs, 0)
-            he = min(he, H)
-            for j in range(ow):
-                ws = j * sw - pw
-                we = min(ws + kw, W + pw)
-                size = hsize * (we - ws)
-                ws = max(ws, 0)
-                we = min(we, W)
-                s = x[n, c, 0, 0] * 0
-                for a in range(hs, he):
-                    for b in range(ws, we):
-                        s += x[n, c, a, b]
-                y[n, c, i, j] = s / size
+    P = oh * ow
+    chunks = planes.shape[0]
+    wp = planes.shape[1] // max((oh - 1) * sh + kh, H + ph)
+    L = lanes(planes[0])
+    for t in prange(chunks):
+        buf = planes[t]
+        for nc in range(t * N * C // chunks, (t + 1) * N * C // chunks):
+            n = nc // C
+            c = nc % C
+            if P < L:
+                _ave_windows(x[n, c], kh, kw, sh, sw, ph, pw, y[n, c])
+                continue
+            for r in range(H):
+                for q in range(W):
+                    buf[(r + ph) * wp + q + pw] = x[n, c, r, q]
+            yf = y[n, c].reshape(P)
+            for p in range(0, P, L):
+                p0 = min(p, P - L)               # the last block overlaps the one before
+                origin = vload_index(origins, p0, buf)
+                s = vzero(buf)
+                for a in range(kh):
+                    for b in range(kw):
+                        s = vadd(s, vgather(buf, a * wp + b, origin))
+                vstore(yf, p0, vdiv(s, vload(sizes, p0)))
+
+
+@njit(cache=True, inline="always")
+def _ave_windows(x, kh, kw, sh, sw, ph, pw, y):
+    """One plane of AVE pooling, window by window."""
+    H, W = x.shape
+    oh, ow = y.shape
+    for i in range(oh):
+        hs = i * sh - ph
+        he = min(hs + kh, H + ph)
+        hsize = he - hs
+        hs = max(hs, 0)
+        he = min(he, H)
+        for j in range(ow):
+            ws = j * sw - pw
+            we = min(ws + kw, W + pw)
+            size = hsize * (we - ws)
+            ws = max(ws, 0)
+            we = min(we, W)
+            s = x[0, 0] * 0
+            for a in range(hs, he):
+                for b in range(ws, we):
+                    s += x[a, b]
+            y[i, j] = s / size
 
 
 @njit(cache=True, parallel=True)
-def ave_pool_backward(dy, kh, kw, sh, sw, ph, pw, dx):
-    """dx (written whole): each window spreads dy / size over its in-image pixels."""
+def ave_pool_backward(dy, kh, kw, sh, sw, ph, pw, dx, origins, sizes, cover, planes, grads):
+    """dx (written whole): each pixel sums dy / size over the windows that cover it, in
+    window order (the order the window-by-window scatter added them in), L pixels at a
+    time with one gather per covering window."""
     N, C, H, W = dx.shape
-    oh, ow = dy.shape[2], dy.shape[3]
-    for nc in prange(N * C):
-        n = nc // C
-        c = nc % C
-        for a in range(H):
-            for b in range(W):
-                dx[n, c, a, b] = 0
-        for i in range(oh):
-            hs = i * sh - ph
-            he = min(hs + kh, H + ph)
-            hsize = he - hs
-            hs = max(hs, 0)
-            he = min(he, H)
-            for j in range(ow):
-                ws = j * sw - pw
-                we = min(ws + kw, W + pw)
-                g = dy[n, c, i, j] / (hsize * (we - ws))
-                ws = max(ws, 0)
-                we = min(we, W)
-                for a in range(hs, he):
-                    for b in range(ws, we):
-                        dx[n, c, a, b] += g
+    P = dy.shape[2] * dy.shape[3]
+    chunks = grads.shape[0]
+    L = lanes(grads[0])
+    for t in prange(chunks):
+        g = grads[t]                     # g[P] stays 0: the slot of "no window"
+        for nc in range(t * N * C // chunks, (t + 1) * N * C // chunks):
+            n = nc // C
+            c = nc % C
+            d = dy[n, c].reshape(P)
+            for p in range(P):
+                g[p] = d[p] / sizes[p]
+            dxf = dx[n, c].reshape(H * W)
+            if H * W < L:
+                for q in range(H * W):
+                    s = g[P] * 0
+                    for k in range(cover.shape[0]):
+                        s += g[cover[k, q]]
+                    dxf[q] = s
+                continue
+            for q in range(0, H * W, L):
+                q0 = min(q, H * W - L)
+                s = vzero(g)
+                for k in range(cover.shape[0]):
+                    s = vadd(s, vgather(g, 0, vload_index(cover[k], q0, g)))
+                vstore(dxf, q0, s)
+
+

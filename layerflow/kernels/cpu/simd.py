@@ -141,6 +141,28 @@ def _splat(builder, ty, value):
 
 
 @intrinsic
+def vadd(typingctx, a, b):
+    """a + b, lane by lane (float vectors)."""
+    if not (isinstance(a, Vec) and a == b and a.dtype != types.int32):
+        raise TypingError(f"vadd needs two float vectors of one type, got {a}, {b}")
+
+    def codegen(context, builder, sig, args):
+        return builder.fadd(args[0], args[1])
+    return a(a, b), codegen
+
+
+@intrinsic
+def vdiv(typingctx, a, b):
+    """a / b, lane by lane (float vectors), correctly rounded."""
+    if not (isinstance(a, Vec) and a == b and a.dtype != types.int32):
+        raise TypingError(f"vdiv needs two float vectors of one type, got {a}, {b}")
+
+    def codegen(context, builder, sig, args):
+        return builder.fdiv(args[0], args[1])
+    return a(a, b), codegen
+
+
+@intrinsic
 def vselect_gt(typingctx, a, b, x, y):
     """Lane by lane, x where a > b (false for NaN), else y; a, b float vectors and x, y
     vectors of the same lanes (float or int32)."""

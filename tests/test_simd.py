@@ -7,7 +7,8 @@ from numba.core.errors import TypingError
 
 from layerflow.kernels.cpu import direct_conv as dc
 from layerflow.kernels.cpu.simd import (lanes, vadd, vbroadcast, vdiv, vfma, vgather, vload,
-                                        vload_index, vselect_gt, vshift, vstore, vzero)
+                                        vload_index, vload_n, vselect_gt, vshift, vstore,
+                                        vstore_n, vzero)
 
 
 @njit
@@ -31,6 +32,22 @@ def test_add_and_divide_match_numpy_bit_for_bit(dtype):
     n = 64 // np.dtype(dtype).itemsize               # one vector: 16 or 8 lanes
     np.testing.assert_array_equal(out[:n], ((a + b) / b)[:n])
     assert not out[n:].any()
+
+
+@njit
+def _copy_first(src, i, dst, j, n):
+    vstore_n(dst, j, vload_n(src, i, n), n)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [0, 1, 5])
+def test_masked_load_and_store_touch_only_n_elements(dtype, n):
+    src = np.arange(1, 41, dtype=dtype)
+    dst = np.full(40, -1, dtype)
+    _copy_first(src, 30, dst, 3, n)                 # src[30:30+n] only: no read past 40
+    want = np.full(40, -1, dtype)
+    want[3:3 + n] = src[30:30 + n]
+    np.testing.assert_array_equal(dst, want)
 
 
 @njit

@@ -103,8 +103,9 @@ class ConvParams(SpatialParams):
 
 CHUNK_BYTES = 1 << 20     # patches per thread chunk: about an L2 cache
 KEEP_BYTES = 16 << 20     # training layers with at most this much patches keep them
-COL2IM_ADD = 250          # col2im's scalar add (~1.7 ns) against a vector-lane product
-                          # of the tile (~6 ps at 165 GFLOP/s), measured on LeNet's conv2
+COL2IM_ADD = 14           # col2im's add (~0.17 ns an element, as masked vector adds) in
+                          # lane products of the tile (~0.012 ns at 165 GFLOP/s), measured
+                          # on LeNet's conv2; it picks the faster way on every benchmark layer
 
 
 def conv_out_size(size, k, s, p, d):

@@ -137,7 +137,7 @@ def test_data_gradient_way_follows_the_work():
     cifar = make_layer("Convolution", {"num_output": 32, "kernel_size": 5, "pad": 2},
                        [np.zeros((2, 32, 16, 16), np.float32)], dtype=np.float32)[0]
     strided = make_layer("Convolution", GRID[2][0], [np.zeros(GRID[2][1])])[0]
-    assert lenet._dx_full and cifar._dx_full and not strided._dx_full
+    assert not lenet._dx_full and cifar._dx_full and not strided._dx_full
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -28,7 +28,7 @@ import numpy as np
 from numba import njit
 
 from .im2col import _valid_range
-from .simd import lanes, vbroadcast, vfma, vload, vstore, vzero
+from .simd import lanes, vadd, vbroadcast, vfma, vload, vload_n, vstore, vstore_n, vzero
 
 ROWS = 10     # rows of the register tile: 2 ROWS accumulators + 2 panel vectors + 1 broadcast
 
@@ -202,36 +202,40 @@ def conv_data_grad_columns(dy, n0, n1, w, taps, channels, kh, kw, sh, sw, ph, pw
             for t in range(0, kp, ROWS):
                 tile(w, taps, t, channels, 0, M, panel, jb * M * lw, stage, (jb * kp + t) * lw)
         dx[n] = 0
-        for c in range(C):
-            for a in range(kh):
-                for b in range(kw):
-                    _add_column(stage, (c * kh + a) * kw + b, kp, lw, dy.shape[2], ow,
-                                a * dh - ph, b * dw - pw, sh, sw, dx[n, c])
+        planes = dx[n].reshape(C, dx.shape[2] * dx.shape[3])
+        for a in range(kh):
+            ilo, ihi = _valid_range(dy.shape[2], sh, a * dh - ph, dx.shape[2])
+            for b in range(kw):
+                jlo, jhi = _valid_range(ow, sw, b * dw - pw, dx.shape[3])
+                for i in range(ilo, ihi):
+                    _add_columns(stage, (a * kw + b), kh * kw, kp, lw, ow, i, jlo, jhi,
+                                 (i * sh + a * dh - ph) * dx.shape[3] + b * dw - pw, sw,
+                                 planes)
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _add_column(stage, k, kp, lw, oh, ow, hoff, woff, sh, sw, plane):
-    """plane[i sh + hoff, j sw + woff] += column k at pixel (i, j), where in the image:
-    row segments that stay in one lane block are contiguous in both (they vectorize)."""
-    H, W = plane.shape
-    jlo, jhi = _valid_range(ow, sw, woff, W)
-    for i in range(oh):
-        h = i * sh + hoff
-        if h < 0 or h >= H:
-            continue
-        row = plane[h]
-        j = jlo
-        while j < jhi:
-            blk = (i * ow + j) // lw
-            end = min(jhi, (blk + 1) * lw - i * ow)
-            base = (blk * kp + k) * lw + i * ow - blk * lw
+def _add_columns(stage, tap, taps_per_channel, kp, lw, ow, i, jlo, jhi, o, sw, planes):
+    """planes[c, o + j sw] += column (c, tap) at output pixel (i, j) for j in [jlo, jhi),
+    every channel c. With stride 1 each row segment (within one lane block) is one masked
+    vector add. Channels go innermost: consecutive adds into one plane overlap (a masked
+    store, then a load of the next row through it), and each such pair waited for the
+    store (col2im took 1.65 ms for LeNet's conv2 that way, 0.36 ms this way)."""
+    L = lanes(stage)
+    j = jlo
+    while j < jhi:
+        blk = (i * ow + j) // lw
+        end = min(jhi, (blk + 1) * lw - i * ow, j + L)
+        n = end - j
+        for c in range(planes.shape[0]):
+            base = (blk * kp + c * taps_per_channel + tap) * lw + i * ow - blk * lw
+            plane = planes[c]
             if sw == 1:
-                for q in range(j, end):
-                    row[q + woff] += stage[base + q]
+                vstore_n(plane, o + j, vadd(vload_n(plane, o + j, n),
+                                            vload_n(stage, base + j, n)), n)
             else:
                 for q in range(j, end):
-                    row[q * sw + woff] += stage[base + q]
-            j = end
+                    plane[o + q * sw] += stage[base + q]
+        j = end
 
 
 @njit(cache=True, nogil=True)

@@ -233,3 +233,50 @@ def vgather(typingctx, arr, base, offsets):
         fn = builder.module.declare_intrinsic(name, (), fnty)
         return builder.call(fn, operands)
     return vt(arr, base, offsets), codegen
+
+
+def _first(builder, lanes, n):
+    """The mask of lanes 0 .. n - 1."""
+    i32 = ir.IntType(32)
+    iota = ir.Constant(ir.VectorType(i32, lanes), list(range(lanes)))
+    return builder.icmp_signed("<", iota,
+                               _splat(builder, ir.VectorType(i32, lanes), builder.trunc(n, i32)))
+
+
+@intrinsic
+def vload_n(typingctx, arr, idx, n):
+    """arr[idx : idx + n] in the first n lanes (n <= lanes), 0 in the others; nothing past
+    idx + n is read."""
+    _check_array(arr, "vload_n")
+    vt = Vec(arr.dtype)
+
+    def codegen(context, builder, sig, args):
+        ty = context.get_value_type(vt)
+        ptr = _address(context, builder, sig.args[0], args[0], args[1])
+        mask = _first(builder, vt.lanes, args[2])
+        suffix = "f32" if vt.dtype == types.float32 else "f64"
+        fn = builder.module.declare_intrinsic(          # LLVM 22's form, as vgather's
+            f"llvm.masked.load.v{vt.lanes}{suffix}.p0", (),
+            ir.FunctionType(ty, [ptr.type, mask.type, ty]))
+        return builder.call(fn, [ptr, mask, ir.Constant(ty, None)])
+    return vt(arr, idx, n), codegen
+
+
+@intrinsic
+def vstore_n(typingctx, arr, idx, vec, n):
+    """arr[idx : idx + n] = the first n lanes of vec (n <= lanes); nothing else is written."""
+    _check_array(arr, "vstore_n")
+    if vec != Vec(arr.dtype):
+        raise TypingError(f"vstore_n of {vec} into an array of {arr.dtype}")
+
+    def codegen(context, builder, sig, args):
+        ty = args[2].type
+        ptr = _address(context, builder, sig.args[0], args[0], args[1])
+        mask = _first(builder, ty.count, args[3])
+        suffix = "f32" if sig.args[2].dtype == types.float32 else "f64"
+        fn = builder.module.declare_intrinsic(
+            f"llvm.masked.store.v{ty.count}{suffix}.p0", (),
+            ir.FunctionType(ir.VoidType(), [ty, ptr.type, mask.type]))
+        builder.call(fn, [args[2], ptr, mask])
+        return context.get_dummy_value()
+    return types.none(arr, idx, vec, n), codegen

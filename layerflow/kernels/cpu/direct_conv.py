@@ -7,16 +7,17 @@ All three products of a convolution are one pattern: a block of ROWS x 2L output
 
 where x is one zero-padded image (flat), `rows` and `offs` are element offsets into it
 and b is a (n, 2L) panel. Each step loads two vectors of b, broadcasts ROWS values of x
-and does 2 ROWS fused multiply-adds (`tile`): 160 GFLOP/s on one AVX-512 core, where
+and does 2 ROWS fused multiply-adds (`tile`): 150-175 GFLOP/s on one AVX-512 core, where
 OpenBLAS reaches 60-110 GFLOP/s on the thin products of im2col.
 
-- forward: rows = output pixels (oh sh Wp + ow sw), offs = taps (c, ki, kj), b = the
-  weights as (C kh kw, M) panels of 2L output channels;
-- weight gradient: rows = taps, offs = output pixels, b = dY as (P, M) panels;
+- forward: rows = output pixels (oh sh Wp + ow sw), offs = taps (ki, c, kj), b = the
+  weights as (kh C kw, M) panels of 2L output channels; each tile sums only the kernel
+  rows that reach the image from one of its pixels (`tap_spans`);
+- weight gradient: rows = taps (c, ki, kj), offs = output pixels, b = dY as (P, M) panels;
 - data gradient, two ways (the layer picks the one with less work):
   "full": for stride 1, a forward convolution of dY zero-padded by d (k - 1) - pad with
-  the flipped, transposed weights (panels of 2L input channels); it multiplies the padding
-  zeros too, which is cheap for large images with many channels (cifar10-quick);
+  the flipped, transposed weights (panels of 2L input channels); it multiplies some
+  padding zeros, which is cheap for large images with many channels (cifar10-quick);
   "columns": dcol = W^T dY (rows = taps, offs = output channels into W, b = dY as panels
   of 2L pixels), then col2im adds each column into the image: no zeros multiplied, any
   stride (LeNet's conv2, with 8x8 outputs and 20 channels, is 2x faster this way).

@@ -72,26 +72,26 @@ class InnerProduct(Layer):
         x = bottom[0].data.reshape(self.M, self.K)
         w = self.blobs[0]
 
-        def param_grads():
+        def param_grads(product=matmul):
             if self.p.transpose:
-                np.matmul(x.T, dy, out=self._wgrad)
+                product(x.T, dy, self._wgrad)
             else:
-                np.matmul(dy.T, x, out=self._wgrad)
+                product(dy.T, x, self._wgrad)
             accumulate(self._wgrad.reshape(-1), w.diff.reshape(-1))
             if self.p.bias_term:
                 accumulate_bias_grad(dy, self.blobs[1].diff)
 
-        def data_grad():
+        def data_grad(product=matmul):
             dx = bottom[0].diff.reshape(self.M, self.K)
-            np.matmul(dy, w.data.T if self.p.transpose else w.data, out=dx)
+            product(dy, w.data.T if self.p.transpose else w.data, dx)
 
-        if not propagate_down[0]:
-            param_grads()
-        elif (single_threaded_blas() and num_threads() > 1
-              and 2.0 * dy.size * self.K >= SPLIT_FLOPS):
-            # two products of equal size, one per thread: splitting each in two slabs
-            # gained nothing on LeNet's ip1 (K = 64 products are short)
-            run_parallel(lambda t: (data_grad if t else param_grads)(), 2)
-        else:
-            param_grads()
+        if (propagate_down[0] and single_threaded_blas() and num_threads() == 2
+                and 2.0 * dy.size * self.K >= SPLIT_FLOPS):
+            # two products of equal size, one per thread, each whole: splitting each into
+            # two slabs gained nothing on LeNet's ip1 (its K = 64 product is short)
+            whole = lambda a, b, out: np.matmul(a, b, out=out)      # noqa: E731
+            run_parallel(lambda t: (data_grad if t else param_grads)(whole), 2)
+            return
+        param_grads()                  # threads.matmul: slabs over the threads if large
+        if propagate_down[0]:
             data_grad()

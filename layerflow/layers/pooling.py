@@ -83,7 +83,7 @@ class Pooling(Layer):
         if kh > h + 2 * ph or kw > w + 2 * pw:
             raise self.shape_error(f"kernel {kh}x{kw} is larger than bottom '{bottom[0].name}' "
                                    f"of shape {list(shape)} padded by {ph}x{pw}")
-        oh, ow = self.out_size(h, kh, sh, ph), self.out_size(w, kw, sw, pw)
+        oh, ow = self.out_size(h, kh, sh, ph, pw), self.out_size(w, kw, sw, pw, ph)
         if oh < 1 or ow < 1:
             raise self.shape_error(f"bottom '{bottom[0].name}' of shape {list(shape)} gives "
                                    f"an empty output {oh}x{ow}")
@@ -118,11 +118,13 @@ class Pooling(Layer):
         else:
             ave_pool_backward(top[0].diff, *self.geometry, bottom[0].diff, *self._plan)
 
-    def out_size(self, size, k, s, p):
+    def out_size(self, size, k, s, p, other_pad):
+        """Caffe's output size along one axis: when either pad is nonzero (Caffe tests
+        pad_h || pad_w for both axes), the last window must start inside the input + pad."""
         if self.p.round_mode == "CEIL":
             out = int(math.ceil((size + 2 * p - k) / s)) + 1
         else:
             out = (size + 2 * p - k) // s + 1
-        if p > 0 and (out - 1) * s >= size + p:
-            out -= 1          # the last window must start inside the padded input
+        if (p > 0 or other_pad > 0) and (out - 1) * s >= size + p:
+            out -= 1
         return out

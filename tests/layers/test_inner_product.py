@@ -26,7 +26,7 @@ def test_inner_product_matches_torch(monkeypatch, dtype, axis, concurrent):
     is held at one thread)."""
     import layerflow.layers.inner_product as ip
     monkeypatch.setattr(ip, "single_threaded_blas", lambda: concurrent)
-    monkeypatch.setattr(ip, "num_threads", lambda: 2)
+    monkeypatch.setattr(ip, "num_threads", lambda: 2 if concurrent else 1)
     monkeypatch.setattr(ip, "SPLIT_FLOPS", 0)
     x = RNG.normal(size=(2, 3, 4, 5)).astype(dtype)
     layer, bottom, top = make_layer("InnerProduct", {"num_output": 6, "axis": axis,

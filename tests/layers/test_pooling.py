@@ -13,9 +13,10 @@ from .harness import DTYPES, backward, check_gradient, forward, make_layer, to_t
 F = torch.nn.functional
 
 
-def caffe_out(size, k, s, p, ceil=True):
+def caffe_out(size, k, s, p, other_pad, ceil=True):
+    """pooling_layer.cpp: the drop rule runs for both axes when pad_h || pad_w."""
     out = (math.ceil if ceil else math.floor)((size + 2 * p - k) / s) + 1
-    if p > 0 and (out - 1) * s >= size + p:
+    if (p or other_pad) and (out - 1) * s >= size + p:
         out -= 1
     return out
 
@@ -25,7 +26,7 @@ def reference(x, pool, k, s, p, ceil=True):
     windows: -inf padding for MAX, zeros and a per-window divisor for AVE."""
     (kh, kw), (sh, sw), (ph, pw) = k, s, p
     n, c, h, w = x.shape
-    oh, ow = caffe_out(h, kh, sh, ph, ceil), caffe_out(w, kw, sw, pw, ceil)
+    oh, ow = caffe_out(h, kh, sh, ph, pw, ceil), caffe_out(w, kw, sw, pw, ph, ceil)
     right_h, right_w = (oh - 1) * sh + kh - ph - h, (ow - 1) * sw + kw - pw - w
     tx = to_torch(x)
     xt = tx[:, :, :h + min(right_h, 0), :w + min(right_w, 0)]
@@ -166,3 +167,33 @@ def test_max_ties_and_infinities_pick_the_first_in_image_element(dtype):
                 window = x[0, c, hs:he, ws:we]
                 a, b = np.unravel_index(np.argmax(window == window.max()), window.shape)
                 assert mask[0, c, i, j] == (hs + a) * 19 + ws + b, (c, i, j)
+
+
+def test_the_last_window_rule_covers_both_axes_when_one_pad_is_set():
+    """Caffe drops a last window starting past input + pad on both axes when pad_h or
+    pad_w is nonzero: 3x6, kernel 2x1, stride 1x3, pad 1x0 gives 4x2 (not 4x3)."""
+    layer, bottom, top = make_layer("Pooling", _params("MAX", (2, 1), (1, 3), (1, 0)),
+                                    [np.zeros((1, 1, 3, 6))])
+    assert top[0].shape == (1, 1, 4, 2)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("size", [6, 33])          # 3x3 outputs, and 12x12 (vectors)
+def test_max_windows_past_the_image_give_caffes_lowest_and_no_gradient(dtype, size):
+    """Ceil rounding without padding can start the last window past the image: kernel 1,
+    stride 3 on 6 pixels gives windows at 0, 3 and 6 (empty), on 33 at 0 .. 30 and 33.
+    Caffe gives those -FLT_MAX and mask -1; no gradient may flow from them (an index of -1
+    must not write before the plane)."""
+    x = np.random.default_rng(0).normal(size=(2, 3, size, size)).astype(dtype)
+    layer, bottom, top = make_layer("Pooling", _params("MAX", (1, 1), (3, 3), (0, 0)), [x],
+                                    dtype=dtype)
+    (y,) = forward(layer, bottom, top)
+    n = y.shape[2]
+    assert (n - 1) * 3 >= size                          # the last row and column are empty
+    assert (y[:, :, -1, :] == np.float32(-3.4028235e38)).all()
+    assert (y[:, :, :, -1] == np.float32(-3.4028235e38)).all()
+    assert (layer._mask[:, :, -1, :] == -1).all() and (layer._mask[:, :, :, -1] == -1).all()
+    np.testing.assert_array_equal(y[:, :, :-1, :-1], x[:, :, ::3, ::3][:, :, :n - 1, :n - 1])
+    dy = np.ones(y.shape, dtype)
+    (dx,), _ = backward(layer, bottom, top, [dy])
+    assert dx.sum() == (n - 1) ** 2 * 6                 # the empty windows route nothing

@@ -13,9 +13,15 @@ from .simd import (lanes, vadd, vdiv, vgather, vload, vload_index, vselect_gt, v
                    vstore, vzero)
 
 
+EMPTY = -3.4028234663852886e38   # Caffe's -FLT_MAX: the max of a window with no pixel
+
+
 @njit(cache=True, inline="always")
 def _max_window(x, hs, he, ws, we, W):
-    """Max of the plane x[hs:he, ws:we] and its flat index (first one on ties)."""
+    """Max of the plane x[hs:he, ws:we] and its flat index (first one on ties); a window
+    with no pixel (ceil rounding, no padding) gives Caffe's -FLT_MAX and index -1."""
+    if hs >= he or ws >= we:
+        return x.dtype.type(EMPTY), -1
     best = x[hs, ws]
     arg = hs * W + ws
     for a in range(hs, he):
@@ -30,20 +36,27 @@ def _max_window(x, hs, he, ws, we, W):
 def max_pool_plan(h, w, kh, kw, sh, sw, ph, pw, oh, ow, dtype, chunks):
     """Tables and buffers of max_pool_forward, made once per shape: for each output pixel
     (int32 rows) the window's origin in a plane padded with -inf, its first in-image
-    element there and as an image index, and the origin as an image index; and `chunks`
-    padded planes whose -inf borders are never overwritten."""
+    element there and as an image index, and the origin as an image index; `chunks`
+    padded planes whose -inf borders are never overwritten; and the outputs whose window
+    holds no pixel (Caffe's ceil rounding without padding can start a last window past
+    the image): they get -FLT_MAX and index -1, as in Caffe, and pass no gradient."""
     i = np.repeat(np.arange(oh), ow) * sh
     j = np.tile(np.arange(ow), oh) * sw
     hp, wp = max(i[-1] + kh, h + ph), max(j[-1] + kw, w + pw)
     fh, fw = np.maximum(i, ph), np.maximum(j, pw)
-    tables = np.stack([i * wp + j, fh * wp + fw, (fh - ph) * w + fw - pw,
+    empty = (fh >= h + ph) | (fw >= w + pw)
+    first = np.where(empty, -1, (fh - ph) * w + fw - pw)
+    fh, fw = np.where(empty, i, fh), np.where(empty, j, fw)     # then: a -inf cell
+    if hp * wp >= 2 ** 31:
+        raise ValueError(f"a padded plane of {hp}x{wp} is too large for int32 offsets")
+    tables = np.stack([i * wp + j, fh * wp + fw, first,
                        (i - ph) * w + j - pw]).astype(np.int32)
     planes = np.full((chunks, hp * wp), -np.inf, dtype)
-    return tables, planes
+    return tables, planes, np.flatnonzero(empty).astype(np.int32)
 
 
 @njit(cache=True, parallel=True)
-def max_pool_forward(x, kh, kw, sh, sw, ph, pw, y, mask, tables, planes):
+def max_pool_forward(x, kh, kw, sh, sw, ph, pw, y, mask, tables, planes, empty):
     """y[n, c, i, j] = max over the window; mask (int32, y's shape) gets its flat index
     (the first maximum in row-major order). tables, planes: from max_pool_plan.
 
@@ -90,6 +103,8 @@ def max_pool_forward(x, kh, kw, sh, sw, ph, pw, y, mask, tables, planes):
                         best = vselect_gt(v, best, v, best)
                 vstore(yf, p0, best)
                 vstore(mf, p0, arg)
+            for e in empty:
+                yf[e] = EMPTY
 
 
 @njit(cache=True, parallel=True)
@@ -106,7 +121,8 @@ def max_pool_backward(dy, mask, dx):
         m = mask[n, c].reshape(oh * ow)
         d[:] = 0
         for k in range(oh * ow):
-            d[m[k]] += g[k]
+            if m[k] >= 0:                  # -1: a window with no pixel
+                d[m[k]] += g[k]
 
 
 @njit(cache=True, parallel=True)
@@ -143,6 +159,8 @@ def ave_pool_plan(h, w, kh, kw, sh, sw, ph, pw, oh, ow, dtype, chunks):
     cover[rank, q_all] = p_all
     planes = np.zeros((chunks, hp * wp), dtype)
     grads = np.zeros((chunks, oh * ow + 1), dtype)
+    if hp * wp >= 2 ** 31:
+        raise ValueError(f"a padded plane of {hp}x{wp} is too large for int32 offsets")
     return (i * wp + j).astype(np.int32), size.astype(dtype), cover, planes, grads
 
 

@@ -15,6 +15,7 @@ LeNet's training iteration went from ~50 ms to 240-760 ms with either pool at 2 
   n - 1 pool threads plus the caller, whose heavy work (BLAS products, `nogil` kernels)
   runs without the GIL; `matmul` splits one large product the same way.
 """
+import concurrent.futures
 import os
 
 import numpy as np
@@ -123,5 +124,6 @@ def run_parallel(fn, parts):
     try:
         fn(0)
     finally:
+        concurrent.futures.wait(jobs)      # all done before anything is raised
         for job in jobs:
             job.result()

@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 
-from layerflow.kernels.cpu.threads import matmul, run_parallel
+from layerflow.kernels.cpu.threads import run_parallel
 
 
 def test_every_part_runs_once_on_its_own_index():
@@ -34,8 +34,14 @@ def test_an_error_waits_for_the_other_parts():
     assert finished == [2]
 
 
-def test_split_product_equals_numpy():
+@pytest.mark.parametrize("shape", [(300, 200, 500), (500, 200, 300), (7, 3, 5)])
+def test_product_split_into_slabs_equals_numpy(monkeypatch, shape):
+    """Wide, tall (split by columns, by rows) and too small to split, over 3 threads."""
+    import layerflow.kernels.cpu.threads as threads
+    monkeypatch.setattr(threads, "single_threaded_blas", lambda: True)
+    monkeypatch.setattr(threads, "num_threads", lambda: 3)
+    m, k, n = shape
     rng = np.random.default_rng(0)
-    a, b = rng.normal(size=(300, 200)), rng.normal(size=(200, 500))
-    out = np.empty((300, 500))
-    np.testing.assert_allclose(matmul(a, b, out), a @ b, rtol=1e-12)
+    a, b = rng.normal(size=(m, k)), rng.normal(size=(k, n))
+    out = np.full((m, n), np.nan)
+    np.testing.assert_allclose(threads.matmul(a, b, out), a @ b, rtol=1e-12, atol=1e-11)

@@ -28,7 +28,7 @@ of ROWS (repeating the last offset); the padded results are computed and dropped
 import numpy as np
 from numba import njit
 
-from .im2col import _valid_range
+from .im2col import _valid_range, pad_plane
 from .simd import lanes, vadd, vbroadcast, vfma, vload, vload_n, vstore, vstore_n, vzero
 
 ROWS = 10     # rows of the register tile: 2 ROWS accumulators + 2 panel vectors + 1 broadcast
@@ -101,16 +101,13 @@ def tile(x, rows, r0, offs, i0, i1, b, b0, acc, at):
     vstore(acc, at + 9 * w + L, c9)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _pad_into(x, ph, pw, xp):
     """The interior of the padded image xp (flat, C x Hp x Wp; borders stay 0) = x (C, H, W)."""
     C, H, W = x.shape
     Hp, Wp = H + 2 * ph, W + 2 * pw
     for c in range(C):
-        for i in range(H):
-            o = (c * Hp + i + ph) * Wp + pw
-            for j in range(W):
-                xp[o + j] = x[c, i, j]
+        pad_plane(x[c], ph, pw, Wp, xp, c * Hp * Wp)
 
 
 @njit(cache=True, nogil=True)

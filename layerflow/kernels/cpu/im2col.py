@@ -9,8 +9,21 @@ For cache locality the Convolution layer runs these over chunks of a few images 
 a chunk's `col` stays in L2) from several Python threads at once, one chunk per thread at
 a time: the kernels are serial and release the GIL (`nogil=True`); parallelism is the
 chunk loop's. All kernels write every element they own (no caller-side zeroing).
+`pad_plane` copies one plane into the interior of a padded one, for the direct
+convolution and the pooling kernels.
 """
 from numba import njit
+
+
+@njit(cache=True, inline="always")
+def pad_plane(x, ph, pw, wp, out, o):
+    """out[o + (i + ph) * wp + j + pw] = x[i, j]: x (H, W) into a flat padded plane of width
+    wp starting at o, whose borders the caller fills once (zeros, or -inf for MAX)."""
+    H, W = x.shape
+    for i in range(H):
+        r = o + (i + ph) * wp + pw
+        for j in range(W):
+            out[r + j] = x[i, j]
 
 
 @njit(cache=True, inline="always")

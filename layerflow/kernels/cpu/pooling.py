@@ -9,6 +9,7 @@ is owned by one prange iteration.
 import numpy as np
 from numba import njit, prange
 
+from .im2col import pad_plane
 from .simd import (lanes, vadd, vdiv, vgather, vload, vload_index, vselect_gt, vshift,
                    vstore, vzero)
 
@@ -51,7 +52,7 @@ def max_pool_plan(h, w, kh, kw, sh, sw, ph, pw, oh, ow, dtype, chunks):
         raise ValueError(f"a padded plane of {hp}x{wp} is too large for int32 offsets")
     tables = np.stack([i * wp + j, fh * wp + fw, first,
                        (i - ph) * w + j - pw]).astype(np.int32)
-    planes = np.full((chunks, hp * wp), -np.inf, dtype)
+    planes = np.full((chunks, hp, wp), -np.inf, dtype)
     return tables, planes, np.flatnonzero(empty).astype(np.int32)
 
 
@@ -68,11 +69,10 @@ def max_pool_forward(x, kh, kw, sh, sw, ph, pw, y, mask, tables, planes, empty):
     N, C, H, W = x.shape
     oh, ow = y.shape[2], y.shape[3]
     P = oh * ow
-    chunks = planes.shape[0]
-    wp = planes.shape[1] // max((oh - 1) * sh + kh, H + ph)
-    L = lanes(planes[0])
+    chunks, hp, wp = planes.shape
+    L = lanes(y[0, 0, 0])
     for t in prange(chunks):
-        buf = planes[t]
+        buf = planes[t].reshape(hp * wp)
         for nc in range(t * N * C // chunks, (t + 1) * N * C // chunks):
             n = nc // C
             c = nc % C
@@ -85,9 +85,7 @@ def max_pool_forward(x, kh, kw, sh, sw, ph, pw, y, mask, tables, planes, empty):
                         y[n, c, i, j], mask[n, c, i, j] = _max_window(
                             x[n, c], hs, he, max(ws, 0), min(ws + kw, W), W)
                 continue
-            for r in range(H):
-                for q in range(W):
-                    buf[(r + ph) * wp + q + pw] = x[n, c, r, q]
+            pad_plane(x[n, c], ph, pw, wp, buf, 0)
             yf = y[n, c].reshape(P)
             mf = mask[n, c].reshape(P)
             for p in range(0, P, L):
@@ -157,7 +155,7 @@ def ave_pool_plan(h, w, kh, kw, sh, sw, ph, pw, oh, ow, dtype, chunks):
     rank = np.arange(q_all.size) - np.searchsorted(q_all, q_all)
     cover = np.full((max(rank.max() + 1, 1), h * w), oh * ow, np.int32)
     cover[rank, q_all] = p_all
-    planes = np.zeros((chunks, hp * wp), dtype)
+    planes = np.zeros((chunks, hp, wp), dtype)
     grads = np.zeros((chunks, oh * ow + 1), dtype)
     if hp * wp >= 2 ** 31:
         raise ValueError(f"a padded plane of {hp}x{wp} is too large for int32 offsets")
@@ -172,20 +170,17 @@ def ave_pool_forward(x, kh, kw, sh, sw, ph, pw, y, origins, sizes, cover, planes
     N, C, H, W = x.shape
     oh, ow = y.shape[2], y.shape[3]
     P = oh * ow
-    chunks = planes.shape[0]
-    wp = planes.shape[1] // max((oh - 1) * sh + kh, H + ph)
-    L = lanes(planes[0])
+    chunks, hp, wp = planes.shape
+    L = lanes(y[0, 0, 0])
     for t in prange(chunks):
-        buf = planes[t]
+        buf = planes[t].reshape(hp * wp)
         for nc in range(t * N * C // chunks, (t + 1) * N * C // chunks):
             n = nc // C
             c = nc % C
             if P < L:
                 _ave_windows(x[n, c], kh, kw, sh, sw, ph, pw, y[n, c])
                 continue
-            for r in range(H):
-                for q in range(W):
-                    buf[(r + ph) * wp + q + pw] = x[n, c, r, q]
+            pad_plane(x[n, c], ph, pw, wp, buf, 0)
             yf = y[n, c].reshape(P)
             for p in range(0, P, L):
                 p0 = min(p, P - L)               # the last block overlaps the one before

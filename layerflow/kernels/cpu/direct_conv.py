@@ -29,7 +29,8 @@ import numpy as np
 from numba import njit
 
 from .im2col import _valid_range, pad_plane
-from .simd import lanes, vadd, vbroadcast, vfma, vload, vload_n, vstore, vstore_n, vzero
+from .simd import (VECTOR_BYTES, lanes, vadd, vbroadcast, vfma, vload, vload_n, vstore, vstore_n,
+                   vzero)
 
 ROWS = 10     # rows of the register tile: 2 ROWS accumulators + 2 panel vectors + 1 broadcast
 
@@ -281,7 +282,7 @@ def panel_weights_flipped(w4, panels):
 
 def lanes_of(dtype):
     """2L: the channels one panel holds for this dtype."""
-    return 2 * 64 // np.dtype(dtype).itemsize
+    return 2 * VECTOR_BYTES // np.dtype(dtype).itemsize
 
 
 def pixel_offsets(oh, ow, wp, sh=1, sw=1):

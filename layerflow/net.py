@@ -46,6 +46,7 @@ class Net:
             raise ValueError(f"phase must be 'train' or 'test', got '{phase}'")
         self.mode, self.dtype = mode, np.dtype(dtype)
         self.seed = seed
+        self.hooks = []                 # objects with after_backward(net, i), see add_hook
         root, file = load_config(config_or_path)
         net_cfg, self.file, plugins = net_section(root, file)
         self.name = str(net_cfg.get("name") or root.get("name") or "net")
@@ -360,12 +361,20 @@ class Net:
     def loss(self):
         return float(sum(w * float(b.data.sum()) for b, w in self._loss_tops))
 
+    def add_hook(self, obj):
+        """Call `obj.after_backward(net, i)` after layer i's backward (data-parallel
+        training starts a gradient bucket's allreduce there)."""
+        self.hooks.append(obj)
+
     def backward(self):
         """Run backward from the losses down; bottom diffs written, param diffs added."""
+        after = [h.after_backward for h in self.hooks if hasattr(h, "after_backward")]
         for li in range(len(self.layers) - 1, -1, -1):
             if self.layer_need_backward[li]:
                 self.layers[li].backward(self.top_vecs[li], self.bottom_need_backward[li],
                                          self.bottom_vecs[li])
+                for fn in after:
+                    fn(self, li)
 
     def forward_backward(self):
         loss = self.forward()

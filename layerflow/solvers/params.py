@@ -52,6 +52,7 @@ class SolverParams:
     mode: Literal["cpu", "cuda"] = "cpu"
     random_seed: int = -1
     debug_info: bool = False
+    mpi: bool = False                  # true: refuse to train unless started by mpirun
 
     def __post_init__(self):
         needs = {"step": ("stepsize", "gamma"), "exp": ("gamma",), "inv": ("gamma", "power"),

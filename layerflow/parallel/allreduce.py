@@ -13,8 +13,10 @@ sum / world_size back into the diffs, before the update. With `iter_size > 1` th
 start during the last pass; a bucket that was not started (debug_info runs its own loop)
 starts there.
 
-Times kept per iteration: `comm_s` (inside MPI calls, start to finish) and `exposed_s`
-(waiting in on_gradients_ready, the part not hidden behind backward).
+Times kept (summed over `iterations`): `comm_s` (inside MPI calls), `exposed_s` (waiting in
+on_gradients_ready: the communication not hidden behind backward, plus, unless
+`measure_skew` is set, the wait for the slowest rank to finish its backward), `skew_s` (with
+`measure_skew`: that wait alone, measured with a barrier; benchmarks only).
 """
 import time
 
@@ -68,6 +70,8 @@ class GradientAverager:
         self.comm_s = 0.0          # seconds inside MPI calls (start, test, wait), summed
         self.exposed_s = 0.0       # seconds waiting after backward, summed
         self.pack_s = 0.0
+        self.skew_s = 0.0          # with measure_skew: seconds waiting for the slowest rank
+        self.measure_skew = False  # a barrier before the wait (benchmarks only)
 
     @property
     def count(self):
@@ -75,6 +79,7 @@ class GradientAverager:
 
     def reset_times(self):
         self.iterations, self.comm_s, self.exposed_s, self.pack_s = 0, 0.0, 0.0, 0.0
+        self.skew_s = 0.0
 
     # -- solver callback and net hook ------------------------------------------------------
     def on_start(self, solver):
@@ -104,8 +109,13 @@ class GradientAverager:
         for b in self.buckets:
             if b.request is None:
                 self._start(b)
+        if self.measure_skew:
+            # Every rank done with backward: what remains of the wait is communication only.
+            t = time.perf_counter()
+            self.world.wait_all([self.world.comm.Ibarrier()])
+            self.skew_s += time.perf_counter() - t
         t = time.perf_counter()
-        self.world.MPI.Request.Waitall([b.request for b in self.buckets])
+        self.world.wait_all([b.request for b in self.buckets])
         dt = time.perf_counter() - t
         self.comm_s += dt
         self.exposed_s += dt

@@ -238,3 +238,28 @@ def test_launched_by_mpi_without_mpi4py(tmp_path, data):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 1
     assert "PMI_RANK is set" in r.stderr and "mpi4py cannot be imported" in r.stderr
+
+
+def test_buckets_follow_backward_order():
+    """In process, no MPI: LeNet's buckets (1 MiB) and the layers that finish them."""
+    from layerflow.net import Net
+    from layerflow.parallel.allreduce import _make_buckets
+    layers = """
+- {name: input, type: Input, top: [data, label], shape: [[8, 1, 28, 28], [8]]}
+- {name: conv1, type: Convolution, bottom: data, top: conv1, num_output: 20, kernel_size: 5}
+- {name: pool1, type: Pooling, bottom: conv1, top: pool1, pool: MAX, kernel_size: 2, stride: 2}
+- {name: conv2, type: Convolution, bottom: pool1, top: conv2, num_output: 50, kernel_size: 5}
+- {name: pool2, type: Pooling, bottom: conv2, top: pool2, pool: MAX, kernel_size: 2, stride: 2}
+- {name: ip1, type: InnerProduct, bottom: pool2, top: ip1, num_output: 500}
+- {name: relu1, type: ReLU, bottom: ip1, top: ip1}
+- {name: ip2, type: InnerProduct, bottom: ip1, top: ip2, num_output: 10}
+- {name: loss, type: SoftmaxWithLoss, bottom: [ip2, label], top: loss}
+"""
+    import yaml
+    net = Net({"name": "lenet", "layers": yaml.safe_load(layers)})
+    buckets = _make_buckets(net, net.learnable_params(), 1 << 20)
+    names = [[net.layer_names[b.ready_at]] + [b.size] for b in buckets]
+    # ip2 and ip1's weight (1.6 MB) fill the first; the rest of ip1 and conv2 the second,
+    # ready once conv2's backward ran; conv1, whose backward is the last, alone.
+    assert names == [["ip1", 5010 + 400000], ["conv2", 500 + 25050], ["conv1", 520]]
+    assert sum(b.size for b in buckets) == sum(b.count for b, *_ in net.learnable_params())

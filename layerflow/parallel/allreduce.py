@@ -2,7 +2,8 @@
 Caffe's multi-GPU P2PSync do).
 
 The learnable params are grouped, in the order backward finishes them (the last layer's
-first), into buckets of about `bucket_bytes`. A bucket's diffs are final once the lowest
+first), into buckets of about `bucket_bytes`; the params of the layer whose backward runs
+last get a bucket of their own, as nothing is left to hide its allreduce behind. A bucket's diffs are final once the lowest
 layer that uses any of its params has run backward; the net's `after_backward(net, i)` hook
 then copies them into the bucket's flat buffer and starts a non-blocking
 `Iallreduce(SUM)` on it, while backward goes on with the layers below. Each later hook call
@@ -166,8 +167,14 @@ def _make_buckets(net, params, bucket_bytes):
         if lr_mult != 0 and id(blob) in users:
             ready.append((min(users[id(blob)]), blob))
     ready.sort(key=lambda r: -r[0])          # stable: a layer's blobs keep their order
+    last = ready[-1][0] if ready else None
     buckets, group, nbytes = [], [], 0
     for at, blob in ready:
+        if at == last and group and group[-1][0] != last:
+            # The last layer's params get a bucket of their own: no backward runs after
+            # theirs, so anything bundled with them could not overlap anything.
+            buckets.append(group)
+            group, nbytes = [], 0
         group.append((at, blob))
         nbytes += blob.diff.nbytes
         if nbytes >= bucket_bytes:

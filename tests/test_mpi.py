@@ -127,8 +127,8 @@ def test_shards_are_the_single_process_batches(data):
 # -- equivalence -----------------------------------------------------------------------------
 @pytest.mark.parametrize("solver", ["SGD", "Adam"])
 def test_two_ranks_equal_one_process_with_twice_the_batch(tmp_path, data, solver):
-    one = config(tmp_path / "one", data, 64, solver)
-    two = config(tmp_path / "two", data, 32, solver)
+    one = config(tmp_path / "one", data, 64, solver, snapshot=25)
+    two = config(tmp_path / "two", data, 32, solver, snapshot=25)
     check(run([one]))
     out = check(run([two], ranks=2)).stdout
     assert "2 ranks, batch 32 per rank, global batch 64" in out
@@ -136,10 +136,9 @@ def test_two_ranks_equal_one_process_with_twice_the_batch(tmp_path, data, solver
     assert set(a) == set(b)
     for key in a:
         np.testing.assert_allclose(b[key], a[key], rtol=1e-5, atol=2e-6, err_msg=key)
-    # The weights moved: a run that did nothing would not pass for the wrong reason.
-    first = config(tmp_path / "first", data, 64, solver, max_iter=1)
-    check(run([first]))
-    assert max(np.abs(weights(tmp_path / "first", 1)[k] - a[k]).max() for k in a) > 1e-2
+    # The weights kept moving: a run that did nothing would not pass for the wrong reason.
+    half = weights(tmp_path / "one", 25)
+    assert max(np.abs(half[k] - a[k]).max() for k in a) > 1e-2
 
 
 # -- failures --------------------------------------------------------------------------------
@@ -200,6 +199,29 @@ def test_sigkill_of_one_rank_ends_the_job_and_the_snapshot_resumes(tmp_path, dat
     r = run([cfg, "--resume", state, "--max-iter", it + 40])
     assert r.returncode == 1
     assert "written by a run on 2 MPI rank(s); this run has 1" in r.stderr
+
+
+def test_sigint_stops_every_rank_at_the_same_iteration_with_a_snapshot(tmp_path, data):
+    """mpirun forwards SIGINT to the ranks, which may see it at different iterations: they
+    agree on it (a MAX allreduce), snapshot together and stop cleanly."""
+    cfg = config(tmp_path / "i", data, 32, max_iter=1_000_000, snapshot=50)
+    proc = subprocess.Popen([MPIRUN, "-n", "2"] + TRAIN + [str(cfg)], env=env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for line in proc.stdout:
+            if "Snapshotting" in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        out = proc.communicate(timeout=60)[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out[-3000:]
+    assert "Optimization stopped early at iteration" in out
+    stopped = int(out.split("Optimization stopped early at iteration ")[1].split()[0])
+    state = latest_state(tmp_path / "i" / "snap" / "run")
+    assert state.name == f"run_iter_{stopped}.state.npz"
+    assert int(load_npz(state)["mpi/world_size"]) == 2
 
 
 def test_ranks_with_different_nets_are_refused(tmp_path, data):

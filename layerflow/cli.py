@@ -47,8 +47,24 @@ def _setup_logging(quiet=False):
 def cmd_train(args):
     from .solvers import Solver
     t0 = time.perf_counter()
+    world = _mpi_world(args)
+    runtime = None
+    if world is not None:
+        from .config import load_config, solver_section
+        from .runtime import Runtime
+        solver_cfg = solver_section(*load_config(args.config))
+        runtime = Runtime.create(mode=args.mode or solver_cfg.get("mode"),
+                                 device_id=solver_cfg.get("device_id"), threads=args.threads,
+                                 rank=world.rank, world_size=world.size,
+                                 local_size=world.local_size)
     solver = Solver(args.config, max_iter=args.max_iter, mode=args.mode, weights=args.weights,
-                    threads=args.threads)
+                    threads=args.threads, runtime=runtime)
+    if world is not None:
+        from .parallel import attach
+        attach(solver, world)
+    elif solver.p.mpi:
+        raise ValueError(f"{args.config}: the solver sets 'mpi: true', but this process was "
+                         "not started by an MPI launcher: run mpirun -n K layerflow train ...")
     solver.solve(resume=args.resume)
     last = getattr(solver, "last_test", None)
     if last:
@@ -69,6 +85,34 @@ def _runtime(args, root, file):
     return Runtime.create(mode=args.mode or solver.get("mode"),
                           device_id=solver.get("device_id"),
                           threads=args.threads or solver.get("threads") or None)
+
+
+def _mpi_world(args):
+    """The MPI job this process is a rank of (None for a plain run); sets the threads per
+    rank (--threads, else LAYERFLOW_NUM_THREADS / OMP_NUM_THREADS, else cores / ranks on
+    this host) and keeps the log of ranks other than 0 to warnings."""
+    import os
+    from .parallel import comm
+    if args.threads:
+        os.environ["LAYERFLOW_NUM_THREADS"] = str(args.threads)
+    if not (args.mpi or comm.launched_by_mpi()):
+        return None
+    world = comm.World()
+    _MPI_WORLD.append(world)
+    if not world.root:
+        log.setLevel(logging.WARNING)
+    given = args.threads or next((os.environ[v] for v in ("LAYERFLOW_NUM_THREADS",
+                                                          "OMP_NUM_THREADS")
+                                  if os.environ.get(v, "").isdigit()), None)
+    threads = int(given) if given else comm.threads_per_rank(world.local_size)
+    os.environ["LAYERFLOW_NUM_THREADS"] = str(threads)
+    log.info("MPI rank 0 of %d (%d on this host): %d thread(s) per rank (%s)", world.size,
+             world.local_size, threads, "as set" if given else
+             "the host's cores / its ranks; override with --threads or LAYERFLOW_NUM_THREADS")
+    return world
+
+
+_MPI_WORLD = []          # the MPI job of this process, once train has joined it
 
 
 def cmd_test(args):
@@ -236,8 +280,11 @@ def build_parser():
     train.add_argument("--resume", help="continue from a solver state (.state.npz)")
     train.add_argument("--mode", choices=["cpu", "cuda"], help="override solver mode")
     train.add_argument("--max-iter", type=int, help="override solver max_iter")
-    train.add_argument("--threads", type=int, help="threads (default: LAYERFLOW_NUM_THREADS, "
-                                                   "else the CPUs)")
+    train.add_argument("--threads", type=int, help="threads (per rank under MPI; default: the "
+                                                   "cores, divided among the host's ranks)")
+    train.add_argument("--mpi", action="store_true",
+                       help="require data-parallel training over MPI (run under mpirun); "
+                            "started by mpirun it is on anyway")
     train.set_defaults(func=cmd_train)
 
     test = sub.add_parser("test", help="score a trained net on its TEST phase")
@@ -340,6 +387,8 @@ def main(argv=None):
     from .layer import ShapeError
     from .runtime import DeviceUnavailable
     try:
+        if args.command == "train" and _under_mpi(args):
+            return _run_rank(args)
         return args.func(args)
     except (ConfigError, WeightsFileError, DataFileError, ShapeError,
             DeviceUnavailable) as exc:
@@ -354,6 +403,27 @@ def main(argv=None):
         print("layerflow: interrupted", file=sys.stderr)
         return 130
     return 1
+
+
+def _under_mpi(args):
+    from .parallel.comm import launched_by_mpi
+    return args.mpi or launched_by_mpi()
+
+
+def _run_rank(args):
+    """One rank of an MPI job: any error on this rank ends the whole job (Abort), so that
+    the other ranks never wait for it in a collective."""
+    try:
+        return args.func(args)
+    except BaseException as exc:
+        if not _MPI_WORLD or (isinstance(exc, SystemExit) and not exc.code):
+            raise
+        message = str(exc) or type(exc).__name__
+        if not isinstance(exc, (ValueError, OSError, FloatingPointError, KeyboardInterrupt)):
+            import traceback                   # a bug, not a user error: show where
+            traceback.print_exc()
+            message = f"{type(exc).__name__}: {message}"
+        _MPI_WORLD[0].abort(message)
 
 
 if __name__ == "__main__":

@@ -145,6 +145,7 @@ class Solver:
         self._signals = None
         self._debug = DebugRunner(self.net) if self.p.debug_info else None
         self.callbacks = []
+        self.world_size = runtime.world_size     # MPI ranks training together (parallel/)
 
     def add_callback(self, callback):
         """Caffe's Solver::Callback: `callback.on_start(solver)` runs before each iteration's
@@ -475,6 +476,11 @@ class Solver:
             diff = sorted(set(theirs.split(";")) ^ set(ours.split(";")))
             raise WeightsFileError(f"{path}: written for a different net (params that differ, "
                                    f"as name:shape: {', '.join(diff[:6])})")
+        ranks = int(arrays.get("mpi/world_size", 1))
+        if ranks != self.world_size:
+            raise WeightsFileError(f"{path}: written by a run on {ranks} MPI rank(s); this run "
+                                   f"has {self.world_size}: resume with the same number "
+                                   f"(mpirun -n {ranks}), the data cursors are per rank")
         try:
             self._load_state(arrays)
         except (KeyError, ValueError) as exc:

@@ -208,6 +208,12 @@ def cmd_data_fetch(args):
     return 0
 
 
+def _no_plugins_flag(parser):
+    parser.add_argument("--no-plugins", action="store_true",
+                        help="refuse the config's plug-in imports (plugins:, module:Class); "
+                             "for configs from elsewhere (docs/reliability.md)")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="layerflow", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"layerflow {__version__}")
@@ -221,6 +227,7 @@ def build_parser():
     train.add_argument("--resume", help="continue from a solver state (.state.npz)")
     train.add_argument("--mode", choices=["cpu", "cuda"], help="override solver mode")
     train.add_argument("--max-iter", type=int, help="override solver max_iter")
+    _no_plugins_flag(train)
     train.set_defaults(func=cmd_train)
 
     test = sub.add_parser("test", help="score a trained net on its TEST phase")
@@ -228,6 +235,7 @@ def build_parser():
     test.add_argument("--weights", required=True, help="weights file (.npz)")
     test.add_argument("--iterations", type=int, help="batches to run (default: test_iter)")
     test.add_argument("--mode", choices=["cpu", "cuda"], default="cpu")
+    _no_plugins_flag(test)
     test.set_defaults(func=cmd_test)
 
     tm = sub.add_parser("time", help="per-layer forward/backward ms and the memory footprint")
@@ -236,6 +244,7 @@ def build_parser():
     tm.add_argument("--phase", choices=["train", "test"], default="train")
     tm.add_argument("--mode", choices=["cpu", "cuda"], default="cpu")
     tm.add_argument("-v", "--verbose", action="store_true", help="show the net's shapes")
+    _no_plugins_flag(tm)
     tm.set_defaults(func=cmd_time)
 
     dr = sub.add_parser("draw", help="picture of the layer graph (.svg, .png or .dot)")
@@ -247,6 +256,7 @@ def build_parser():
     dr.add_argument("--no-graphviz", action="store_true",
                     help="use the built-in layout even where Graphviz is installed")
     dr.add_argument("-v", "--verbose", action="store_true")
+    _no_plugins_flag(dr)
     dr.set_defaults(func=cmd_draw)
 
     pl = sub.add_parser("plot", help="training curves from metrics files or logs")
@@ -275,6 +285,7 @@ def build_parser():
     gc.add_argument("--plugin", action="append", metavar="MODULE",
                     help="import a module that registers layers")
     gc.add_argument("-v", "--verbose", action="store_true")
+    _no_plugins_flag(gc)
     gc.set_defaults(func=cmd_gradcheck)
 
     ic = sub.add_parser("import-caffe", help="convert a Caffe net or solver prototxt to YAML")
@@ -293,6 +304,7 @@ def build_parser():
     ex.add_argument("-o", "--output", required=True, help="model.onnx")
     ex.add_argument("--opset", type=int, default=13)
     ex.add_argument("-v", "--verbose", action="store_true")
+    _no_plugins_flag(ex)
     ex.set_defaults(func=cmd_export_onnx)
 
     ly = sub.add_parser("layers", help="catalogue of layer types and their params")
@@ -319,8 +331,10 @@ def main(argv=None):
     from .data.mnist import DataFileError
     from .io.weights import WeightsFileError
     from .layer import ShapeError
+    from .registry import plugins_allowed
     try:
-        return args.func(args)
+        with plugins_allowed(not getattr(args, "no_plugins", False)):
+            return args.func(args)
     except (ConfigError, WeightsFileError, DataFileError, ShapeError) as exc:
         print(f"layerflow: error: {exc}", file=sys.stderr)
     except (ValueError, FloatingPointError, OSError) as exc:

@@ -60,13 +60,15 @@ def cmd_train(args):
 
 def cmd_test(args):
     from .config import load_config, solver_section
+    from .io.weights import copy_weights
     from .net import Net
     root, file = load_config(args.config)
     iterations = args.iterations
     if iterations is None:
         solver = root.get("solver") if isinstance(root, dict) else None
         iterations = solver_section(root, file).get("test_iter", 50) if solver else 50
-    net = Net(root, "test", weights=args.weights, mode=args.mode)
+    net = Net(root, "test", mode=args.mode)
+    copy_weights(net, args.weights, require_all=True)    # every param, all finite
     sums = {}
     for i in range(iterations):
         net.forward()

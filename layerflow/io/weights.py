@@ -106,7 +106,7 @@ def _open_regular(path):
         raise WeightsFileError(f"{path}: cannot be read ({exc.strerror or exc})") from None
 
 
-def load_npz(path, expected=None, only_expected=False, max_bytes=None):
+def load_npz(path, expected=None, only_expected=False, max_bytes=None, only=None):
     """Read the arrays of a .npz into memory; WeightsFileError on anything wrong.
 
     Every member's .npy header is read and checked before its data is decompressed: the
@@ -114,7 +114,8 @@ def load_npz(path, expected=None, only_expected=False, max_bytes=None):
     against `expected` (name -> shape, when given), and the total against `max_bytes`
     (default: half the machine's memory). Data is then read in bounded pieces into an array of
     the declared size, so a member holding more than it declares is refused, never inflated.
-    With `only_expected`, members not in `expected` are skipped without being decompressed."""
+    With `only_expected`, members not in `expected` are skipped without being decompressed;
+    with `only` (names), members not named there are."""
     path = Path(path)
     budget = _memory_bytes() // 2 if max_bytes is None else max_bytes
     with _open_regular(path) as f:
@@ -132,7 +133,7 @@ def load_npz(path, expected=None, only_expected=False, max_bytes=None):
         f.seek(0)
         try:
             with zipfile.ZipFile(f) as zf:
-                return _read_members(path, zf, expected, only_expected, budget)
+                return _read_members(path, zf, expected, only_expected, budget, only)
         except WeightsFileError:
             raise
         except zipfile.BadZipFile as exc:
@@ -143,7 +144,7 @@ def load_npz(path, expected=None, only_expected=False, max_bytes=None):
                                    f"{exc})") from None
 
 
-def _read_members(path, zf, expected, only_expected, budget):
+def _read_members(path, zf, expected, only_expected, budget, only=None):
     plan, total = [], 0
     for info in zf.infolist():
         if info.is_dir():
@@ -151,6 +152,8 @@ def _read_members(path, zf, expected, only_expected, budget):
         name = info.filename
         key = name[:-len(MEMBER_SUFFIX)] if name.endswith(MEMBER_SUFFIX) else name
         if only_expected and expected is not None and key not in expected:
+            continue
+        if only is not None and key not in only:
             continue
         if any(key == k for k, *_ in plan):
             raise WeightsFileError(f"{path}: holds '{key:.100}' twice")

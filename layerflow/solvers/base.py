@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import Where, from_mapping, load_config, solver_section
+from ..io.solver_state import load_solver_state
 from ..io.weights import WeightsFileError, load_npz, load_weights, save_npz_atomic
 from ..kernels.cpu.solver_norms import sumsq
 from ..net import Net
@@ -443,7 +444,7 @@ class Solver:
 
     def restore(self, path):
         """Continue from a state file written by `snapshot`, exactly where it stopped."""
-        arrays = load_npz(path)
+        arrays = load_solver_state(path, self)   # every field checked against this solver
         if "solver_type" not in arrays or "iter" not in arrays or "signature" not in arrays:
             raise WeightsFileError(f"{path}: not a layerflow solver state file (its arrays: "
                                    f"{', '.join(sorted(arrays)[:5]) or 'none'})")

@@ -80,26 +80,28 @@ def test_invalid_utf8_is_one_line(tmp_path):
     assert "cannot read" in msg
 
 
-@pytest.mark.parametrize("key,value", [
-    ("num_output", "9223372036854775808"), ("num_output", "1e308"), ("num_output", "-1e308"),
-    ("num_output", "2147483648"), ("num_output", "1.5"), ("num_output", ".inf"),
-    ("num_output", ".nan"), ("num_output", "99999999999999999999999999999999999999999"),
+@pytest.mark.parametrize("value,match", [
+    ("9223372036854775808", "out of range"), ("1.0e+308", "out of range"),
+    ("-1.0e+308", "out of range"), ("2147483648", "out of range"),
+    ("99999999999999999999999999999999999999999", "out of range"),
+    ("1.5", "must be int, got 1.5"), (".inf", "must be int, got inf"),
+    (".nan", "must be int, got nan"), ("1e9", "must be int, got '1e9'"),
 ])
-def test_integers_are_whole_and_in_range(tmp_path, key, value):
-    text = f"{HEAD}{INPUT}  - {{name: ip, type: InnerProduct, bottom: data, top: ip, {key}: {value}}}\n"
+def test_integers_are_whole_and_in_range(tmp_path, value, match):
+    text = f"{HEAD}{INPUT}  - {{name: ip, type: InnerProduct, bottom: data, top: ip, num_output: {value}}}\n"
     msg = net_error(tmp_path, text)
-    assert "layer 'ip'" in msg and key in msg and ":4:" in msg
+    assert "layer 'ip'" in msg and "'num_output'" in msg and ":4:" in msg and match in msg
 
 
 @pytest.mark.parametrize("key", ["kernel_size", "stride", "pad"])
-@pytest.mark.parametrize("value", ["9223372036854775808", "1e308", "[3, 1e300]"])
+@pytest.mark.parametrize("value", ["9223372036854775808", "1.0e+308", "[3, 1.0e+300]"])
 def test_convolution_sizes_in_range(tmp_path, key, value):
     text = (f"{HEAD}  - {{name: data, type: Input, top: data, shape: [1, 1, 8, 8]}}\n"
             f"  - {{name: conv, type: Convolution, bottom: data, top: c, num_output: 2, "
             f"kernel_size: 3, {key}: {value}}}\n".replace("kernel_size: 3, kernel_size",
                                                           "kernel_size"))
     msg = net_error(tmp_path, text)
-    assert "layer 'conv'" in msg and key in msg
+    assert "layer 'conv'" in msg and key in msg and "out of range" in msg
 
 
 def test_huge_float_as_a_float_param_is_refused(tmp_path):
@@ -173,3 +175,14 @@ def test_cli_no_plugins(tmp_path):
                          text=True, timeout=120)
     assert out.returncode == 1 and "plug-ins are turned off" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("key,value,match", [
+    ("batch_size", "1.0e+9", r"'batch_size' must be <= 1048576"),
+    ("prefetch", "1.0e+9", r"'prefetch' must be <= 64"),
+    ("batch_size", "1.0e+308", r"'batch_size' = .* is out of range"),
+    ("batch_size", "1e9", r"'batch_size' must be int, got '1e9'"),     # YAML 1.1: a string
+])
+def test_data_layer_sizes_are_sane(tmp_path, key, value, match):
+    text = f"{HEAD}  - {{name: d, type: MNISTData, top: [data, label], {key}: {value}}}\n"
+    assert pytest.importorskip("re").search(match, net_error(tmp_path, text))

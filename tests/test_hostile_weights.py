@@ -225,3 +225,15 @@ def test_truncated_gzip_idx_is_one_line(tmp_path):
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(DataFileError, match=r"t10k-labels-idx1-ubyte.gz: "):
         read_idx(path)
+
+
+def test_npz_data_source_checks_headers_before_inflating(tmp_path):
+    from tests.data_helpers import make_data_layer
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False,
+                                                  "shape": (4, 2)})
+    with zipfile.ZipFile(tmp_path / "d.npz", "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("data.npy", header.getvalue() + bytes(32 + 20_000_000))
+        zf.writestr("label.npy", b"\x93NUMPY garbage")
+    with pytest.raises(DataFileError, match=r"d.npz: array 'data' declares shape \[4, 2\]"):
+        make_data_layer("NPZData", {"source": str(tmp_path / "d.npz"), "batch_size": 2})

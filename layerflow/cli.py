@@ -117,13 +117,15 @@ _MPI_WORLD = []          # the MPI job of this process, once train has joined it
 
 def cmd_test(args):
     from .config import load_config, solver_section
+    from .io.weights import copy_weights
     from .net import Net
     root, file = load_config(args.config)
     iterations = args.iterations
     if iterations is None:
         solver = root.get("solver") if isinstance(root, dict) else None
         iterations = solver_section(root, file).get("test_iter", 50) if solver else 50
-    net = Net(root, "test", weights=args.weights, runtime=_runtime(args, root, file))
+    net = Net(root, "test", runtime=_runtime(args, root, file))
+    copy_weights(net, args.weights, require_all=True)    # every param, all finite
     sums = {}
     for i in range(iterations):
         net.forward()
@@ -267,6 +269,12 @@ def cmd_data_fetch(args):
     return 0
 
 
+def _no_plugins_flag(parser):
+    parser.add_argument("--no-plugins", action="store_true",
+                        help="refuse the config's plug-in imports (plugins:, module:Class); "
+                             "for configs from elsewhere (docs/reliability.md)")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="layerflow", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"layerflow {__version__}")
@@ -285,6 +293,7 @@ def build_parser():
     train.add_argument("--mpi", action="store_true",
                        help="require data-parallel training over MPI (run under mpirun); "
                             "started by mpirun it is on anyway")
+    _no_plugins_flag(train)
     train.set_defaults(func=cmd_train)
 
     test = sub.add_parser("test", help="score a trained net on its TEST phase")
@@ -293,6 +302,7 @@ def build_parser():
     test.add_argument("--iterations", type=int, help="batches to run (default: test_iter)")
     test.add_argument("--mode", choices=["cpu", "cuda"], help="default: the solver's mode")
     test.add_argument("--threads", type=int)
+    _no_plugins_flag(test)
     test.set_defaults(func=cmd_test)
 
     tm = sub.add_parser("time", help="per-layer forward/backward ms and the memory footprint")
@@ -302,6 +312,7 @@ def build_parser():
     tm.add_argument("--mode", choices=["cpu", "cuda"], help="default: the solver's mode")
     tm.add_argument("--threads", type=int)
     tm.add_argument("-v", "--verbose", action="store_true", help="show the net's shapes")
+    _no_plugins_flag(tm)
     tm.set_defaults(func=cmd_time)
 
     dr = sub.add_parser("draw", help="picture of the layer graph (.svg, .png or .dot)")
@@ -313,6 +324,7 @@ def build_parser():
     dr.add_argument("--no-graphviz", action="store_true",
                     help="use the built-in layout even where Graphviz is installed")
     dr.add_argument("-v", "--verbose", action="store_true")
+    _no_plugins_flag(dr)
     dr.set_defaults(func=cmd_draw)
 
     pl = sub.add_parser("plot", help="training curves from metrics files or logs")
@@ -341,6 +353,7 @@ def build_parser():
     gc.add_argument("--plugin", action="append", metavar="MODULE",
                     help="import a module that registers layers")
     gc.add_argument("-v", "--verbose", action="store_true")
+    _no_plugins_flag(gc)
     gc.set_defaults(func=cmd_gradcheck)
 
     ic = sub.add_parser("import-caffe", help="convert a Caffe net or solver prototxt to YAML")
@@ -359,6 +372,7 @@ def build_parser():
     ex.add_argument("-o", "--output", required=True, help="model.onnx")
     ex.add_argument("--opset", type=int, default=13)
     ex.add_argument("-v", "--verbose", action="store_true")
+    _no_plugins_flag(ex)
     ex.set_defaults(func=cmd_export_onnx)
 
     ly = sub.add_parser("layers", help="catalogue of layer types and their params")
@@ -385,11 +399,13 @@ def main(argv=None):
     from .data.mnist import DataFileError
     from .io.weights import WeightsFileError
     from .layer import ShapeError
+    from .registry import plugins_allowed
     from .runtime import DeviceUnavailable
     try:
-        if args.command == "train" and _under_mpi(args):
-            return _run_rank(args)
-        return args.func(args)
+        with plugins_allowed(not getattr(args, "no_plugins", False)):
+            if args.command == "train" and _under_mpi(args):
+                return _run_rank(args)
+            return args.func(args)
     except (ConfigError, WeightsFileError, DataFileError, ShapeError,
             DeviceUnavailable) as exc:
         print(f"layerflow: error: {exc}", file=sys.stderr)

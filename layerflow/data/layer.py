@@ -17,10 +17,10 @@ from .transforms import Transform, TransformSpec, TransformStep
 @dataclass
 class DataParams:
     """Keys every data layer takes."""
-    batch_size: int = bounded(64, lo=1)
+    batch_size: int = bounded(64, lo=1, hi=1 << 20)   # hi: a sanity bound, not a memory one
     transform: TransformSpec | list[TransformStep] = field(default_factory=TransformSpec)
     shuffle: bool | None = None        # default: shuffle every epoch in TRAIN, in order in TEST
-    prefetch: int = bounded(3, lo=0)   # batches prepared ahead in a thread; 0: in forward
+    prefetch: int = bounded(3, lo=0, hi=64)  # batches prepared ahead in a thread; 0: in forward
     num_classes: int = bounded(0, lo=0)  # > 0: labels must be class ids in [0, num_classes)
 
 

@@ -4,6 +4,8 @@ Images come back as uint8 (N, 784) and labels as uint8 (N,); files are looked up
 `$LAYERFLOW_DATA/mnist/` (or a folder given as `source`) and read once per process.
 """
 import gzip
+import math
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -30,30 +32,55 @@ def missing_message(folder):
             f"there, or set LAYERFLOW_DATA to the folder that holds 'mnist/'")
 
 
+MAX_IDX_BYTES = 2**31        # an IDX file's declared payload; MNIST's largest is 47 MB
+CHUNK = 1 << 22              # bytes read (decompressed) per step
+
+
 def read_idx(path):
-    """Parse one IDX file (magic 0x00000801 labels / 0x00000803 images) into a uint8 array."""
+    """Parse one IDX file (magic 0x00000801 labels / 0x00000803 images) into a uint8 array.
+
+    The header is read first and states the payload size; the payload is then read in bounded
+    pieces into an array of that size, so a file (or a gzip bomb) that holds more than its
+    header declares is refused after reading one piece past it, never decompressed whole."""
     path = Path(path)
     try:
         opener = gzip.open if path.suffix == ".gz" else open
         with opener(path, "rb") as f:
-            raw = f.read()
-    except (OSError, EOFError) as exc:
+            return _read_idx_stream(f, path)
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise DataFileError(f"{path}: cannot be read ({exc})") from None
-    if len(raw) < 8 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+
+
+def _read_idx_stream(f, path):
+    head = f.read(4)
+    if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] != 0x08:
         raise DataFileError(f"{path}: not an IDX file of unsigned bytes (bad magic number)")
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    if ndim < 1 or len(raw) < header:
+    ndim = head[3]
+    raw_dims = f.read(4 * ndim)
+    if ndim < 1 or len(raw_dims) < 4 * ndim:
         raise DataFileError(f"{path}: IDX header truncated")
-    dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    expected = header + int(np.prod(dims))
-    if len(raw) != expected:
-        record = int(np.prod(dims[1:]))
-        where = (f"; record {(len(raw) - header) // record} of {dims[0]} is incomplete"
-                 if len(raw) < expected and record else "")
-        raise DataFileError(f"{path}: expected {expected} bytes for shape {list(dims)}, "
-                            f"found {len(raw)} (truncated or corrupt){where}")
-    return np.frombuffer(raw, np.uint8, offset=header).reshape(dims)
+    header = 4 + 4 * ndim
+    dims = tuple(int.from_bytes(raw_dims[4 * i: 4 * i + 4], "big") for i in range(ndim))
+    size = math.prod(dims)
+    if size > MAX_IDX_BYTES:
+        raise DataFileError(f"{path}: its header declares shape {list(dims)} ({size:,} bytes), "
+                            f"more than any IDX dataset layerflow reads ({MAX_IDX_BYTES:,})")
+    data = np.empty(size, np.uint8)
+    view, got = memoryview(data), 0
+    while got < size:
+        n = f.readinto(view[got:got + CHUNK]) if hasattr(f, "readinto") else 0
+        if not n:
+            break
+        got += n
+    if got < size:
+        record = math.prod(dims[1:])
+        where = (f"; record {got // record} of {dims[0]} is incomplete" if record else "")
+        raise DataFileError(f"{path}: expected {header + size} bytes for shape {list(dims)}, "
+                            f"found {header + got} (truncated or corrupt){where}")
+    if f.read(1):
+        raise DataFileError(f"{path}: holds more than the {header + size} bytes its header "
+                            f"declares for shape {list(dims)} (corrupt, or not this dataset)")
+    return data.reshape(dims)
 
 
 def load_mnist(split, source=None):

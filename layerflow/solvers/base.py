@@ -29,6 +29,7 @@ import numpy as np
 from ..backends import cpu_kernels
 from ..blob import Blob
 from ..config import Where, from_mapping, load_config, solver_section
+from ..io.solver_state import load_solver_state
 from ..io.weights import WeightsFileError, load_npz, load_weights, save_npz_atomic
 from ..net import Net
 from ..runtime import Runtime
@@ -459,7 +460,7 @@ class Solver:
 
     def restore(self, path):
         """Continue from a state file written by `snapshot`, exactly where it stopped."""
-        arrays = load_npz(path)
+        arrays = load_solver_state(path, self)   # every field checked against this solver
         if "solver_type" not in arrays or "iter" not in arrays or "signature" not in arrays:
             raise WeightsFileError(f"{path}: not a layerflow solver state file (its arrays: "
                                    f"{', '.join(sorted(arrays)[:5]) or 'none'})")

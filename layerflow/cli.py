@@ -1,7 +1,9 @@
 """The `layerflow` command: train and test nets from YAML configs, and the tools around them.
 
-    layerflow train | test | time | draw | plot | gradcheck | import-caffe | export-onnx
-              | layers | device | data fetch
+    layerflow train | test | predict | models | time | draw | plot | gradcheck
+              | import-caffe | export-onnx | layers | device | data fetch
+
+CONFIG may be a path or the name of a packaged model (`layerflow models`); a path wins.
 
 A user error (a config mistake, a missing or corrupt file, a shape that does not fit)
 prints one line and exits with status 1; a usage error exits with status 2.
@@ -48,7 +50,15 @@ def cmd_train(args):
     from .solvers import Solver
     t0 = time.perf_counter()
     solver = Solver(args.config, max_iter=args.max_iter, mode=args.mode, weights=args.weights)
-    solver.solve(resume=args.resume)
+    board = None
+    if getattr(args, "tensorboard", None):
+        from .tensorboard import EventLog
+        board = EventLog(args.tensorboard).attach(solver)
+    try:
+        solver.solve(resume=args.resume)
+    finally:
+        if board is not None:
+            board.close()
     last = getattr(solver, "last_test", None)
     if last:
         summary = ", ".join(f"{k} = {v:.4f}" for k, v in last.items()
@@ -88,6 +98,21 @@ def _quiet_build(args):
         yield
     finally:
         log.setLevel(level)
+
+
+def cmd_predict(args):
+    from .predict import Predictor, format_results
+    with _quiet_build(args):
+        predictor = Predictor(args.config, args.weights, batch=args.batch, mode=args.mode)
+    results = predictor.predict(args.inputs, top=args.top)
+    print(format_results(results, as_json=args.json))
+    return 0
+
+
+def cmd_models(args):
+    from .zoo import listing
+    print(listing())
+    return 0
 
 
 def cmd_time(args):
@@ -221,6 +246,9 @@ def build_parser():
     train.add_argument("--resume", help="continue from a solver state (.state.npz)")
     train.add_argument("--mode", choices=["cpu", "cuda"], help="override solver mode")
     train.add_argument("--max-iter", type=int, help="override solver max_iter")
+    train.add_argument("--tensorboard", metavar="LOGDIR",
+                       help="also write TensorBoard event files there (needs tensorboardX: "
+                            "pip install 'layerflow[tensorboard]')")
     train.set_defaults(func=cmd_train)
 
     test = sub.add_parser("test", help="score a trained net on its TEST phase")
@@ -229,6 +257,22 @@ def build_parser():
     test.add_argument("--iterations", type=int, help="batches to run (default: test_iter)")
     test.add_argument("--mode", choices=["cpu", "cuda"], default="cpu")
     test.set_defaults(func=cmd_test)
+
+    pr = sub.add_parser("predict", help="classify images, .npy arrays or dataset records")
+    pr.add_argument("config", help="the train/test config (or model name) the weights fit")
+    pr.add_argument("inputs", nargs="+", metavar="INPUT",
+                    help="image files, .npy arrays, or mnist:test[0:10]")
+    pr.add_argument("--weights", required=True, help="weights file (.npz)")
+    pr.add_argument("--top", type=int, default=5, help="classes shown per input (default 5)")
+    pr.add_argument("--json", action="store_true", help="one JSON document, for machines")
+    pr.add_argument("--batch", type=int, help="inputs per forward pass (default: the data "
+                                              "layer's batch size)")
+    pr.add_argument("--mode", choices=["cpu", "cuda"], default="cpu")
+    pr.add_argument("-v", "--verbose", action="store_true", help="show the net's shapes")
+    pr.set_defaults(func=cmd_predict)
+
+    mo = sub.add_parser("models", help="the model zoo shipped in the package")
+    mo.set_defaults(func=cmd_models)
 
     tm = sub.add_parser("time", help="per-layer forward/backward ms and the memory footprint")
     tm.add_argument("config")
@@ -312,6 +356,10 @@ def build_parser():
     return parser
 
 
+# commands whose CONFIG may name a packaged model (layerflow/zoo.py)
+_NAMED_CONFIG = ("train", "test", "predict", "time", "draw", "gradcheck", "export-onnx")
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     _setup_logging(args.quiet)
@@ -320,6 +368,9 @@ def main(argv=None):
     from .io.weights import WeightsFileError
     from .layer import ShapeError
     try:
+        if args.command in _NAMED_CONFIG and getattr(args, "config", None):
+            from .zoo import resolve
+            args.config = str(resolve(args.config))
         return args.func(args)
     except (ConfigError, WeightsFileError, DataFileError, ShapeError) as exc:
         print(f"layerflow: error: {exc}", file=sys.stderr)

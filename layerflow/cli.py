@@ -180,7 +180,7 @@ def cmd_import_caffe(args):
 
     from .config.caffe_import import import_caffe
     result = import_caffe(args.prototxt, known_datasets=not args.lmdb, net_path=args.net)
-    text = result.to_yaml()
+    text = result.to_yaml(line_map=bool(args.output))
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     for line, message in result.problems:
@@ -356,6 +356,17 @@ def build_parser():
     return parser
 
 
+def _imported_from(exc):
+    """' (written in net.prototxt:52)' for an error at a line of a YAML that import-caffe
+    wrote, so that the user is sent to the file they wrote."""
+    from .config import ConfigError
+    if not isinstance(exc, ConfigError) or not exc.file or exc.line is None:
+        return ""
+    from .config.caffe_import import prototxt_origin
+    origin = prototxt_origin(exc.file, exc.line)
+    return f" (written in {origin[0]}:{origin[1]})" if origin else ""
+
+
 # commands whose CONFIG may name a packaged model (layerflow/zoo.py)
 _NAMED_CONFIG = ("train", "test", "predict", "time", "draw", "gradcheck", "export-onnx")
 
@@ -373,7 +384,7 @@ def main(argv=None):
             args.config = str(resolve(args.config))
         return args.func(args)
     except (ConfigError, WeightsFileError, DataFileError, ShapeError) as exc:
-        print(f"layerflow: error: {exc}", file=sys.stderr)
+        print(f"layerflow: error: {exc}{_imported_from(exc)}", file=sys.stderr)
     except (ValueError, FloatingPointError, OSError) as exc:
         print(f"layerflow: error: {exc}", file=sys.stderr)
     except (ImportError, TypeError) as exc:

@@ -214,3 +214,63 @@ def test_fetch_progress_bar_on_request(tmp_path, mirror, capsys):
     err = capsys.readouterr().err
     assert "t10k-labels-idx1-ubyte.gz [####" in err and "4.52k/4.52k" in err
 
+
+
+# -- messages ---------------------------------------------------------------------------------
+NET = """\
+name: tiny
+layers:
+  - {name: in, type: Input, top: data, shape: [2, 3]}
+  - name: ip
+    type: InnerProduct
+    bottom: data
+    top: ip
+    num_output: 4
+    weight_filler: {type: gaussian, std: 0.1}
+"""
+
+
+def test_yaml_error_names_where_the_unclosed_mapping_began(tmp_path, capsys):
+    path = tmp_path / "net.yaml"
+    path.write_text(NET.replace("weight_filler: {type: gaussian, std: 0.1}",
+                                "weight_filler: {type: gaussian, std: 0.1\n    bias_term: true"))
+    assert main(["time", str(path)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert f"{path}:10:14: invalid YAML:" in err                  # where parsing stopped
+    assert "the '{' opened on line 9, column 20 is not closed" in err   # where it began
+
+
+def test_unknown_type_lists_the_nearest_few_names(tmp_path, capsys):
+    from layerflow.registry import layer_types
+    path = tmp_path / "net.yaml"
+    path.write_text(NET.replace("type: InnerProduct", "type: Zorglub"))
+    assert main(["time", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "unknown layer type 'Zorglub' (nearest: " in err
+    shown = err.split("(nearest: ")[1].split(";")[0].split(", ")
+    assert len(shown) == 5 and len(layer_types()) > 8
+    assert f"{len(layer_types()) - 5} more valid names" in err
+
+
+def test_build_error_of_an_imported_net_points_at_the_prototxt(tmp_path, capsys):
+    proto = (ROOT / "tests" / "data" / "caffe" / "lenet_train_test.prototxt").read_text()
+    lines = proto.splitlines()
+    at = next(i for i, line in enumerate(lines) if 'bottom: "pool1"' in line)
+    lines[at] = lines[at].replace("pool1", "pool9")
+    src = tmp_path / "bad.prototxt"
+    src.write_text("\n".join(lines) + "\n")
+    assert main(["import-caffe", str(src), "-o", str(tmp_path / "bad.yaml")]) == 0
+    capsys.readouterr()
+    assert main(["time", str(tmp_path / "bad.yaml")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "unknown bottom blob 'pool9'" in err
+    assert err.endswith(f"(written in {src}:{at + 1})")
+
+
+def test_draw_shows_params_as_written(tmp_path, capsys):
+    path = tmp_path / "net.yaml"
+    path.write_text(NET)
+    assert main(["draw", str(path), "-o", str(tmp_path / "net.dot")]) == 0
+    dot = (tmp_path / "net.dot").read_text()
+    assert "weight_filler: {type: gaussian, std: 0.1}" in dot and "num_output: 4" in dot
+    assert "FillerSpec" not in dot and "shape: [2, 3]" in dot

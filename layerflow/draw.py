@@ -4,8 +4,8 @@
 
 Layers are boxes (name, type and the params as the YAML writes them, e.g.
 `weight_filler: {type: xavier}`; for a net built in Python, the params that differ from
-their defaults; in-place layers dashed and marked), blobs are edges labelled with name and shape (outputs that no
-layer reads end in an ellipse). The Split layers the Net inserts are left out, so the
+their defaults; in-place layers dashed and marked), blobs are edges labelled with name and
+shape (outputs that no layer reads end in an ellipse). The Split layers the Net inserts are left out, so the
 picture shows the net as written. With Graphviz's `dot` program on PATH, SVG and PNG come
 from it; without it, layerflow lays the graph out itself (SVG as text, PNG through
 matplotlib) and writes the .dot beside the picture, saying so.

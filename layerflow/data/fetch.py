@@ -236,7 +236,7 @@ def _download(url, target, digest, show, timeout, content_digest=None):
     """Fetch `url` into `target` through a temporary file; the bytes must have the published
     digest, or (a mirror that recompressed the files) decompress to the published content."""
     from tqdm import tqdm
-    tmp = target.with_name(f".{target.name}.part")
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.part")   # one per process (MPI ranks)
     h, expected = _hasher(digest)
     kind = "MD5" if digest.startswith("md5:") else "SHA-256"
     try:

@@ -2,10 +2,11 @@
 
 Reads the IDX files under `$LAYERFLOW_DATA/mnist` (or `source`). Where they are missing,
 the first run downloads them there, checked (`layerflow data fetch mnist` does the same by
-hand); `auto_download: false` or `LAYERFLOW_OFFLINE=1` turns that off. In TRAIN it reshuffles every epoch from the layer's seeded generator,
-so runs repeat; in TEST it walks the split in order, so `test_iter` x `batch_size` = 10,000
-covers the test set exactly once. `transform` as every data layer (docs/data.md); the
-mapping form is Caffe's: y = (x - mean_value) * scale. No gradient.
+hand); `auto_download: false` or `LAYERFLOW_OFFLINE=1` turns that off. In TRAIN it
+reshuffles every epoch from the layer's seeded generator, so runs repeat; in TEST it walks
+the split in order, so `test_iter` x `batch_size` = 10,000 covers the test set exactly once.
+`transform` as every data layer (docs/data.md); the mapping form is Caffe's:
+y = (x - mean_value) * scale. No gradient.
 
     - {name: mnist, type: MNISTData, top: [data, label], split: train, batch_size: 64,
        transform: {scale: 0.00390625}}

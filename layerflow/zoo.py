@@ -83,11 +83,16 @@ def models():
 
 
 def resolve(name_or_path):
-    """A config path for `train`, `test`, `time`...: an existing path (or anything that
-    looks like a file name) as given, else the packaged model of that name; a bare word
-    that is neither is a ValueError naming the closest models."""
+    """A config path for `train`, `test`, `time`...: an existing file (or anything that
+    looks like a file name) as given, a model folder's solver config, else the packaged
+    model of that name; a bare word that is none of these is a ValueError naming the
+    closest models."""
     path = Path(name_or_path)
-    if path.exists() or path.suffix or len(path.parts) > 1:
+    if path.is_dir():                     # a model folder: its solver config
+        config = _model_config(path)
+        if config is not None:
+            return config
+    elif path.exists() or path.suffix or len(path.parts) > 1:
         return path
     ms = models()
     for m in ms:

@@ -103,3 +103,11 @@ def test_models_reach_what_their_readmes_say():
     assert ms["cifar10_quick"].config.name == "cifar10_quick_solver.yaml"
     assert ms["lenet"].reaches.startswith("99.13%")
     assert all(m.reaches for m in ms.values())
+
+
+def test_a_model_folder_runs_its_solver_config(tmp_path, monkeypatch):
+    folder = zoo.zoo_folders()[1] / "cifar10_quick"
+    assert zoo.resolve(str(folder)) == folder / "cifar10_quick_solver.yaml"
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "lenet").mkdir()                       # a folder without a config: the name
+    assert zoo.resolve("lenet").name == "lenet.yaml"

@@ -274,3 +274,37 @@ def test_draw_shows_params_as_written(tmp_path, capsys):
     dot = (tmp_path / "net.dot").read_text()
     assert "weight_filler: {type: gaussian, std: 0.1}" in dot and "num_output: 4" in dot
     assert "FillerSpec" not in dot and "shape: [2, 3]" in dot
+
+
+def test_training_bar_only_on_a_terminal(tmp_path, mnist_data):
+    """The training bar (like tqdm) draws on a terminal and leaves log lines alone: stderr on
+    a pseudo-terminal gets the bar, the redirected stdout only plain lines."""
+    import pty
+    import select
+    config = small_config(tmp_path)
+    master, slave = pty.openpty()
+    log = tmp_path / "train.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "layerflow.cli", "train", str(config),
+                                 "--max-iter", "40"], stdout=out, stderr=slave, cwd=tmp_path,
+                                env=clean_env(tmp_path, LAYERFLOW_DATA=str(mnist_data)))
+        os.close(slave)
+        seen = b""
+        while True:
+            ready, _, _ = select.select([master], [], [], 1.0)
+            if ready:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+            elif proc.poll() is not None:
+                break
+        assert proc.wait(timeout=600) == 0, seen.decode(errors="replace")
+    os.close(master)
+    assert b"\r[" in seen and b"] 40/40 loss" in seen
+    text = log.read_text()
+    assert "Iteration 40" in text or "Optimization Done" in text
+    assert not CONTROL.search(text)

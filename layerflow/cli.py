@@ -49,12 +49,15 @@ def _setup_logging(quiet=False):
 def cmd_train(args):
     from .solvers import Solver
     t0 = time.perf_counter()
-    solver = Solver(args.config, max_iter=args.max_iter, mode=args.mode, weights=args.weights)
     board = None
-    if getattr(args, "tensorboard", None):
+    if getattr(args, "tensorboard", None):       # before the build: a missing package fails fast
         from .tensorboard import EventLog
-        board = EventLog(args.tensorboard).attach(solver)
+        board = EventLog(args.tensorboard)
     try:
+        solver = Solver(args.config, max_iter=args.max_iter, mode=args.mode,
+                        weights=args.weights)
+        if board is not None:
+            board.attach(solver)
         solver.solve(resume=args.resume)
     finally:
         if board is not None:

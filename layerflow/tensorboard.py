@@ -17,8 +17,8 @@ class EventLog:
     def __init__(self, logdir):
         try:
             from tensorboardX import SummaryWriter
-        except ImportError:
-            raise ImportError("--tensorboard needs the tensorboardX package: pip install "
+        except ImportError:        # a ValueError: the CLI prints it as one line
+            raise ValueError("--tensorboard needs the tensorboardX package: pip install "
                               "'layerflow[tensorboard]' (or pip install tensorboardX)") from None
         self.logdir = str(logdir)
         self.writer = SummaryWriter(self.logdir)

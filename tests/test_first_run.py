@@ -308,3 +308,13 @@ def test_training_bar_only_on_a_terminal(tmp_path, mnist_data):
     text = log.read_text()
     assert "Iteration 40" in text or "Optimization Done" in text
     assert not CONTROL.search(text)
+
+
+def test_tensorboard_without_tensorboardx_says_what_to_install(tmp_path, monkeypatch, capsys,
+                                                               mnist_data):
+    monkeypatch.setitem(sys.modules, "tensorboardX", None)      # as if not installed
+    assert main(["train", str(small_config(tmp_path)), "--max-iter", "1",
+                 "--tensorboard", str(tmp_path / "tb")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == ("layerflow: error: --tensorboard needs the tensorboardX package: pip install "
+                   "'layerflow[tensorboard]' (or pip install tensorboardX)")

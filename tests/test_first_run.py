@@ -132,6 +132,7 @@ def test_a_broken_mirror_says_so_on_one_line(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "could not be downloaded" in err
     assert "`layerflow data fetch mnist`" in err
+    assert not (tmp_path / "data" / "mnist").exists()          # no empty folder left behind
 
 
 def _fake_cifar(n=7):

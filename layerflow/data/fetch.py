@@ -17,6 +17,7 @@ it fetches once and logs where the files went; `auto_download: false` in the lay
 `LAYERFLOW_OFFLINE=1` in the environment turn that off, and the error then names the fetch
 command, the URL override and the folder on one line.
 """
+import contextlib
 import gzip
 import hashlib
 import logging
@@ -152,6 +153,8 @@ def ensure_dataset(name, folder=None, auto_download=True, layer=None):
     try:
         fetch_dataset(name, root=folder.parent, folder=folder)
     except DataFileError as exc:
+        with contextlib.suppress(OSError):
+            folder.rmdir()                   # leave no empty folder behind (only if empty)
         first = " ".join(line.strip() for line in str(exc).splitlines()[1:2])
         raise DataFileError(who + unavailable_message(
             name, folder, f"could not be downloaded ({first or exc})")) from None

@@ -1,7 +1,9 @@
 """The `layerflow` command: train and test nets from YAML configs, and the tools around them.
 
-    layerflow train | test | time | draw | plot | gradcheck | import-caffe | export-onnx
-              | layers | device | data fetch
+    layerflow train | test | predict | models | time | draw | plot | gradcheck
+              | import-caffe | export-onnx | layers | device | data fetch
+
+CONFIG may be a path or the name of a packaged model (`layerflow models`); a path wins.
 
 A user error (a config mistake, a missing or corrupt file, a shape that does not fit)
 prints one line and exits with status 1; a usage error exits with status 2.
@@ -57,15 +59,26 @@ def cmd_train(args):
                                  device_id=solver_cfg.get("device_id"), threads=args.threads,
                                  rank=world.rank, world_size=world.size,
                                  local_size=world.local_size)
-    solver = Solver(args.config, max_iter=args.max_iter, mode=args.mode, weights=args.weights,
-                    threads=args.threads, runtime=runtime)
-    if world is not None:
-        from .parallel import attach
-        attach(solver, world)
-    elif solver.p.mpi:
-        raise ValueError(f"{args.config}: the solver sets 'mpi: true', but this process was "
-                         "not started by an MPI launcher: run mpirun -n K layerflow train ...")
-    solver.solve(resume=args.resume)
+    board = None
+    if getattr(args, "tensorboard", None):       # before the build: a missing package fails fast
+        from .tensorboard import EventLog
+        board = EventLog(args.tensorboard)
+    try:
+        solver = Solver(args.config, max_iter=args.max_iter, mode=args.mode,
+                        weights=args.weights, threads=args.threads, runtime=runtime)
+        if world is not None:
+            from .parallel import attach
+            attach(solver, world)
+        elif solver.p.mpi:
+            raise ValueError(f"{args.config}: the solver sets 'mpi: true', but this process "
+                             "was not started by an MPI launcher: run mpirun -n K layerflow "
+                             "train ...")
+        if board is not None and (world is None or world.root):
+            board.attach(solver)
+        solver.solve(resume=args.resume)
+    finally:
+        if board is not None:
+            board.close()
     last = getattr(solver, "last_test", None)
     if last:
         summary = ", ".join(f"{k} = {v:.4f}" for k, v in last.items()
@@ -149,6 +162,21 @@ def _quiet_build(args):
         log.setLevel(level)
 
 
+def cmd_predict(args):
+    from .predict import Predictor, format_results
+    with _quiet_build(args):
+        predictor = Predictor(args.config, args.weights, batch=args.batch, mode=args.mode)
+    results = predictor.predict(args.inputs, top=args.top)
+    print(format_results(results, as_json=args.json))
+    return 0
+
+
+def cmd_models(args):
+    from .zoo import listing
+    print(listing())
+    return 0
+
+
 def cmd_time(args):
     from .config import load_config
     from .timing import format_report, time_net
@@ -216,7 +244,7 @@ def cmd_import_caffe(args):
 
     from .config.caffe_import import import_caffe
     result = import_caffe(args.prototxt, known_datasets=not args.lmdb, net_path=args.net)
-    text = result.to_yaml()
+    text = result.to_yaml(line_map=bool(args.output))
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     for line, message in result.problems:
@@ -294,6 +322,9 @@ def build_parser():
                        help="require data-parallel training over MPI (run under mpirun); "
                             "started by mpirun it is on anyway")
     _no_plugins_flag(train)
+    train.add_argument("--tensorboard", metavar="LOGDIR",
+                       help="also write TensorBoard event files there (needs tensorboardX: "
+                            "pip install 'layerflow[tensorboard]')")
     train.set_defaults(func=cmd_train)
 
     test = sub.add_parser("test", help="score a trained net on its TEST phase")
@@ -304,6 +335,22 @@ def build_parser():
     test.add_argument("--threads", type=int)
     _no_plugins_flag(test)
     test.set_defaults(func=cmd_test)
+
+    pr = sub.add_parser("predict", help="classify images, .npy arrays or dataset records")
+    pr.add_argument("config", help="the train/test config (or model name) the weights fit")
+    pr.add_argument("inputs", nargs="+", metavar="INPUT",
+                    help="image files, .npy arrays, or mnist:test[0:10]")
+    pr.add_argument("--weights", required=True, help="weights file (.npz)")
+    pr.add_argument("--top", type=int, default=5, help="classes shown per input (default 5)")
+    pr.add_argument("--json", action="store_true", help="one JSON document, for machines")
+    pr.add_argument("--batch", type=int, help="inputs per forward pass (default: the data "
+                                              "layer's batch size)")
+    pr.add_argument("--mode", choices=["cpu", "cuda"], default="cpu")
+    pr.add_argument("-v", "--verbose", action="store_true", help="show the net's shapes")
+    pr.set_defaults(func=cmd_predict)
+
+    mo = sub.add_parser("models", help="the model zoo shipped in the package")
+    mo.set_defaults(func=cmd_models)
 
     tm = sub.add_parser("time", help="per-layer forward/backward ms and the memory footprint")
     tm.add_argument("config")
@@ -392,6 +439,21 @@ def build_parser():
     return parser
 
 
+def _imported_from(exc):
+    """' (written in net.prototxt:52)' for an error at a line of a YAML that import-caffe
+    wrote, so that the user is sent to the file they wrote."""
+    from .config import ConfigError
+    if not isinstance(exc, ConfigError) or not exc.file or exc.line is None:
+        return ""
+    from .config.caffe_import import prototxt_origin
+    origin = prototxt_origin(exc.file, exc.line)
+    return f" (written in {origin[0]}:{origin[1]})" if origin else ""
+
+
+# commands whose CONFIG may name a packaged model (layerflow/zoo.py)
+_NAMED_CONFIG = ("train", "test", "predict", "time", "draw", "gradcheck", "export-onnx")
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     _setup_logging(args.quiet)
@@ -403,12 +465,15 @@ def main(argv=None):
     from .runtime import DeviceUnavailable
     try:
         with plugins_allowed(not getattr(args, "no_plugins", False)):
+            if args.command in _NAMED_CONFIG and getattr(args, "config", None):
+                from .zoo import resolve
+                args.config = str(resolve(args.config))
             if args.command == "train" and _under_mpi(args):
                 return _run_rank(args)
             return args.func(args)
     except (ConfigError, WeightsFileError, DataFileError, ShapeError,
             DeviceUnavailable) as exc:
-        print(f"layerflow: error: {exc}", file=sys.stderr)
+        print(f"layerflow: error: {exc}{_imported_from(exc)}", file=sys.stderr)
     except (ValueError, FloatingPointError, OSError) as exc:
         print(f"layerflow: error: {exc}", file=sys.stderr)
     except (ImportError, TypeError) as exc:

@@ -70,10 +70,14 @@ class ImportResult:
     problems: list
     notes: list
     file: str = ""
+    origins: dict = dataclasses.field(default_factory=dict)   # id(layer) -> prototxt lines
 
-    def to_yaml(self):
+    def to_yaml(self, line_map=False):
+        """The YAML text; with `line_map`, closing comments map its layer lines to the
+        prototxt's, so that a later error in the YAML names the prototxt line too."""
         return dump_yaml(self.config, header=f"Imported from {self.file} by layerflow "
-                                             "import-caffe")
+                                             "import-caffe",
+                         origins=self.origins if line_map else None)
 
 
 # -- entry points -------------------------------------------------------------------------
@@ -86,7 +90,7 @@ def import_caffe(path, known_datasets=True, net_path=None):
         config = imp.solver(msg, Path(path), net_path)
     else:
         config = imp.net(msg, top_level=True)
-    return ImportResult(config, imp.problems, imp.notes, str(path))
+    return ImportResult(config, imp.problems, imp.notes, str(path), imp.origins)
 
 
 def import_caffe_text(text, known_datasets=True, file="<string>"):
@@ -95,7 +99,7 @@ def import_caffe_text(text, known_datasets=True, file="<string>"):
     msg = parse_prototxt(text, file)
     imp = _Importer(file, known_datasets)
     config = imp.solver(msg, None, None) if is_solver(msg) else imp.net(msg, top_level=True)
-    return ImportResult(config, imp.problems, imp.notes, file)
+    return ImportResult(config, imp.problems, imp.notes, file, imp.origins)
 
 
 def is_solver(msg):
@@ -110,6 +114,7 @@ class _Importer:
     def __init__(self, file, known_datasets):
         self.file, self.known_datasets = file, known_datasets
         self.problems, self.notes = [], []
+        self.origins = {}      # id(layer mapping) -> (prototxt line, {key: prototxt line})
 
     def problem(self, line, message):
         self.problems.append((line, message))
@@ -275,7 +280,12 @@ class _Importer:
                   if isinstance(v, list) else v for k, v in params.items()}
         layer_type, params = self._map_type(caffe_type, name, params, line)
         common["type"] = layer_type
-        return self._finish(common, layer_type, params, param_lines, name, line)
+        out = self._finish(common, layer_type, params, param_lines, name, line)
+        key_lines = {}
+        for key, _, kline in msg.fields:
+            key_lines.setdefault(key, kline)
+        self.origins[id(out)] = (line, {**key_lines, **param_lines})
+        return out
 
     def _map_type(self, caffe_type, name, params, line):
         if caffe_type == "Data":
@@ -430,9 +440,15 @@ def _flow(value):
     return text
 
 
-def dump_yaml(config, header=None):
-    """The config as block YAML: one mapping per layer, small values in flow style."""
+MAP_TAG = "# prototxt lines (yaml:prototxt):"
+
+
+def dump_yaml(config, header=None, origins=None):
+    """The config as block YAML: one mapping per layer, small values in flow style. With
+    `origins` (id(layer) -> (line, {key: line}) in the prototxt), comment lines at the end
+    map each layer line of the YAML to the prototxt line it came from (`prototxt_origin`)."""
     lines = [f"# {header}"] if header else []
+    where = {}                 # yaml line -> prototxt line
 
     def block(mapping, indent):
         pad = " " * indent
@@ -441,8 +457,11 @@ def dump_yaml(config, header=None):
                 lines.append(f"{pad}layers:")
                 for layer in value:
                     first = True
+                    line, key_lines = (origins or {}).get(id(layer), (None, {}))
                     for k, v in layer.items():
                         lines.append(f"{pad}  {'- ' if first else '  '}{k}: {_flow(v)}")
+                        if line is not None:
+                            where[len(lines)] = key_lines.get(k, line)
                         first = False
             elif isinstance(value, dict) and key in ("solver", "net"):
                 lines.append(f"{pad}{key}:")
@@ -451,4 +470,31 @@ def dump_yaml(config, header=None):
                 lines.append(f"{pad}{key}: {_flow(value)}")
 
     block(config, 0)
+    if where:
+        pairs = [f"{y}:{p}" for y, p in where.items()]
+        for i in range(0, len(pairs), 12):
+            lines.append(f"{MAP_TAG} {' '.join(pairs[i:i + 12])}")
     return "\n".join(lines) + "\n"
+
+
+def prototxt_origin(yaml_file, line):
+    """(prototxt file, line) that line `line` of a YAML written by import-caffe came from,
+    or None (not an imported file, or a line outside the layers)."""
+    try:
+        with open(yaml_file, encoding="utf-8") as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError, TypeError):
+        return None
+    m = re.match(r"# Imported from (.+) by layerflow import-caffe\n", text)
+    if not m or line is None:
+        return None
+    where = {}
+    for row in text.splitlines():
+        if row.startswith(MAP_TAG):
+            for pair in row[len(MAP_TAG):].split():
+                y, _, p = pair.partition(":")
+                where[int(y)] = int(p)
+    if line in where:
+        return m.group(1), where[line]
+    before = [y for y in where if y <= line]
+    return (m.group(1), where[max(before)]) if before else None

@@ -86,11 +86,24 @@ def closest(word, choices, n=3):
     return hits
 
 
+def nearest(word, choices, n=5):
+    """The n names most like `word` (case-insensitive similarity), however far, best first."""
+    word = str(word).lower()
+    scored = sorted((-difflib.SequenceMatcher(None, word, str(c).lower()).ratio(), str(c))
+                    for c in choices)
+    return [c for _, c in scored[:n]]
+
+
 def did_you_mean(word, choices):
-    """' (did you mean 'x'?)' or, with no close name, the list of valid ones."""
+    """' (did you mean 'x'?)'; with no close name, the few nearest ones (all of them when
+    there are at most 8), never a wall of every valid name."""
     hits = closest(word, choices)
     if hits:
         return " (did you mean " + " or ".join(f"'{h}'" for h in hits) + "?)"
     names = sorted(str(c) for c in choices)
-    shown = ", ".join(names[:40]) + (", ..." if len(names) > 40 else "")
-    return f" (valid: {shown})" if names else ""
+    if not names:
+        return ""
+    if len(names) <= 8:
+        return f" (valid: {', '.join(names)})"
+    near = nearest(word, names)
+    return f" (nearest: {', '.join(near)}; {len(names) - len(near)} more valid names)"

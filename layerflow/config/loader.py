@@ -6,8 +6,9 @@ from .errors import ConfigError, did_you_mean, shown
 from .schema import Where
 from .yaml_loader import MarkedDict, load_yaml
 
-NET_KEYS = ("name", "force_backward", "layers", "plugins")
-ROOT_KEYS = ("name", "solver", "net", "plugins")
+# labels: a file of class names, one a line, for `layerflow predict`
+NET_KEYS = ("name", "force_backward", "layers", "plugins", "labels")
+ROOT_KEYS = ("name", "solver", "net", "plugins", "labels")
 
 
 def load_config(config_or_path):

@@ -129,6 +129,27 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _constru
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
 
 
+_OPENED = {"flow mapping": "the '{' opened", "flow sequence": "the '[' opened",
+           "quoted scalar": "the quoted string begun", "block mapping": "the mapping begun",
+           "block collection": "the list begun"}
+
+
+def _syntax_message(exc):
+    """'invalid YAML: <problem>', and where the structure that is left open began, when
+    that is not where parsing stopped (an unclosed '{' on line 6 is found on line 7)."""
+    problem = exc.problem or exc.context or "invalid YAML"
+    message = f"invalid YAML: {problem}"
+    ctx, mark = exc.context, exc.context_mark
+    if ctx and mark is not None and exc.problem_mark is not None and \
+            (mark.line, mark.column) != (exc.problem_mark.line, exc.problem_mark.column):
+        what = ctx.replace("while parsing ", "").replace("while scanning ", "")
+        opened = _OPENED.get(what.removeprefix("a ").removeprefix("an "), f"the {what}")
+        message += (f" ({opened} on line {mark.line + 1}, column {mark.column + 1} is not "
+                    "closed)" if what.startswith(("a flow", "a quoted")) else
+                    f" (in {opened} on line {mark.line + 1}, column {mark.column + 1})")
+    return message
+
+
 def load_yaml_text(text, filename="<string>"):
     """Parse YAML text; a syntax error becomes a ConfigError with its position."""
     try:
@@ -147,8 +168,7 @@ def load_yaml_text(text, filename="<string>"):
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise ConfigError(f"invalid YAML: {problem}", filename, line, col) from None
+        raise ConfigError(_syntax_message(exc), filename, line, col) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"invalid YAML: {shown(str(exc), 200)}", filename) from None
     except RecursionError:    # not expected past MAX_DEPTH; never a traceback all the same

@@ -29,7 +29,8 @@ def _find(folder, stem):
 def missing_message(folder):
     names = ", ".join(f"{s}.gz" for pair in FILES.values() for s in pair)
     return (f"MNIST not found in {folder}: put the four files {names} (gzipped or not) "
-            f"there, or set LAYERFLOW_DATA to the folder that holds 'mnist/'")
+            f"there (`layerflow data fetch mnist` downloads them), or set LAYERFLOW_DATA to "
+            f"the folder that holds 'mnist/'")
 
 
 MAX_IDX_BYTES = 2**31        # an IDX file's declared payload; MNIST's largest is 47 MB
@@ -83,13 +84,19 @@ def _read_idx_stream(f, path):
     return data.reshape(dims)
 
 
-def load_mnist(split, source=None):
-    """(images uint8 (N, 784), labels uint8 (N,)) of the 'train' or 'test' split."""
+def load_mnist(split, source=None, auto_download=True, layer=None):
+    """(images uint8 (N, 784), labels uint8 (N,)) of the 'train' or 'test' split. With no
+    `source` and the files missing, they are fetched into `$LAYERFLOW_DATA/mnist` first
+    (unless `auto_download` is false or `$LAYERFLOW_OFFLINE` is set: data/fetch.py)."""
     folder = Path(source) if source else data_root() / "mnist"
     key = (str(folder.resolve()), split)
     if key not in _CACHE:
         stems = FILES[split]
         paths = [_find(folder, s) for s in stems]
+        if None in paths and not source:
+            from .fetch import ensure_dataset
+            ensure_dataset("mnist", folder, auto_download=auto_download, layer=layer)
+            paths = [_find(folder, s) for s in stems]
         if None in paths:
             raise DataFileError(missing_message(folder))
         images, labels = read_idx(paths[0]), read_idx(paths[1])

@@ -3,7 +3,8 @@ dx = dy for x > 0, else dy * (y + alpha).
 
 Backward reads the sign from `x`, which is the top data when the layer runs in place: for
 alpha >= 0, y > 0 exactly where x > 0 (Caffe does the same). The `_inplace` twins take one
-array where top and bottom are the same (aliased loops do not vectorize)."""
+array where top and bottom are the same (aliased loops do not vectorize). The forward pass
+takes exp(min(x, 0)) and selects, without a branch."""
 import math
 
 from numba import njit
@@ -11,16 +12,20 @@ from numba import njit
 
 @njit(cache=True)
 def elu_forward(x, alpha, out):
+    zero, one = x.dtype.type(0), x.dtype.type(1)
     for i in range(x.size):
         v = x[i]
-        out[i] = v if v > 0 else alpha * (math.exp(v) - 1)
+        e = alpha * (math.exp(min(v, zero)) - one)
+        out[i] = v if v > 0 else e
 
 
 @njit(cache=True)
 def elu_forward_inplace(x, alpha):
+    zero, one = x.dtype.type(0), x.dtype.type(1)
     for i in range(x.size):
         v = x[i]
-        x[i] = v if v > 0 else alpha * (math.exp(v) - 1)
+        e = alpha * (math.exp(min(v, zero)) - one)
+        x[i] = v if v > 0 else e
 
 
 @njit(cache=True)
@@ -33,5 +38,5 @@ def elu_backward(x, y, dy, alpha, dx):
 def elu_backward_inplace(y, d, alpha):
     for i in range(y.size):
         v = y[i]
-        if v <= 0:
-            d[i] = d[i] * (v + alpha)
+        g = d[i]
+        d[i] = g if v > 0 else g * (v + alpha)

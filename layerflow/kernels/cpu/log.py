@@ -1,5 +1,5 @@
 """Log kernels: y = ln(shift + scale * x) / ln(base); dx = dy * scale / (ln(base) *
-(shift + scale * x)). `inv_log_base` is 1 / ln(base) (1 for base e)."""
+(shift + scale * x)). `inv_log_base` is 1 / ln(base) (1 for base e). error_model="numpy": a zero base gives inf, not an exception."""
 import math
 
 from numba import njit
@@ -11,7 +11,7 @@ def log_forward(x, scale, shift, inv_log_base, out):
         out[i] = math.log(shift + scale * x[i]) * inv_log_base
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def log_backward(x, dy, scale, shift, inv_log_base, dx):
     k = scale * inv_log_base
     for i in range(x.size):

@@ -13,7 +13,7 @@ Ratios: 1, then each `aspect_ratio` not already listed, followed by its inverse 
     for each ratio r != 1: width b sqrt(r), height b / sqrt(r), b = m (sqrt(m M) with max sizes)
     corners (centre -/+ size / 2) / image size, clipped to [0, 1] with `clip`
 
-Sizes are truncated to integers, as SSD's code does. `variance`: none (0.1 for all four),
+Sizes are truncated to integers, as SSD's code does. A list param may be one bare value. `variance`: none (0.1 for all four),
 one value, or four (x, y, w, h).
 
     - {name: conv4_3_norm_mbox_priorbox, type: PriorBox, bottom: [conv4_3_norm, data],
@@ -33,12 +33,12 @@ from ..registry import register_layer
 class PriorBox(Layer):
     @dataclass
     class Params:
-        min_size: list[float] = field(default_factory=list)
-        max_size: list[float] = field(default_factory=list)
-        aspect_ratio: list[float] = field(default_factory=list)
+        min_size: float | list[float] = field(default_factory=list)
+        max_size: float | list[float] = field(default_factory=list)
+        aspect_ratio: float | list[float] = field(default_factory=list)
         flip: bool = True
         clip: bool = False
-        variance: list[float] = field(default_factory=list)
+        variance: float | list[float] = field(default_factory=list)
         img_size: int | None = None
         img_h: int | None = None
         img_w: int | None = None
@@ -48,6 +48,9 @@ class PriorBox(Layer):
         offset: float = 0.5
 
         def __post_init__(self):
+            for name in ("min_size", "max_size", "aspect_ratio", "variance"):
+                if not isinstance(getattr(self, name), list):     # one value written bare
+                    setattr(self, name, [getattr(self, name)])
             if not self.min_size or any(m <= 0 for m in self.min_size):
                 raise ValueError(f"PriorBox needs positive 'min_size', got {self.min_size}")
             if self.max_size and (len(self.max_size) != len(self.min_size) or any(

@@ -61,9 +61,9 @@ def test_prior_box_matches_reference(dtype, params):
 
 
 def test_prior_box_ssd300_conv4_3():
-    """SSD300's first source layer: 38x38 map, 4 priors per position."""
+    """SSD300's first source layer: 38x38 map, 4 priors per position (sizes written bare)."""
     layer, bottom, top = make_layer(
-        "PriorBox", {"min_size": [30.0], "max_size": [60.0], "aspect_ratio": [2.0],
+        "PriorBox", {"min_size": 30, "max_size": 60, "aspect_ratio": 2,
                      "step": 8, "variance": [0.1, 0.1, 0.2, 0.2]},
         [np.zeros((1, 512, 38, 38)), np.zeros((1, 3, 300, 300))], dtype=np.float32)
     (y,) = forward(layer, bottom, top)

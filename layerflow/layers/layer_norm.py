@@ -43,6 +43,7 @@ class LayerNorm(Layer):
         self._mean = np.zeros(0, self.dtype)
         self._rstd = np.zeros(0, self.dtype)
         self._none = np.zeros((0, 0), self.dtype)
+        self._eps = self.dtype.type(self.p.eps)        # keeps float32 sums in float32
 
     def reshape(self, bottom, top):
         x = bottom[0]
@@ -66,7 +67,7 @@ class LayerNorm(Layer):
     def forward_cpu(self, bottom, top):
         w, b = self._wb()
         layer_norm_forward(bottom[0].data.reshape(self._view), w.reshape(-1), b.reshape(-1),
-                           self.p.elementwise_affine, self.p.eps,
+                           self.p.elementwise_affine, self._eps,
                            top[0].data.reshape(self._view), self._mean, self._rstd)
 
     def backward_cpu(self, top, propagate_down, bottom):

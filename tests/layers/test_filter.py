@@ -3,7 +3,7 @@ import pytest
 
 from layerflow.layer import ShapeError
 
-from .harness import DTYPES, backward, check_gradient, forward, make_layer
+from .harness import DTYPES, backward, check_gradient, forward, make_layer, to_torch, torch
 
 RNG = np.random.default_rng(0)
 
@@ -31,6 +31,11 @@ def test_filter_keeps_the_selected_rows(dtype):
     expected[keep] = dy
     np.testing.assert_array_equal(dx, expected)
     np.testing.assert_array_equal(dl, keep.astype(dtype))
+    tx = to_torch(x)                                   # PyTorch's boolean-mask indexing
+    ty = tx[torch.tensor(keep)]
+    ty.backward(torch.tensor(dy))
+    np.testing.assert_array_equal(y, ty.detach().numpy())
+    np.testing.assert_array_equal(dx, tx.grad.numpy())
 
 
 def test_filter_may_keep_nothing_and_follows_the_selector():

@@ -13,6 +13,8 @@ Ties rank the larger index first (Caffe's partial_sort over (value, index) pairs
 """
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..config.schema import bounded
 from ..kernels.cpu.arg_max import arg_max
 from ..layer import Layer
@@ -28,13 +30,16 @@ class ArgMax(Layer):
         top_k: int = bounded(1, lo=1)
         axis: int | None = None
 
+    def can_backprop(self, bottom_index):
+        return False
+
     def reshape(self, bottom, top):
         x = bottom[0]
         if self.p.axis is not None:
             axis = canonical_axis(self, x, self.p.axis)
             dim = x.shape[axis]
-            outer = _prod(x.shape[:axis])
-            inner = _prod(x.shape[axis + 1:])
+            outer = int(np.prod(x.shape[:axis], dtype=np.int64))
+            inner = int(np.prod(x.shape[axis + 1:], dtype=np.int64))
             shape = list(x.shape)
             shape[axis] = self.p.top_k
             self._view = (outer, dim, inner)
@@ -62,13 +67,3 @@ class ArgMax(Layer):
     def backward_cpu(self, top, propagate_down, bottom):
         if propagate_down[0]:
             raise NotImplementedError(f"layer '{self.name}' (ArgMax) has no gradient")
-
-    def can_backprop(self, bottom_index):
-        return False
-
-
-def _prod(shape):
-    n = 1
-    for s in shape:
-        n *= int(s)
-    return n

@@ -27,7 +27,8 @@ class Filter(Layer):
     num_top = (1, None)
 
     def can_backprop(self, bottom_index):
-        return bottom_index != self._selector_index
+        """Not to the selector (the last bottom, known once set up)."""
+        return bottom_index != getattr(self, "_selector_index", -1)
 
     def setup(self, bottom, top):
         self._selector_index = len(bottom) - 1

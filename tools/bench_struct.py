@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench_layers_b  # noqa: E402
-from bench_layers_b import layerflow_case, torch_case  # noqa: E402
+import bench_layers_b
+from bench_layers_b import layerflow_case, torch_case
 
 
 def index_case(type_name, params, index):

@@ -13,8 +13,8 @@ Ratios: 1, then each `aspect_ratio` not already listed, followed by its inverse 
     for each ratio r != 1: width b sqrt(r), height b / sqrt(r), b = m (sqrt(m M) with max sizes)
     corners (centre -/+ size / 2) / image size, clipped to [0, 1] with `clip`
 
-Sizes are truncated to integers, as SSD's code does. A list param may be one bare value. `variance`: none (0.1 for all four),
-one value, or four (x, y, w, h).
+Sizes are truncated to integers, as SSD's code does. `variance`: none (0.1 for all four),
+one value, or four (x, y, w, h). A list param may be written as one bare value.
 
     - {name: conv4_3_norm_mbox_priorbox, type: PriorBox, bottom: [conv4_3_norm, data],
        top: conv4_3_norm_mbox_priorbox, min_size: 30, max_size: 60, aspect_ratio: [2],

@@ -17,8 +17,7 @@ Output size: `upsample_h`/`upsample_w` where given, else H * scale_h and W * sca
 from dataclasses import dataclass
 from typing import Literal
 
-from ..kernels.cpu.interp import (half_pixel_table, nearest_table, resize_backward,
-                                  resize_forward)
+from ..kernels.cpu.interp import half_pixel_table, nearest_table, resize_backward, resize_forward
 from ..layer import Layer
 from ..registry import register_layer
 from .interp import axis_tables

@@ -24,8 +24,9 @@ def iou(a, b):
     h = min(a[3], b[3]) - max(a[1], b[1])
     if w <= 0 or h <= 0:
         return 0.0
-    area = lambda r: max(r[2] - r[0], 0) * max(r[3] - r[1], 0)   # noqa: E731
-    return w * h / (area(a) + area(b) - w * h)
+    area_a = max(a[2] - a[0], 0) * max(a[3] - a[1], 0)
+    area_b = max(b[2] - b[0], 0) * max(b[3] - b[1], 0)
+    return w * h / (area_a + area_b - w * h)
 
 
 def reference(loc, conf, prior, num_classes, share, bg, thr, nms_thr, top_k, keep_top_k, code):

@@ -101,7 +101,7 @@ def select_detections(boxes, conf, share_location, background, threshold, nms_th
     """Per image n: NMS per non-background class, then the best keep_top_k over all classes
     (stable by score), grouped by ascending label. Writes sel_label[n], sel_idx[n][:n_sel[n]].
     boxes: (N, L, P, 4); conf: (N, P, C); keep: (C, P); counts: (C,)."""
-    n_, p_, c_ = conf.shape
+    n_, _, c_ = conf.shape
     for n in range(n_):
         total = 0
         for c in range(c_):

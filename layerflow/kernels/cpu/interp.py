@@ -47,7 +47,7 @@ def nearest_table(n_in, n_out, i0, i1, w0, w1):
     """PyTorch's nearest: src = floor(r n_in / n_out)."""
     scale = n_in / n_out
     for r in range(n_out):
-        k = min(int(math.floor(r * scale)), n_in - 1)
+        k = min(math.floor(r * scale), n_in - 1)
         i0[r] = k
         i1[r] = k
         w0[r] = 1.0

@@ -29,11 +29,11 @@ def roi_pool_forward(x, rois, spatial_scale, y, argmax):
         bin_h = max(y2 - y1 + 1, 1) / ph_
         bin_w = max(x2 - x1 + 1, 1) / pw_
         for ph in range(ph_):
-            hs = min(max(int(math.floor(ph * bin_h)) + y1, 0), h_)
-            he = min(max(int(math.ceil((ph + 1) * bin_h)) + y1, 0), h_)
+            hs = min(max(math.floor(ph * bin_h) + y1, 0), h_)
+            he = min(max(math.ceil((ph + 1) * bin_h) + y1, 0), h_)
             for pw in range(pw_):
-                ws = min(max(int(math.floor(pw * bin_w)) + x1, 0), w_)
-                we = min(max(int(math.ceil((pw + 1) * bin_w)) + x1, 0), w_)
+                ws = min(max(math.floor(pw * bin_w) + x1, 0), w_)
+                we = min(max(math.ceil((pw + 1) * bin_w) + x1, 0), w_)
                 for c in range(c_):
                     if he <= hs or we <= ws:
                         y[r, c, ph, pw] = 0

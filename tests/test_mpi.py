@@ -139,13 +139,18 @@ def test_shards_are_the_single_process_batches(data):
 
 
 # -- equivalence -----------------------------------------------------------------------------
-@pytest.mark.parametrize("solver", ["SGD", "Adam"])
-def test_two_ranks_equal_one_process_with_twice_the_batch(tmp_path, data, solver):
+@pytest.mark.parametrize("solver, batch, iter_size", [("SGD", 32, 1), ("Adam", 32, 1),
+                                                      ("SGD", 16, 2)])
+def test_two_ranks_equal_one_process_with_twice_the_batch(tmp_path, data, solver, batch,
+                                                          iter_size):
+    """With iter_size 2 the buckets start during the second pass's backward."""
     one = config(tmp_path / "one", data, 64, solver, snapshot=25)
-    two = config(tmp_path / "two", data, 32, solver, snapshot=25)
+    two = config(tmp_path / "two", data, batch, solver, snapshot=25,
+                 extra=f"iter_size: {iter_size}")
     check(run([one]))
     out = check(run([two], ranks=2)).stdout
-    assert "2 ranks, batch 32 per rank, global batch 64" in out
+    passes = f" x iter_size {iter_size}" if iter_size > 1 else ""
+    assert f"2 ranks, batch {batch} per rank{passes}, global batch 64" in out
     a, b = weights(tmp_path / "one", 50), weights(tmp_path / "two", 50)
     assert set(a) == set(b)
     for key in a:

@@ -119,7 +119,7 @@ def _mpi_world(args):
                                   if os.environ.get(v, "").isdigit()), None)
     threads = int(given) if given else comm.threads_per_rank(world.local_size)
     os.environ["LAYERFLOW_NUM_THREADS"] = str(threads)
-    log.info("MPI rank 0 of %d (%d on this host): %d thread(s) per rank (%s)", world.size,
+    log.info("MPI job of %d ranks (%d on this host): %d thread(s) per rank (%s)", world.size,
              world.local_size, threads, "as set" if given else
              "the host's cores / its ranks; override with --threads or LAYERFLOW_NUM_THREADS")
     return world

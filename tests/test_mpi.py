@@ -24,6 +24,20 @@ from layerflow.solvers.base import latest_state
 ROOT = Path(__file__).resolve().parents[1]
 MPIRUN = shutil.which("mpirun") or shutil.which("mpirun", path=str(Path(sys.executable).parent))
 
+
+def _launcher_options():
+    """Open MPI refuses root without --allow-run-as-root and more ranks than cores without
+    --oversubscribe; MPICH's Hydra needs neither."""
+    if MPIRUN is None:
+        return []
+    version = subprocess.run([MPIRUN, "--version"], capture_output=True, text=True).stdout
+    if "Open MPI" not in version and "OpenRTE" not in version:
+        return []
+    return ["--oversubscribe"] + (["--allow-run-as-root"] if os.geteuid() == 0 else [])
+
+
+LAUNCH = [MPIRUN] + _launcher_options() if MPIRUN else []
+
 pytestmark = [
     pytest.mark.skipif(MPIRUN is None, reason="no mpirun on PATH (pip install mpich mpi4py, "
                                               "or layerflow[dev])"),
@@ -43,7 +57,7 @@ TRAIN = [sys.executable, "-m", "layerflow.cli", "train"]
 
 
 def run(args, ranks=None, cwd=None, timeout=120):
-    cmd = ([MPIRUN, "-n", str(ranks)] if ranks else []) + TRAIN + [str(a) for a in args]
+    cmd = (LAUNCH + ["-n", str(ranks)] if ranks else []) + TRAIN + [str(a) for a in args]
     return subprocess.run(cmd, cwd=cwd, env=env(), capture_output=True, text=True,
                           timeout=timeout)
 
@@ -125,13 +139,18 @@ def test_shards_are_the_single_process_batches(data):
 
 
 # -- equivalence -----------------------------------------------------------------------------
-@pytest.mark.parametrize("solver", ["SGD", "Adam"])
-def test_two_ranks_equal_one_process_with_twice_the_batch(tmp_path, data, solver):
+@pytest.mark.parametrize("solver, batch, iter_size", [("SGD", 32, 1), ("Adam", 32, 1),
+                                                      ("SGD", 16, 2)])
+def test_two_ranks_equal_one_process_with_twice_the_batch(tmp_path, data, solver, batch,
+                                                          iter_size):
+    """With iter_size 2 the buckets start during the second pass's backward."""
     one = config(tmp_path / "one", data, 64, solver, snapshot=25)
-    two = config(tmp_path / "two", data, 32, solver, snapshot=25)
+    two = config(tmp_path / "two", data, batch, solver, snapshot=25,
+                 extra=f"iter_size: {iter_size}")
     check(run([one]))
     out = check(run([two], ranks=2)).stdout
-    assert "2 ranks, batch 32 per rank, global batch 64" in out
+    passes = f" x iter_size {iter_size}" if iter_size > 1 else ""
+    assert f"2 ranks, batch {batch} per rank{passes}, global batch 64" in out
     a, b = weights(tmp_path / "one", 50), weights(tmp_path / "two", 50)
     assert set(a) == set(b)
     for key in a:
@@ -150,18 +169,20 @@ def _ranks_of(pid):
         try:
             children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
             environ = Path(f"/proc/{p}/environ").read_bytes().split(b"\0")
+            is_python = b"layerflow.cli" in Path(f"/proc/{p}/cmdline").read_bytes()
         except OSError:
             continue
         todo.extend(int(c) for c in children)
         for item in environ:
-            if item.startswith(b"PMI_RANK="):
-                found[int(item[9:])] = p
+            for var in (b"PMI_RANK=", b"OMPI_COMM_WORLD_RANK="):
+                if is_python and item.startswith(var):
+                    found[int(item[len(var):])] = p
     return found
 
 
 def test_sigkill_of_one_rank_ends_the_job_and_the_snapshot_resumes(tmp_path, data):
     cfg = config(tmp_path / "k", data, 32, "Adam", max_iter=1_000_000, snapshot=20)
-    cmd = [MPIRUN, "-n", "2"] + TRAIN + [str(cfg)]
+    cmd = LAUNCH + ["-n", "2"] + TRAIN + [str(cfg)]
     proc = subprocess.Popen(cmd, env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
     try:
@@ -205,7 +226,7 @@ def test_sigint_stops_every_rank_at_the_same_iteration_with_a_snapshot(tmp_path,
     """mpirun forwards SIGINT to the ranks, which may see it at different iterations: they
     agree on it (a MAX allreduce), snapshot together and stop cleanly."""
     cfg = config(tmp_path / "i", data, 32, max_iter=1_000_000, snapshot=50)
-    proc = subprocess.Popen([MPIRUN, "-n", "2"] + TRAIN + [str(cfg)], env=env(),
+    proc = subprocess.Popen(LAUNCH + ["-n", "2"] + TRAIN + [str(cfg)], env=env(),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         for line in proc.stdout:
@@ -227,7 +248,7 @@ def test_sigint_stops_every_rank_at_the_same_iteration_with_a_snapshot(tmp_path,
 def test_ranks_with_different_nets_are_refused(tmp_path, data):
     a = config(tmp_path / "a", data, 32)
     b = config(tmp_path / "b", data, 16)
-    cmd = [MPIRUN, "-n", "1"] + TRAIN + [str(a), ":", "-n", "1"] + TRAIN + [str(b)]
+    cmd = LAUNCH + ["-n", "1"] + TRAIN + [str(a), ":", "-n", "1"] + TRAIN + [str(b)]
     r = subprocess.run(cmd, env=env(), capture_output=True, text=True, timeout=120)
     assert r.returncode != 0
     assert "rank 1 built a different net or solver than rank 0" in r.stderr, r.stderr[-2000:]
@@ -237,7 +258,7 @@ def test_an_error_on_one_rank_ends_the_job(tmp_path, data):
     good = config(tmp_path / "a", data, 32)
     bad = tmp_path / "bad.yaml"
     bad.write_text(good.read_text().replace(str(data), str(tmp_path / "missing.npz")))
-    cmd = [MPIRUN, "-n", "1"] + TRAIN + [str(good), ":", "-n", "1"] + TRAIN + [str(bad)]
+    cmd = LAUNCH + ["-n", "1"] + TRAIN + [str(good), ":", "-n", "1"] + TRAIN + [str(bad)]
     t0 = time.monotonic()
     r = subprocess.run(cmd, env=env(), capture_output=True, text=True, timeout=120)
     assert r.returncode != 0

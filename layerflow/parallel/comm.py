@@ -87,8 +87,13 @@ class World:
     def wait_all(self, requests):
         """Wait for `requests`, sleeping between tests: MPICH's own Wait spins on a core,
         which on a host with more busy threads than cores (ranks x threads, or other jobs)
-        takes the core from the very rank it waits for. The sleeps grow from 20 us to
-        0.5 ms, so a wait costs at most about 0.5 ms more than spinning."""
+        takes the core from the very rank it waits for. It tests without sleeping for
+        the first 50 us (a result that is nearly there comes at once), then sleeps 20 us
+        growing to 0.5 ms, so a wait costs at most about 0.5 ms more than spinning."""
+        end = time.perf_counter() + 5e-5
+        while time.perf_counter() < end:
+            if self.MPI.Request.Testall(requests):
+                return
         pause = 2e-5
         while not self.MPI.Request.Testall(requests):
             time.sleep(pause)

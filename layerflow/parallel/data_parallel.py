@@ -66,11 +66,14 @@ class DataParallel:
         solver.add_callback(self)
         self._wrap_solver()
         batch = sum(getattr(l.p, "batch_size", 0) for l in self.sharded)
+        passes = solver.p.iter_size
         unsharded = [l.name for l in solver.net.layers
                      if l.type_name.endswith("Data") and l not in self.sharded]
-        log.info("Data-parallel over MPI: %d ranks, batch %s per rank, global batch %s; "
+        log.info("Data-parallel over MPI: %d ranks, batch %s per rank%s, global batch %s; "
                  "gradients in %d buckets (%d values)", world.size, batch or "?",
-                 batch * world.size or "?", len(self.averager.buckets), self.averager.count)
+                 f" x iter_size {passes}" if passes > 1 else "",
+                 batch * passes * world.size or "?", len(self.averager.buckets),
+                 self.averager.count)
         if unsharded:
             log.warning("Data layer(s) %s cannot be sharded: every rank reads the same "
                         "records", ", ".join(unsharded))

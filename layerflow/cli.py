@@ -129,7 +129,8 @@ _MPI_WORLD = []          # the MPI job of this process, once train has joined it
 
 
 def cmd_test(args):
-    from .config import load_config, solver_section
+    from .config import Where, load_config, solver_section
+    from .config.errors import shown
     from .io.weights import copy_weights
     from .net import Net
     root, file = load_config(args.config)
@@ -137,6 +138,9 @@ def cmd_test(args):
     if iterations is None:
         solver = root.get("solver") if isinstance(root, dict) else None
         iterations = solver_section(root, file).get("test_iter", 50) if solver else 50
+        if not isinstance(iterations, int) or isinstance(iterations, bool) or iterations < 0:
+            raise Where(file).at(solver, "test_iter").error(
+                f"'test_iter' must be a count of batches, got {shown(iterations)}")
     net = Net(root, "test", runtime=_runtime(args, root, file))
     copy_weights(net, args.weights, require_all=True)    # every param, all finite
     sums = {}

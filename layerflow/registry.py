@@ -19,6 +19,8 @@ import importlib
 import re
 from importlib import metadata
 
+from .config.errors import shown
+
 _REGISTRY = {}
 _builtins_loaded = False
 _entry_points_loaded = False
@@ -49,7 +51,7 @@ def _refuse_if_off(what):
 
 def _check_module_path(module_name):
     if not isinstance(module_name, str) or not _MODULE_PATH.fullmatch(module_name):
-        raise ImportError(f"{module_name!r:.80} is not a module path like 'mypkg.layers'")
+        raise ImportError(f"{shown(module_name)} is not a module path like 'mypkg.layers'")
 
 
 def register_layer(type_name):
@@ -95,7 +97,7 @@ def load_class(path):
     module_name, _, attr = path.partition(":")
     _check_module_path(module_name)
     if not attr.isidentifier():
-        raise ImportError(f"{attr!r:.80} after ':' is not a class name (write "
+        raise ImportError(f"{shown(attr)} after ':' is not a class name (write "
                           "'mypkg.layers:MyLayer')")
     _refuse_if_off(f"'{path}'")
     module = importlib.import_module(module_name)

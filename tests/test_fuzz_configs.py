@@ -23,6 +23,7 @@ import yaml
 
 from layerflow import ConfigError, Net
 from layerflow.registry import layer_types
+from layerflow.solvers import Solver
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = sorted(ROOT.glob("configs/*.yaml")) + sorted(ROOT.glob("models/*/*.yaml"))
@@ -171,7 +172,12 @@ def run_case(seed, tmp_path, trees, texts, run=False):
     previous = signal.signal(signal.SIGALRM, _alarm)
     signal.alarm(CASE_SECONDS)
     try:
-        net = Net(str(path), phase, seed=1)
+        if "solver:" in text and rng.random() < 0.3:
+            solver = Solver(str(path), quiet=True)
+            net = solver.test_net or solver.net
+            solver.net.close() if hasattr(solver.net, "close") else None
+        else:
+            net = Net(str(path), phase, seed=1)
         if run:
             net.forward()
             if net.phase == "TRAIN":

@@ -186,3 +186,41 @@ def test_cli_no_plugins(tmp_path):
 def test_data_layer_sizes_are_sane(tmp_path, key, value, match):
     text = f"{HEAD}  - {{name: d, type: MNISTData, top: [data, label], {key}: {value}}}\n"
     assert pytest.importorskip("re").search(match, net_error(tmp_path, text))
+
+
+def test_fifo_or_device_as_a_config(tmp_path):
+    import os
+    fifo = tmp_path / "c.yaml"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError, match=r"c.yaml: not a regular file"):
+        Net(str(fifo))
+    with pytest.raises(ConfigError, match=r"/dev/zero: not a regular file"):
+        Net("/dev/zero")
+
+
+def test_net_file_named_with_a_nul(tmp_path):
+    (tmp_path / "net.yaml").write_text('net: "a\\0b"\nsolver: {type: SGD}\n')
+    with pytest.raises(ConfigError) as err:
+        Net(str(tmp_path / "net.yaml"))
+    assert str(err.value) == f"{tmp_path}/a\\x00b: cannot read: embedded null byte"
+
+
+def test_solver_type_that_is_not_a_name(tmp_path):
+    from layerflow.solvers import Solver
+    path = tmp_path / "s.yaml"
+    path.write_text(f"solver: {{type: [SGD]}}\nnet:\n  {HEAD.replace(chr(10), chr(10) + '  ')}"
+                    f"{INPUT.replace('  - ', '    - ')}")
+    with pytest.raises(ConfigError, match=r"s.yaml:1:\d+: 'type' must be a solver name"):
+        Solver(str(path))
+
+
+def test_cli_test_with_a_bad_test_iter(tmp_path, capsys):
+    from layerflow.cli import main
+    path = tmp_path / "s.yaml"
+    path.write_text(f"solver: {{test_iter: x}}\nnet:\n  layers:\n    {INPUT.strip()}\n")
+    np_weights = tmp_path / "w.npz"
+    import numpy as np
+    np.savez(np_weights, **{"a/0": np.zeros(1)})
+    assert main(["test", str(path), "--weights", str(np_weights)]) == 1
+    err = capsys.readouterr().err
+    assert "'test_iter' must be a count of batches" in err and "Traceback" not in err

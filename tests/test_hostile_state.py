@@ -164,3 +164,37 @@ def test_cli_resume_with_a_bad_state_is_one_line(run, tmp_path, capsys):
     assert main(["-q", "train", run[0], "--resume", str(path)]) == 1
     err = capsys.readouterr().err
     assert err.startswith(f"layerflow: error: {path}: 'iter' = -5") and "Traceback" not in err
+
+
+STATE_JUNK = [np.array(-1), np.array(2**62), np.array(1.5), np.array(np.nan), np.array("x"),
+              np.array("[" * 50 + "]" * 50), np.array('{"state": {"state": 1}}'),
+              np.zeros(0), np.zeros((2, 2)), np.ones(3, np.int8), np.arange(10)[::-1].copy(),
+              np.full(10, 2**40), np.array([True]), np.array(["a", "b"]), None]
+
+
+def test_fuzz_state_fields(run, tmp_path):
+    """Random fields replaced or removed: restore either refuses with a WeightsFileError or
+    accepts a state the solver then trains from without error."""
+    rng = np.random.default_rng(16)
+    genuine = load_npz(run[1])
+    keys = sorted(genuine)
+    for case in range(60):
+        arrays = dict(genuine)
+        for _ in range(rng.integers(1, 3)):
+            key = keys[rng.integers(len(keys))]
+            junk = STATE_JUNK[rng.integers(len(STATE_JUNK))]
+            if junk is None:
+                arrays.pop(key, None)
+            else:
+                arrays[key] = junk
+        path = tmp_path / f"f{case}.state.npz"
+        np.savez(path, **arrays)
+        solver = Solver(run[0], quiet=True)
+        try:
+            solver.restore(path)
+        except WeightsFileError as exc:
+            assert str(exc).startswith(str(path)) and "\n" not in str(exc)
+            continue
+        solver.step(2)
+        assert 0 <= solver.iter <= 9 + 2
+

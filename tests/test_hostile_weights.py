@@ -237,3 +237,9 @@ def test_npz_data_source_checks_headers_before_inflating(tmp_path):
         zf.writestr("label.npy", b"\x93NUMPY garbage")
     with pytest.raises(DataFileError, match=r"d.npz: array 'data' declares shape \[4, 2\]"):
         make_data_layer("NPZData", {"source": str(tmp_path / "d.npz"), "batch_size": 2})
+
+
+def test_fifo_as_an_mnist_file(tmp_path):
+    os.mkfifo(tmp_path / "t10k-images-idx3-ubyte")
+    with pytest.raises(DataFileError, match=r"t10k-images-idx3-ubyte: not a regular file"):
+        read_idx(tmp_path / "t10k-images-idx3-ubyte")

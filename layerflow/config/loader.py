@@ -88,4 +88,7 @@ def solver_section(root, file):
     solver = root.get("solver")
     if not isinstance(solver, dict):
         raise ConfigError("this config has no 'solver:' mapping", file, 1, 1)
+    if "type" in solver and not isinstance(solver["type"], str):
+        raise Where(file).at(solver, "type").error(
+            f"'type' must be a solver name, got {shown(solver['type'])}")
     return solver

@@ -259,11 +259,5 @@ def parse_prototxt(text, file=None):
 
 def load_prototxt(path):
     """Read and parse a .prototxt file; a missing file is a ConfigError naming it."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except FileNotFoundError:
-        raise ConfigError("file not found", path) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read: {exc}", path) from None
-    return parse_prototxt(text, str(path))
+    from .yaml_loader import read_config_text
+    return parse_prototxt(read_config_text(path), str(path))

@@ -1,6 +1,8 @@
 """The typed blocks every layer shares: common keys, per-param settings, phase rules."""
 from dataclasses import dataclass, field
 
+from .errors import shown
+
 # A layer name becomes part of zip member names in weights and state files
 # (`{layer}/{index}`, `rng/train/{layer}`, ...), which zip limits to 65,535 bytes; a name is
 # refused at parse time, long before a snapshot, past this many characters (4 bytes each at
@@ -16,7 +18,7 @@ def check_name(kind, name):
         raise ValueError(f"{kind} name is {len(name):,} characters long; at most {MAX_NAME} "
                          "(it becomes part of a member name in weights and state files)")
     if not name.isprintable():
-        raise ValueError(f"{kind} name {name[:40]!r} holds control characters")
+        raise ValueError(f"{kind} name {shown(name, 40)} holds control characters")
 
 
 @dataclass

@@ -9,6 +9,7 @@ Hostile text is refused here with one ConfigError line: a NUL or other control c
 reached), and a document whose aliases expand past MAX_NODES nodes (the "billion laughs":
 a few hundred bytes that stand for billions of values).
 """
+import stat
 from pathlib import Path
 
 import yaml
@@ -47,6 +48,7 @@ class MarkedList(list):
         return (self.line, self.col)
 
 
+MAX_BYTES = 64 << 20     # a config file; the largest Caffe nets are ~100 KB of text
 MAX_DEPTH = 64           # nested mappings/lists: a net config needs about 6
 MAX_NODES = 250_000      # values after expanding aliases; a 150-layer ResNet has ~20,000
 
@@ -192,11 +194,26 @@ def _reader_error(exc, text, filename):
 
 def load_yaml(path):
     """Read a YAML file; a missing or unreadable file is a ConfigError naming it."""
+    return load_yaml_text(read_config_text(path), str(path))
+
+
+def read_config_text(path):
+    """The text of a config file (YAML or prototxt): a regular file of at most MAX_BYTES,
+    UTF-8; anything else is a ConfigError naming it."""
     path = Path(path)
     try:
+        st = path.stat()
+        if stat.S_ISDIR(st.st_mode):
+            raise ConfigError("is a folder, not a config file", path)
+        if not stat.S_ISREG(st.st_mode):      # a FIFO would block, a device never end
+            raise ConfigError("not a regular file (a FIFO or a device?)", path)
+        if st.st_size > MAX_BYTES:
+            raise ConfigError(f"{st.st_size:,} bytes; a config is at most {MAX_BYTES:,}", path)
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError("file not found", path) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError) as exc:   # ValueError: a NUL in the path
+        if isinstance(exc, ConfigError):
+            raise
         raise ConfigError(f"cannot read: {exc}", path) from None
-    return load_yaml_text(text, str(path))
+    return text

@@ -5,6 +5,8 @@ Images come back as uint8 (N, 784) and labels as uint8 (N,); files are looked up
 """
 import gzip
 import math
+import os
+import stat
 import zlib
 from pathlib import Path
 
@@ -37,6 +39,20 @@ MAX_IDX_BYTES = 2**31        # an IDX file's declared payload; MNIST's largest i
 CHUNK = 1 << 22              # bytes read (decompressed) per step
 
 
+def check_regular(path, max_bytes=MAX_IDX_BYTES):
+    """A dataset file must be a regular file (a FIFO would block, a device never end) of at
+    most `max_bytes` on disk."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise DataFileError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise DataFileError(f"{path}: not a regular file (a folder, FIFO or device?)")
+    if st.st_size > max_bytes:
+        raise DataFileError(f"{path}: {st.st_size:,} bytes, more than a dataset file layerflow "
+                            f"reads whole ({max_bytes:,})")
+
+
 def read_idx(path):
     """Parse one IDX file (magic 0x00000801 labels / 0x00000803 images) into a uint8 array.
 
@@ -44,6 +60,7 @@ def read_idx(path):
     pieces into an array of that size, so a file (or a gzip bomb) that holds more than its
     header declares is refused after reading one piece past it, never decompressed whole."""
     path = Path(path)
+    check_regular(path)
     try:
         opener = gzip.open if path.suffix == ".gz" else open
         with opener(path, "rb") as f:

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..kernels.cpu.data import gather_rows
 from . import DataFileError, data_root
+from .mnist import check_regular
 
 
 class Source:
@@ -92,6 +93,7 @@ def cifar10_source(split, folder=None):
     chunks, parts = [], []
     for name in names:
         path = folder / name
+        check_regular(path)
         raw = np.fromfile(path, np.uint8)
         if raw.size % CIFAR10_RECORD:
             whole = raw.size // CIFAR10_RECORD

@@ -87,8 +87,9 @@ def closest(word, choices, n=3):
 
 
 def nearest(word, choices, n=5):
-    """The n names most like `word` (case-insensitive similarity), however far, best first."""
-    word = str(word).lower()
+    """The n names most like `word` (case-insensitive similarity), however far, best first;
+    only the start of a very long word is compared (SequenceMatcher is quadratic)."""
+    word = (str(word) if isinstance(word, (str, int, float)) else "")[:200].lower()
     scored = sorted((-difflib.SequenceMatcher(None, word, str(c).lower()).ratio(), str(c))
                     for c in choices)
     return [c for _, c in scored[:n]]

@@ -111,3 +111,12 @@ def test_a_model_folder_runs_its_solver_config(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "lenet").mkdir()                       # a folder without a config: the name
     assert zoo.resolve("lenet").name == "lenet.yaml"
+
+
+def test_time_a_model_by_name_from_another_folder(tmp_path, monkeypatch, capsys):
+    from layerflow.cli import main
+    monkeypatch.chdir(tmp_path)
+    assert main(["time", "cifar10_quick", "--iterations", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "Net 'CIFAR10_quick' (TRAIN" in out and "conv3" in out
+    assert not (tmp_path / "snapshots").exists()

@@ -278,12 +278,16 @@ def test_draw_shows_params_as_written(tmp_path, capsys):
 
 
 def test_training_bar_only_on_a_terminal(tmp_path, mnist_data):
-    """The training bar (like tqdm) draws on a terminal and leaves log lines alone: stderr on
-    a pseudo-terminal gets the bar, the redirected stdout only plain lines."""
+    """The training bar (tqdm) draws on a terminal and leaves log lines alone: stderr on an
+    80-column pseudo-terminal gets the bar, the redirected stdout only plain lines."""
+    import fcntl
     import pty
     import select
+    import struct
+    import termios
     config = small_config(tmp_path)
     master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
     log = tmp_path / "train.log"
     with open(log, "w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "layerflow.cli", "train", str(config),
@@ -305,7 +309,7 @@ def test_training_bar_only_on_a_terminal(tmp_path, mnist_data):
                 break
         assert proc.wait(timeout=600) == 0, seen.decode(errors="replace")
     os.close(master)
-    assert b"\r[" in seen and b"] 40/40 loss" in seen
+    assert b"/40 [" in seen and b"loss" in seen and b"it/s" in seen
     text = log.read_text()
     assert "Iteration 40" in text or "Optimization Done" in text
     assert not CONTROL.search(text)

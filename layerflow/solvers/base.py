@@ -25,6 +25,7 @@ from collections import deque
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from ..backends import cpu_kernels
 from ..blob import Blob
@@ -202,7 +203,9 @@ class Solver:
     def step(self, n):
         """Run n training iterations (fewer if a stop is requested)."""
         stop = self.iter + n
-        bar = _Progress(stop, self.iter) if sys.stderr.isatty() and not self.quiet else None
+        # tqdm: a bar on a terminal or in a notebook, nothing in a redirected log
+        bar = None if self.quiet else tqdm(total=stop, initial=self.iter, unit="it",
+                                           mininterval=0.2, disable=None, leave=False)
         tic, tic_iter = time.perf_counter(), self.iter
         try:
             while self.iter < stop and not self.stop_requested:
@@ -230,7 +233,8 @@ class Solver:
                     tic, tic_iter = toc, self.iter + 1
                 self.iter += 1
                 if bar is not None:
-                    bar.update(self.iter, self.smoothed_loss)
+                    bar.set_postfix_str(f"loss {self.smoothed_loss:.4g}", refresh=False)
+                    bar.update(1)
                 if self.p.snapshot and self.iter % self.p.snapshot == 0:
                     self.snapshot()
                 if self._poll_signals():
@@ -529,27 +533,3 @@ def _device_arrays(blob):
 
 def _noop(solver):
     pass
-
-
-class _Progress:
-    """A one-line progress bar on a terminal (stderr), redrawn a few times a second."""
-
-    def __init__(self, total, start):
-        self.total, self.start, self.t0, self.last = total, start, time.perf_counter(), 0.0
-
-    def update(self, it, loss):
-        now = time.perf_counter()
-        if now - self.last < 0.2 and it < self.total:
-            return
-        self.last = now
-        frac = it / max(self.total, 1)
-        done = int(30 * frac)
-        rate = (it - self.start) / max(now - self.t0, 1e-9)
-        eta = (self.total - it) / max(rate, 1e-9)
-        sys.stderr.write(f"\r[{'#' * done}{'.' * (30 - done)}] {it}/{self.total} "
-                         f"loss {loss:.4g} {rate:.0f} it/s eta {eta:.0f}s ")
-        sys.stderr.flush()
-
-    def close(self):
-        sys.stderr.write("\n")
-        sys.stderr.flush()

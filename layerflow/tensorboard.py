@@ -24,15 +24,13 @@ class EventLog:
         self.writer = SummaryWriter(self.logdir)
 
     def attach(self, solver):
-        """Also send every metric record of `solver` here (wraps the solver's own writer of
-        the metrics file, so both see the same records)."""
-        write = solver._metric
-
-        def metric(record):
-            write(record)
-            self.add(record)
-        solver._metric = metric
+        """Also send every metric record of `solver` here (a solver callback, so the metrics
+        file and the event files see the same records)."""
+        solver.add_callback(self)
         return self
+
+    def on_metric(self, solver, record):
+        self.add(record)
 
     def add(self, record):
         """One metrics record {'iter': i, 'phase': 'train'|'test', name: value, ...}."""

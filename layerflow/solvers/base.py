@@ -152,7 +152,9 @@ class Solver:
     def add_callback(self, callback):
         """Caffe's Solver::Callback: `callback.on_start(solver)` runs before each iteration's
         forward passes, `callback.on_gradients_ready(solver)` after them and before the
-        update (where data-parallel training averages the gradients); either may be absent."""
+        update (where data-parallel training averages the gradients), and
+        `callback.on_metric(solver, record)` with each record written to the metrics file
+        (TensorBoard logging); any may be absent."""
         self.callbacks.append(callback)
 
     def _finetune_from(self, path):
@@ -367,6 +369,8 @@ class Solver:
         self.metrics_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.metrics_path, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
+        for cb in self.callbacks:
+            getattr(cb, "on_metric", _noop_record)(self, record)
 
     def _trim_metrics(self):
         """Keep only the records of iterations before this run starts, so that a resumed
@@ -529,6 +533,10 @@ def _host_arrays(blob):
 
 def _device_arrays(blob):
     return blob.mutable_gpu_data.reshape(-1), blob.gpu_diff.reshape(-1)
+
+
+def _noop_record(solver, record):
+    pass
 
 
 def _noop(solver):

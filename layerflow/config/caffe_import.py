@@ -16,7 +16,8 @@ Rules:
 - Data layers: `Data` whose `source` names mnist becomes `MNISTData` (split `test` when the
   source's file name names test/t10k, else `train`), so Caffe's MNIST examples train on the
   IDX files under $LAYERFLOW_DATA; one whose source names cifar becomes `CIFAR10Data`
-  likewise (turn both off with `known_datasets=False` / `--lmdb`); any other `Data`
+  likewise (turn both off with `known_datasets=False` / `--lmdb`; a source naming
+  siamese / pair holds image pairs and stays `LMDBData`); any other `Data`
   becomes `LMDBData`; `ImageData` -> `ImageFolderData`; `HDF5Data`, `MemoryData`,
   `DummyData`, `Input` keep their names. The net-level `input:` / `input_shape` /
   `input_dim` fields become an `Input` layer.
@@ -296,6 +297,10 @@ class _Importer:
     def _map_type(self, caffe_type, name, params, line):
         if caffe_type == "Data":
             source = str(params.get("source", ""))
+            if re.search(r"siamese|pair", source, re.IGNORECASE):
+                self.notes.append(f"line {line}: layer '{name}': '{source}' holds image "
+                                  "pairs, not plain digits: kept as LMDBData")
+                return "LMDBData", params
             for pattern, target, where in KNOWN_DATASETS:
                 if self.known_datasets and re.search(pattern, source, re.IGNORECASE):
                     split = "test" if re.search(r"test|t10k", Path(source).name,

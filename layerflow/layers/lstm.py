@@ -8,7 +8,9 @@ Per step t, with h_c = cont_t * h_{t-1} (the state kept only inside a sequence):
     c_t = cont_t * f * c_{t-1} + i * g,   h_t = o * tanh(c_t)   -> top[t] = h_t (T, N, H)
 Gradient: back through the steps (kernels/cpu/lstm.py has the unit's), then
     dW_xc += dG^T X, db_c += sum dG, dW_hc += dG^T H_c, dx = dG W_xc (dG: all gate gradients).
-Blobs, Caffe's order and layouts: W_xc (4H, D), b_c (4H,), W_hc (4H, H).
+Blobs, Caffe's order and layouts: W_xc (4H, D), b_c (4H,), W_hc (4H, H); with a static
+input x_static (N, Ds) as third bottom, W_xc_static (4H, Ds) comes before W_hc and adds
+W_xc_static x_static to every step's gate inputs.
 
     - {name: lstm1, type: LSTM, bottom: [x, cont], top: h, num_output: 64,
        weight_filler: {type: uniform, min: -0.08, max: 0.08}}
@@ -41,7 +43,7 @@ class LSTM(Recurrent):
         self._dwx, self._dwh, self._db = z(4 * h, d), z(4 * h, h), z(4 * h)
 
     def forward_cpu(self, bottom, top):
-        w_xc, b_c, w_hc = (b.data for b in self.blobs)
+        w_xc, b_c, w_hc = self.blobs[0].data, self.blobs[1].data, self.blobs[self.k_rec].data
         t_steps, n = self._dims
         x = bottom[0].data.reshape(t_steps * n, -1)
         cont = bottom[1].data
@@ -49,6 +51,7 @@ class LSTM(Recurrent):
         pre = self.pre.reshape(t_steps * n, -1)
         matmul(x, w_xc.T, pre)
         np.add(pre, b_c, out=pre)
+        self.add_static(bottom, self.pre)
         self.init["h"][...] = self.last["h"]
         self.init["c"][...] = self.last["c"]
         for t in range(t_steps):
@@ -63,7 +66,7 @@ class LSTM(Recurrent):
         self.last["c"][...] = self.c[t_steps - 1]
 
     def backward_cpu(self, top, propagate_down, bottom):
-        w_xc, _, w_hc = (b.data for b in self.blobs)
+        w_xc, w_hc = self.blobs[0].data, self.blobs[self.k_rec].data
         t_steps, n = self._dims
         cont = bottom[1].data
         dtop = top[0].diff
@@ -78,6 +81,7 @@ class LSTM(Recurrent):
             matmul(dpre[t], w_hc, self._dh_next)
             mask_rows(cont[t], self._dh_next, self._dh_next)
             self._dc, self._dc_prev = self._dc_prev, self._dc
+        self.static_backward(bottom, dpre, propagate_down)
         dg = dpre.reshape(t_steps * n, -1)
         x = bottom[0].data.reshape(t_steps * n, -1)
         matmul(dg.T, x, self._dwx)
@@ -85,6 +89,6 @@ class LSTM(Recurrent):
         np.sum(dg, axis=0, out=self._db)
         self.blobs[1].diff[...] += self._db
         matmul(dg.T, self.hc.reshape(t_steps * n, -1), self._dwh)
-        self.blobs[2].diff[...] += self._dwh
+        self.blobs[self.k_rec].diff[...] += self._dwh
         if propagate_down[0]:
             matmul(dg, w_xc, bottom[0].diff.reshape(t_steps * n, -1))

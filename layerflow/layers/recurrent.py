@@ -10,9 +10,13 @@ through time), and none into cont. The layer unrolls the T steps itself (no sub-
 matrix product for the input part of all steps, one per step for the recurrent part, and
 one for each weight gradient over all steps.
 
+A third bottom x_static (N, ...) is Caffe's static input: the same features for every step
+of a stream, entering every step's input through its own weight (no bias), placed after the
+input weight and bias in the blob order, as Caffe's unrolled net creates it.
+
 Params (Caffe's RecurrentParameter): num_output (the hidden size H), weight_filler,
-bias_filler; debug_info is accepted and ignored; expose_hidden and a static input (a third
-bottom) are not supported yet and say so.
+bias_filler; debug_info is accepted and ignored; expose_hidden is not supported yet and
+says so.
 """
 from dataclasses import dataclass, field
 
@@ -20,6 +24,7 @@ import numpy as np
 
 from ..config.schema import bounded
 from ..fillers import FillerSpec
+from ..kernels.cpu.threads import matmul
 from ..layer import Layer
 
 
@@ -42,23 +47,30 @@ class RecurrentParams:
 class Recurrent(Layer):
     """Base of LSTM and RNN: checks the bottoms, sizes the state, carries it over."""
     Params = RecurrentParams
-    num_bottom = 2
+    num_bottom = (2, 3)
     num_top = 1
     state_names = ("h",)
 
     def can_backprop(self, bottom_index):
-        return bottom_index == 0          # Caffe: no gradient to the sequence indicators
+        return bottom_index != 1          # Caffe: no gradient to the sequence indicators
 
     def param_shapes(self, d, h):
-        """[(shape, filler)] of the learnable blobs, in Caffe's order."""
+        """[(shape, filler)] of the learnable blobs, in Caffe's order, without the static
+        input's weight (inserted at index 2)."""
         raise NotImplementedError
 
     def setup(self, bottom, top):
         self._check(bottom)
         h = self.p.num_output
         self.input_dim = int(np.prod(bottom[0].shape[2:], dtype=np.int64))
-        for shape, filler in self.param_shapes(self.input_dim, h):
+        shapes = self.param_shapes(self.input_dim, h)
+        self.static = len(bottom) == 3
+        if self.static:
+            self.static_dim = int(np.prod(bottom[2].shape[1:], dtype=np.int64))
+            shapes.insert(2, ((shapes[0][0][0], self.static_dim), self.p.weight_filler))
+        for shape, filler in shapes:
             self.add_param(shape, filler)
+        self.k_rec = 3 if self.static else 2           # index of the recurrent weight
         self._dims = None
 
     def _check(self, bottom):
@@ -69,6 +81,9 @@ class Recurrent(Layer):
         if tuple(cont) != tuple(x[:2]):
             raise self.shape_error(f"the sequence indicators '{bottom[1].name}' must have "
                                    f"shape (T, N) = {list(x[:2])}, got {list(cont)}")
+        if len(bottom) == 3 and (len(bottom[2].shape) < 2 or bottom[2].shape[0] != x[1]):
+            raise self.shape_error(f"the static input '{bottom[2].name}' must be (N, ...) "
+                                   f"with N = {x[1]}, got {list(bottom[2].shape)}")
 
     def reshape(self, bottom, top):
         self._check(bottom)
@@ -77,6 +92,10 @@ class Recurrent(Layer):
         if d != self.input_dim:
             raise self.shape_error(f"bottom '{bottom[0].name}' has {d} features per step, "
                                    f"the weights expect {self.input_dim}")
+        if self.static and bottom[2].count // n != self.static_dim:
+            raise self.shape_error(f"the static input '{bottom[2].name}' has "
+                                   f"{bottom[2].count // n} features, the weights expect "
+                                   f"{self.static_dim}")
         h = self.p.num_output
         top[0].reshape((t, n, h))
         if self._dims == (t, n):
@@ -86,6 +105,29 @@ class Recurrent(Layer):
             self.init = {s: np.zeros((n, h), self.dtype) for s in self.state_names}
         self._dims = (t, n)
         self.buffers(t, n, d, h)
+        if self.static:
+            width = self.blobs[2].shape[0]
+            self._static_in = np.zeros((n, width), self.dtype)
+            self._static_sum = np.zeros((n, width), self.dtype)
+            self._dws = np.zeros(self.blobs[2].shape, self.dtype)
+
+    def add_static(self, bottom, pre):
+        """pre (T, N, W) += W_static x_static, the same for every step."""
+        if self.static:
+            n = self._dims[1]
+            matmul(bottom[2].data.reshape(n, -1), self.blobs[2].data.T, self._static_in)
+            np.add(pre, self._static_in, out=pre)
+
+    def static_backward(self, bottom, dpre, propagate_down):
+        """The static weight's gradient (added) and the static input's (written), from the
+        gradients dpre (T, N, W) of every step's input."""
+        if self.static:
+            n = self._dims[1]
+            np.sum(dpre, axis=0, out=self._static_sum)
+            matmul(self._static_sum.T, bottom[2].data.reshape(n, -1), self._dws)
+            self.blobs[2].diff[...] += self._dws
+            if len(propagate_down) > 2 and propagate_down[2]:
+                matmul(self._static_sum, self.blobs[2].data, bottom[2].diff.reshape(n, -1))
 
     def buffers(self, t, n, d, h):
         """Size the per-shape buffers (called from reshape when T or N changes)."""

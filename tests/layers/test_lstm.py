@@ -153,3 +153,44 @@ def test_lstm_in_a_net_and_from_a_caffe_prototxt():
     with pytest.raises(ConfigError, match="expose_hidden is not supported"):
         Net(load_yaml_text(LSTM_NET.replace("num_output: 4,", "num_output: 4, "
                                             "expose_hidden: true,")), "train")
+
+
+DS = 3
+
+
+def test_static_input_is_a_per_stream_input_at_every_step():
+    """With x_static (N, Ds), the LSTM equals one whose input at every step is
+    [x_t, x_static] with the weights [W_xc, W_xc_static] side by side."""
+    rng = np.random.default_rng(4)
+    x, xs = rng.normal(size=(T, N, D)), rng.normal(size=(N, DS))
+    cont = cont_of(RESETS)
+    layer, bottom, top = make_layer("LSTM", {
+        "num_output": H, "weight_filler": {"type": "uniform", "min": -0.5, "max": 0.5},
+        "bias_filler": {"type": "uniform", "min": -0.5, "max": 0.5}}, [x, cont, xs])
+    assert [b.shape for b in layer.blobs] == [(4 * H, D), (4 * H,), (4 * H, DS), (4 * H, H)]
+    (y,) = forward(layer, bottom, top)
+    dy = rng.normal(size=y.shape)
+    (dx, _, dxs), grads = backward(layer, bottom, top, [dy])
+    wide = np.concatenate([x, np.broadcast_to(xs, (T, N, DS))], axis=2)
+    plain, b2, t2 = make_layer("LSTM", {"num_output": H}, [wide, cont])
+    plain.blobs[0].data[...] = np.concatenate([layer.blobs[0].data, layer.blobs[2].data], 1)
+    plain.blobs[1].data[...] = layer.blobs[1].data
+    plain.blobs[2].data[...] = layer.blobs[3].data
+    (ref,) = forward(plain, b2, t2)
+    (rdx, _), rgrads = backward(plain, b2, t2, [dy])
+    np.testing.assert_allclose(y, ref, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(dx, rdx[..., :D], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(dxs, rdx[..., D:].sum(0), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(grads[0], rgrads[0][:, :D], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(grads[2], rgrads[0][:, D:], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(grads[3], rgrads[2], rtol=1e-10, atol=1e-12)
+
+
+def test_lstm_gradient_with_static_input():
+    rng = np.random.default_rng(5)
+    x, xs = rng.normal(size=(4, 2, 3)), rng.normal(size=(2, 2))
+    layer, bottom, top = make_layer("LSTM", {
+        "num_output": 2, "weight_filler": {"type": "uniform", "min": -0.6, "max": 0.6},
+        "bias_filler": {"type": "uniform", "min": -0.5, "max": 0.5}},
+        [x, cont_of({0: [0, 2], 1: [0]}, 4), xs])
+    check_gradient(layer, bottom, top)

@@ -75,3 +75,14 @@ def test_rnn_gradient():
     x = rng.normal(size=(5, 2, 3))
     layer, bottom, top = make(np.float64, x, cont_of({0: [0, 2], 1: [0]}, 5))
     check_gradient(layer, bottom, top)
+
+
+def test_rnn_gradient_with_static_input():
+    rng = np.random.default_rng(6)
+    x, xs = rng.normal(size=(4, 2, 3)), rng.normal(size=(2, 2, 2))
+    layer, bottom, top = make_layer("RNN", {
+        "num_output": 3, "weight_filler": {"type": "uniform", "min": -0.6, "max": 0.6},
+        "bias_filler": {"type": "uniform", "min": -0.5, "max": 0.5}},
+        [x, cont_of({0: [0, 1], 1: [0]}, 4), xs])
+    assert [b.shape for b in layer.blobs] == [(3, 3), (3,), (3, 4), (3, 3), (3, 3), (3,)]
+    check_gradient(layer, bottom, top)

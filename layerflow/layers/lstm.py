@@ -52,8 +52,7 @@ class LSTM(Recurrent):
         matmul(x, w_xc.T, pre)
         np.add(pre, b_c, out=pre)
         self.add_static(bottom, self.pre)
-        self.init["h"][...] = self.last["h"]
-        self.init["c"][...] = self.last["c"]
+        self.begin_state(bottom)
         for t in range(t_steps):
             h_prev = h[t - 1] if t else self.init["h"]
             c_prev = self.c[t - 1] if t else self.init["c"]
@@ -62,8 +61,7 @@ class LSTM(Recurrent):
             np.add(self.pre[t], self._rec, out=self.pre[t])
             lstm_unit_forward(self.pre[t], c_prev, cont[t], self.gates[t], self.c[t],
                               self.tanh_c[t], h[t])
-        self.last["h"][...] = h[t_steps - 1]
-        self.last["c"][...] = self.c[t_steps - 1]
+        self.end_state(top, {"h": h[t_steps - 1], "c": self.c[t_steps - 1]})
 
     def backward_cpu(self, top, propagate_down, bottom):
         w_xc, w_hc = self.blobs[0].data, self.blobs[self.k_rec].data
@@ -71,8 +69,8 @@ class LSTM(Recurrent):
         cont = bottom[1].data
         dtop = top[0].diff
         dpre = self.pre                   # the gate inputs are not needed any more
-        self._dh_next[...] = 0
-        self._dc[...] = 0
+        self.final_state_diff(top, "h", self._dh_next)
+        self.final_state_diff(top, "c", self._dc)
         for t in range(t_steps - 1, -1, -1):
             c_prev = self.c[t - 1] if t else self.init["c"]
             np.add(dtop[t], self._dh_next, out=self._dh)
@@ -81,6 +79,8 @@ class LSTM(Recurrent):
             matmul(dpre[t], w_hc, self._dh_next)
             mask_rows(cont[t], self._dh_next, self._dh_next)
             self._dc, self._dc_prev = self._dc_prev, self._dc
+        self.initial_state_diff(bottom, propagate_down, "h", self._dh_next)
+        self.initial_state_diff(bottom, propagate_down, "c", self._dc)
         self.static_backward(bottom, dpre, propagate_down)
         dg = dpre.reshape(t_steps * n, -1)
         x = bottom[0].data.reshape(t_steps * n, -1)

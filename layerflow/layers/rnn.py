@@ -48,13 +48,13 @@ class RNN(Recurrent):
         matmul(x, w_xh.T, pre)
         np.add(pre, b_h, out=pre)
         self.add_static(bottom, self.pre)
-        self.init["h"][...] = self.last["h"]
+        self.begin_state(bottom)
         for t in range(t_steps):
             mask_rows(cont[t], self.hs[t - 1] if t else self.init["h"], self.hc[t])
             matmul(self.hc[t], w_hh.T, self._rec)
             np.add(self.pre[t], self._rec, out=self.pre[t])
             tanh_forward(self.pre[t], self.hs[t])
-        self.last["h"][...] = self.hs[t_steps - 1]
+        self.end_state(top, {"h": self.hs[t_steps - 1]})
         o = top[0].data.reshape(t_steps * n, -1)
         matmul(self.hs.reshape(t_steps * n, -1), w_ho.T, o)
         np.add(o, b_o, out=o)
@@ -75,12 +75,13 @@ class RNN(Recurrent):
         matmul(self._dpo, w_ho, self._dhs)
         dhs = self._dhs.reshape(t_steps, n, -1)
         dpre = self.pre
-        self._dh_next[...] = 0
+        self.final_state_diff(top, "h", self._dh_next)
         for t in range(t_steps - 1, -1, -1):
             np.add(dhs[t], self._dh_next, out=self._dh)
             tanh_backward(self._dh, self.hs[t], dpre[t])
             matmul(dpre[t], w_hh, self._dh_next)
             mask_rows(cont[t], self._dh_next, self._dh_next)
+        self.initial_state_diff(bottom, propagate_down, "h", self._dh_next)
         self.static_backward(bottom, dpre, propagate_down)
         dp = dpre.reshape(t_steps * n, -1)
         x = bottom[0].data.reshape(t_steps * n, -1)

@@ -150,7 +150,9 @@ def test_lstm_in_a_net_and_from_a_caffe_prototxt():
     assert not result.problems, result.problems
     net = Net(load_yaml_text(result.to_yaml()), "test")
     assert net.blobs["h"].shape == (5, 2, 7)
-    with pytest.raises(ConfigError, match="expose_hidden is not supported"):
+    with pytest.raises(ConfigError, match="with expose_hidden: True takes bottoms x, "
+                                          "cont\\[, x_static\\], h_0, c_0 and tops out, "
+                                          "h_T, c_T"):
         Net(load_yaml_text(LSTM_NET.replace("num_output: 4,", "num_output: 4, "
                                             "expose_hidden: true,")), "train")
 
@@ -193,4 +195,44 @@ def test_lstm_gradient_with_static_input():
         "num_output": 2, "weight_filler": {"type": "uniform", "min": -0.6, "max": 0.6},
         "bias_filler": {"type": "uniform", "min": -0.5, "max": 0.5}},
         [x, cont_of({0: [0, 2], 1: [0]}, 4), xs])
+    check_gradient(layer, bottom, top)
+
+
+def test_expose_hidden_takes_and_gives_the_state_as_torch_does():
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(T, N, D))
+    h0, c0 = rng.normal(size=(1, N, H)), rng.normal(size=(1, N, H))
+    cont = np.ones((T, N))                               # one sequence per stream
+    layer, bottom, top = make_layer("LSTM", {
+        "num_output": H, "expose_hidden": True,
+        "weight_filler": {"type": "uniform", "min": -0.5, "max": 0.5},
+        "bias_filler": {"type": "uniform", "min": -0.5, "max": 0.5}},
+        [x, cont, h0, c0], num_top=3)
+    y, h_t, c_t = forward(layer, bottom, top)
+    assert h_t.shape == c_t.shape == (1, N, H)
+    dy, dh, dc = (rng.normal(size=a.shape) for a in (y, h_t, c_t))
+    (dx, _, dh0, dc0), grads = backward(layer, bottom, top, [dy, dh, dc])
+    lstm, order = torch_lstm(layer, np.float64)
+    tx, th0, tc0 = (torch.tensor(a, requires_grad=True) for a in (x, h0, c0))
+    ty, (th, tc) = lstm(tx, (th0, tc0))
+    loss = (ty * torch.tensor(dy)).sum() + (th * torch.tensor(dh)).sum() \
+        + (tc * torch.tensor(dc)).sum()
+    loss.backward()
+    for mine, theirs in ((y, ty), (h_t, th), (c_t, tc), (dx, tx.grad), (dh0, th0.grad),
+                         (dc0, tc0.grad)):
+        np.testing.assert_allclose(mine, theirs.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(grads[2], lstm.weight_hh_l0.grad.numpy()[np.argsort(order)],
+                               rtol=1e-10, atol=1e-12)
+    forward(layer, bottom, top)                          # no carried state: same again
+    np.testing.assert_array_equal(top[0].data, y)
+
+
+def test_lstm_gradient_with_exposed_state():
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(4, 2, 3))
+    cont = cont_of({0: [2], 1: []}, 4)
+    layer, bottom, top = make_layer("LSTM", {
+        "num_output": 2, "expose_hidden": True,
+        "weight_filler": {"type": "uniform", "min": -0.6, "max": 0.6}},
+        [x, cont, rng.normal(size=(1, 2, 2)), rng.normal(size=(1, 2, 2))], num_top=3)
     check_gradient(layer, bottom, top)

@@ -86,3 +86,17 @@ def test_rnn_gradient_with_static_input():
         [x, cont_of({0: [0, 1], 1: [0]}, 4), xs])
     assert [b.shape for b in layer.blobs] == [(3, 3), (3,), (3, 4), (3, 3), (3, 3), (3,)]
     check_gradient(layer, bottom, top)
+
+
+def test_rnn_gradient_with_exposed_state_and_static_input():
+    rng = np.random.default_rng(9)
+    x, xs, h0 = rng.normal(size=(4, 2, 3)), rng.normal(size=(2, 2)), rng.normal(size=(1, 2, 3))
+    layer, bottom, top = make_layer("RNN", {
+        "num_output": 3, "expose_hidden": True,
+        "weight_filler": {"type": "uniform", "min": -0.6, "max": 0.6},
+        "bias_filler": {"type": "uniform", "min": -0.5, "max": 0.5}},
+        [x, cont_of({0: [1], 1: []}, 4), xs, h0], num_top=2)
+    assert top[1].shape == (1, 2, 3)
+    (o, h_t) = forward(layer, bottom, top)
+    np.testing.assert_array_equal(h_t[0], layer.hs[-1])
+    check_gradient(layer, bottom, top)

@@ -322,3 +322,10 @@ def test_export_turns_layerflow_data_layers_into_input(tmp_path, mnist_data):
     layers = import_caffe(out).config["layers"]
     assert layers[0] == {"name": "mnist", "type": "Input", "top": ["data", "label"],
                          "shape": [[2, 1, 28, 28], [2]]}
+
+
+def test_import_caffe_weights_needs_an_output_file(tmp_path, capsys):
+    (tmp_path / "deploy.prototxt").write_text(BN_PROTOTXT)
+    assert main(["import-caffe", str(tmp_path / "deploy.prototxt"), "--weights",
+                 str(tmp_path / "m.caffemodel")]) == 1
+    assert "--weights needs -o" in capsys.readouterr().err

@@ -1,6 +1,6 @@
 """LSTM (Caffe's): a long short-term memory over T steps of N streams, with sequence-
-continuation indicators (layers/recurrent.py has the bottoms, the carried state and what
-is not supported).
+continuation indicators (layers/recurrent.py has the bottoms, the carried state, the
+static input and expose_hidden).
 
 Per step t, with h_c = cont_t * h_{t-1} (the state kept only inside a sequence):
     [i', f', o', g'] = W_xc x_t + b_c + W_hc h_c          (4H gate inputs, Caffe's order)

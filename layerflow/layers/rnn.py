@@ -1,6 +1,6 @@
 """RNN (Caffe's): an Elman recurrent net over T steps of N streams, with sequence-
-continuation indicators (layers/recurrent.py has the bottoms, the carried state and what
-is not supported).
+continuation indicators (layers/recurrent.py has the bottoms, the carried state, the
+static input and expose_hidden).
 
 Per step t, with h_c = cont_t * h_{t-1}:
     h_t = tanh(W_xh x_t + b_h + W_hh h_c),   o_t = tanh(W_ho h_t + b_o)   -> top[t] = o_t

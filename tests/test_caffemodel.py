@@ -329,3 +329,30 @@ def test_import_caffe_weights_needs_an_output_file(tmp_path, capsys):
     assert main(["import-caffe", str(tmp_path / "deploy.prototxt"), "--weights",
                  str(tmp_path / "m.caffemodel")]) == 1
     assert "--weights needs -o" in capsys.readouterr().err
+
+
+def test_depthwise_exports_as_a_grouped_convolution_and_comes_back(tmp_path):
+    cfg = tmp_path / "dw.yaml"
+    cfg.write_text("""
+layers:
+  - {name: in, type: Input, top: x, shape: [[1, 3, 6, 6]]}
+  - {name: dw, type: ConvolutionDepthwise, bottom: x, top: y, kernel_size: 3, pad: 1,
+     num_output: 6, weight_filler: {type: gaussian, std: 1}}
+""")
+    net = Net(str(cfg), "test", seed=2)
+    net.save(tmp_path / "w.npz")
+    out = tmp_path / "dw.prototxt"
+    assert main(["export-caffe", str(cfg), "--weights", str(tmp_path / "w.npz"),
+                 "-o", str(out)]) == 0
+    text = out.read_text()
+    assert 'type: "Convolution"' in text and "group: 3" in text and "num_output: 6" in text
+    assert main(["import-caffe", str(out), "--weights", str(tmp_path / "dw.caffemodel"),
+                 "-o", str(tmp_path / "back.yaml")]) == 0
+    back = Net(str(tmp_path / "back.yaml"), "test",
+               weights=str(tmp_path / "back.weights.npz"))
+    x = RNG.standard_normal((1, 3, 6, 6)).astype(np.float32)
+    for n in (net, back):
+        n.blobs["x"].data[...] = x
+        n.forward()
+    assert back.layers[1].type_name == "Convolution" and back.layers[1]._depthwise
+    np.testing.assert_array_equal(back.blobs["y"].data, net.blobs["y"].data)

@@ -7,9 +7,11 @@ What is written is the TEST net (the layers a TEST-phase build keeps, so no incl
 rules): each layer's own keys (as the config writes them) go into Caffe's `<type>_param`
 block (`convolution_param`, `relu_param`, ...; a loss's `ignore_label` / `normalization` into
 `loss_param`); layerflow's data layers (MNISTData, NPZData, LMDBData ...) become an `Input`
-layer with the shapes the built net gives their tops, since a deploy is fed from code. Keys
-Caffe does not have are translated (`ceil_mode: false` -> `round_mode: FLOOR`) or dropped
-with a note (DummyData's `refill`, `integer_labels`). The weights go into a `.caffemodel`
+layer with the shapes the built net gives their tops, since a deploy is fed from code; a
+`ConvolutionDepthwise` (a fork's type) becomes the `Convolution` with group = channels that
+stock Caffe reads (same weights). Keys Caffe does not have are translated (`ceil_mode:
+false` -> `round_mode: FLOOR`) or dropped with a note (DummyData's `refill`,
+`integer_labels`). The weights go into a `.caffemodel`
 (binary NetParameter, V2 `layer` records, float `data` with `shape`), which Caffe's
 `Net::CopyTrainedLayersFrom` reads; `import-caffe --weights` reads it back.
 """
@@ -104,6 +106,12 @@ def _layer_text(cfg, cls, net, notes):
         notes.append(f"layer '{name}': {ltype} -> Input of its tops' shapes (a deploy is "
                      "fed from code)")
         ltype, own = "Input", {"shape": [list(net.blobs[t].shape) for t in tops]}
+    if ltype == "ConvolutionDepthwise":              # stock Caffe reads it as a grouped conv
+        layer = net.layers[net.layer_names.index(name)]
+        notes.append(f"layer '{name}': ConvolutionDepthwise -> Convolution with group "
+                     f"{layer.channels} (same weights)")
+        ltype = "Convolution"
+        own.update(num_output=layer.blobs[0].shape[0], group=layer.channels)
     if ltype == "Pooling" and own.get("ceil_mode") is False:
         own.pop("ceil_mode")
         own["round_mode"] = "FLOOR"

@@ -1,7 +1,7 @@
 """The `layerflow` command: train and test nets from YAML configs, and the tools around them.
 
     layerflow train | test | predict | models | time | draw | plot | gradcheck
-              | import-caffe | export-onnx | layers | device | data fetch
+              | import-caffe | export-caffe | export-onnx | layers | device | data fetch
 
 CONFIG may be a path or the name of a packaged model (`layerflow models`); a path wins.
 
@@ -247,6 +247,9 @@ def cmd_import_caffe(args):
     from pathlib import Path
 
     from .config.caffe_import import import_caffe
+    if args.weights and not args.output:
+        raise ValueError("import-caffe: --weights needs -o OUT.yaml (the weights "
+                         "go to OUT.weights.npz)")
     result = import_caffe(args.prototxt, known_datasets=not args.lmdb, net_path=args.net)
     text = result.to_yaml(line_map=bool(args.output))
     for note in result.notes:
@@ -261,6 +264,23 @@ def cmd_import_caffe(args):
                                 if result.problems else ""), file=sys.stderr)
     else:
         sys.stdout.write(text)
+    if args.weights:
+        from .io.caffemodel import import_caffemodel_weights
+        with _quiet_build(args):
+            path, n, notes = import_caffemodel_weights(result.config, args.weights, out)
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
+        print(f"wrote {path} ({n} arrays)", file=sys.stderr)
+    return 0
+
+
+def cmd_export_caffe(args):
+    from .io.caffe_export import export_caffe
+    with _quiet_build(args):
+        proto, model, notes = export_caffe(args.config, args.weights, args.output)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(f"wrote {proto} and {model}")
     return 0
 
 
@@ -415,7 +435,18 @@ def build_parser():
     ic.add_argument("--lmdb", action="store_true",
                     help="map every Data layer to LMDBData (by default a source naming mnist "
                          "or cifar becomes MNISTData / CIFAR10Data)")
+    ic.add_argument("--weights", metavar="MODEL.caffemodel",
+                    help="also convert these weights to OUT.weights.npz (needs -o)")
+    ic.add_argument("-v", "--verbose", action="store_true")
     ic.set_defaults(func=cmd_import_caffe)
+
+    ec = sub.add_parser("export-caffe", help="write the TEST net as a Caffe prototxt and its "
+                                             "weights as a .caffemodel beside it")
+    ec.add_argument("config")
+    ec.add_argument("--weights", help="weights file (.npz); default: the fillers' values")
+    ec.add_argument("-o", "--output", required=True, help="out.prototxt (and out.caffemodel)")
+    ec.add_argument("-v", "--verbose", action="store_true")
+    ec.set_defaults(func=cmd_export_caffe)
 
     ex = sub.add_parser("export-onnx", help="export the deploy (TEST) net to ONNX")
     ex.add_argument("config")

@@ -6,19 +6,22 @@ import math
 
 from numba import njit
 
+from .fastexp import fexp
+
 
 @njit(cache=True, error_model="numpy")
 def bnll_forward(x, out):
     zero = x.dtype.type(0)
     for i in range(x.size):
         v = x[i]
-        out[i] = max(v, zero) + math.log1p(math.exp(-abs(v)))
+        out[i] = max(v, zero) + math.log1p(fexp(-abs(v)))
 
 
 @njit(cache=True, error_model="numpy")
 def bnll_backward(x, dy, dx):
+    one = x.dtype.type(1)
     for i in range(x.size):
         v = x[i]
-        e = math.exp(-abs(v))
-        r = 1 / (1 + e)
+        e = fexp(-abs(v))
+        r = one / (one + e)
         dx[i] = dy[i] * (r if v >= 0 else e * r)

@@ -1,5 +1,6 @@
 """Log kernels: y = ln(shift + scale * x) / ln(base); dx = dy * scale / (ln(base) *
-(shift + scale * x)). `inv_log_base` is 1 / ln(base) (1 for base e). error_model="numpy": a zero base gives inf, not an exception."""
+(shift + scale * x)). `inv_log_base` is 1 / ln(base) (1 for base e). error_model="numpy":
+a zero base gives inf, not an exception."""
 import math
 
 from numba import njit

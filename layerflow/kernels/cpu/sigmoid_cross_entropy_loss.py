@@ -7,6 +7,8 @@ import math
 
 from numba import njit
 
+from .fastexp import fexp
+
 REDUCE = {"reassoc", "contract"}      # the loss sum may be reordered, so that it vectorizes
 
 
@@ -15,13 +17,13 @@ def sigmoid_ce_forward(x, t, ignore_label, has_ignore, sig):
     """Fill `sig` with sigmoid(x); return (summed loss, number of counted elements).
     One exp(-|x|) gives the loss and the sigmoid; ignored elements are masked, not
     skipped, so that the loop has no branch."""
-    zero = x.dtype.type(0)
+    zero, one = x.dtype.type(0), x.dtype.type(1)
     total = 0.0
     count = 0
     for i in range(x.size):
         v = x[i]
-        e = math.exp(-abs(v))
-        r = 1 / (1 + e)
+        e = fexp(-abs(v))
+        r = one / (one + e)
         sig[i] = r if v >= 0 else e * r
         loss = max(v, zero) - v * t[i] + math.log1p(e)
         keep = not (has_ignore and int(t[i]) == ignore_label)

@@ -9,6 +9,7 @@ CASES = [
     {"power": 1.0, "scale": -3.0, "shift": 0.5},
     {"power": 3.0, "scale": 1.0, "shift": 0.0},
     {"power": 0.5, "scale": 2.0, "shift": 12.0},     # sqrt of a positive base
+    {"power": -0.5, "scale": 1.5, "shift": 10.0},
     {"power": -1.5, "scale": 1.0, "shift": 9.0},
 ]
 

@@ -10,6 +10,7 @@ def absval_forward(x, out):
 
 @njit(cache=True)
 def absval_backward(x, dy, dx):
+    zero = x.dtype.type(0)
     for i in range(x.size):
         v = x[i]
-        dx[i] = dy[i] if v > 0 else (-dy[i] if v < 0 else 0)
+        dx[i] = dy[i] if v > 0 else (-dy[i] if v < 0 else zero)

@@ -23,9 +23,10 @@ def clip_forward_inplace(x, lo, hi, mask):
 
 @njit(cache=True)
 def clip_backward(x, dy, lo, hi, dx):
+    zero = x.dtype.type(0)
     for i in range(x.size):
         v = x[i]
-        dx[i] = dy[i] if lo <= v <= hi else 0
+        dx[i] = dy[i] if lo <= v <= hi else zero
 
 
 @njit(cache=True)

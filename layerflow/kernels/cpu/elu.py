@@ -4,10 +4,10 @@ dx = dy for x > 0, else dy * (y + alpha).
 Backward reads the sign from `x`, which is the top data when the layer runs in place: for
 alpha >= 0, y > 0 exactly where x > 0 (Caffe does the same). The `_inplace` twins take one
 array where top and bottom are the same (aliased loops do not vectorize). The forward pass
-takes exp(min(x, 0)) and selects, without a branch."""
-import math
-
+takes exp(min(x, 0)) (`fexp`, vectorizable in float32) and selects, without a branch."""
 from numba import njit
+
+from .fastexp import fexp
 
 
 @njit(cache=True)
@@ -15,7 +15,7 @@ def elu_forward(x, alpha, out):
     zero, one = x.dtype.type(0), x.dtype.type(1)
     for i in range(x.size):
         v = x[i]
-        e = alpha * (math.exp(min(v, zero)) - one)
+        e = alpha * (fexp(min(v, zero)) - one)
         out[i] = v if v > 0 else e
 
 
@@ -24,7 +24,7 @@ def elu_forward_inplace(x, alpha):
     zero, one = x.dtype.type(0), x.dtype.type(1)
     for i in range(x.size):
         v = x[i]
-        e = alpha * (math.exp(min(v, zero)) - one)
+        e = alpha * (fexp(min(v, zero)) - one)
         x[i] = v if v > 0 else e
 
 

@@ -2,22 +2,23 @@
 outer = base^shift; dx = dy * y * inner.
 
 Backward needs only y, so the layer runs in place; the `_inplace` twins take one array
-where top and bottom are the same (aliased loops do not vectorize)."""
-import math
-
+where top and bottom are the same (aliased loops do not vectorize). `fexp` is an exp LLVM
+can vectorize in float32 (within 1-2 ulp of libm's)."""
 from numba import njit
+
+from .fastexp import fexp
 
 
 @njit(cache=True)
 def exp_forward(x, inner, outer, out):
     for i in range(x.size):
-        out[i] = outer * math.exp(inner * x[i])
+        out[i] = outer * fexp(inner * x[i])
 
 
 @njit(cache=True)
 def exp_forward_inplace(x, inner, outer):
     for i in range(x.size):
-        x[i] = outer * math.exp(inner * x[i])
+        x[i] = outer * fexp(inner * x[i])
 
 
 @njit(cache=True)

@@ -8,6 +8,9 @@
              columns likewise; y = the maximum there (0 for a bin with no pixel)
     dx[b, c, p] = sum of dy over the bins whose maximum was at p; no gradient to the rois
 
+The scaled corners and bin edges are rounded to the data's dtype at each step, as Caffe's
+float (or double) arithmetic does, so float32 nets get Caffe's float32 bins exactly.
+
     - {name: roi_pool5, type: ROIPooling, bottom: [conv5_3, rois], top: pool5,
        pooled_h: 7, pooled_w: 7, spatial_scale: 0.0625}
 """
@@ -36,6 +39,8 @@ class ROIPooling(Layer):
 
     def setup(self, bottom, top):
         self._argmax = np.zeros((0, 0, 0, 0), np.int64)
+        self._scale = self.dtype.type(self.p.spatial_scale)   # Caffe's float (or double)
+        self._scratch = np.zeros(1, self.dtype)
 
     def reshape(self, bottom, top):
         x, rois = bottom
@@ -51,8 +56,8 @@ class ROIPooling(Layer):
 
     def forward_cpu(self, bottom, top):
         x, rois = bottom
-        bad = roi_pool_forward(x.data, rois.data.reshape(-1, 5), self.p.spatial_scale,
-                               top[0].data, self._argmax)
+        bad = roi_pool_forward(x.data, rois.data.reshape(-1, 5), self._scale, top[0].data,
+                               self._argmax, self._scratch)
         if bad >= 0:
             raise self.shape_error(f"rois '{rois.name}' row {bad} names batch index "
                                    f"{rois.data.reshape(-1, 5)[bad, 0]}, not a sample of "

@@ -17,19 +17,21 @@ def c_round(v):
 
 
 def reference(x, rois, ph_, pw_, scale, dy):
-    """A plain loop over Fast R-CNN's definition: the output, and dx for top diff dy."""
+    """A plain loop over Fast R-CNN's definition: the output, and dx for top diff dy. The
+    arithmetic runs in x's dtype, as Caffe's runs in its Dtype."""
     _, c_, h_, w_ = x.shape
+    t = x.dtype.type
     out = np.zeros((len(rois), c_, ph_, pw_))
     dx = np.zeros(x.shape)
     for r, (b, x1, y1, x2, y2) in enumerate(rois):
-        x1, y1, x2, y2 = (c_round(v * scale) for v in (x1, y1, x2, y2))
-        bh, bw = max(y2 - y1 + 1, 1) / ph_, max(x2 - x1 + 1, 1) / pw_
+        x1, y1, x2, y2 = (c_round(t(v) * t(scale)) for v in (x1, y1, x2, y2))
+        bh, bw = t(max(y2 - y1 + 1, 1)) / t(ph_), t(max(x2 - x1 + 1, 1)) / t(pw_)
         for i in range(ph_):
-            hs = min(max(math.floor(i * bh) + y1, 0), h_)
-            he = min(max(math.ceil((i + 1) * bh) + y1, 0), h_)
+            hs = min(max(math.floor(t(i) * bh) + y1, 0), h_)
+            he = min(max(math.ceil(t(i + 1) * bh) + y1, 0), h_)
             for j in range(pw_):
-                ws = min(max(math.floor(j * bw) + x1, 0), w_)
-                we = min(max(math.ceil((j + 1) * bw) + x1, 0), w_)
+                ws = min(max(math.floor(t(j) * bw) + x1, 0), w_)
+                we = min(max(math.ceil(t(j + 1) * bw) + x1, 0), w_)
                 for c in range(c_ if he > hs and we > ws else 0):
                     window = x[int(b), c, hs:he, ws:we]
                     out[r, c, i, j] = window.max()
@@ -63,6 +65,18 @@ def test_roi_pooling_matches_loop_reference(dtype, ph, pw, scale):
     assert (y_ref == 0).any()                          # an empty bin is among the cases
     np.testing.assert_array_equal(y, y_ref.astype(dtype))
     np.testing.assert_allclose(dx, dx_ref, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype,last_bin", [(np.float32, 0.0), (np.float64, 5.0)])
+def test_roi_pooling_bins_follow_the_dtype_like_caffe(dtype, last_bin):
+    """A 29-row region in 7 bins: 7 * float32(29 / 7) is 29.0, but 7 * (29 / 7) is
+    29.000000000000004 in float64, so only the double net's last bin reaches row 29."""
+    x = np.zeros((1, 1, 32, 8), dtype)
+    x[0, 0, 29] = 5
+    layer, bottom, top = make_layer("ROIPooling", {"pooled_h": 7, "pooled_w": 1},
+                                    [x, np.array([[0, 0, 0, 7, 28]], dtype)], dtype=dtype)
+    (y,) = forward(layer, bottom, top)
+    assert y[0, 0, -1, 0] == last_bin
 
 
 def test_roi_pooling_bad_batch_index():

@@ -12,28 +12,40 @@ def c_round(v):
 
 
 @njit(cache=True)
-def roi_pool_forward(x, rois, spatial_scale, y, argmax):
-    """x: (N, C, H, W); rois: (R, 5) rows [batch, x1, y1, x2, y2]; y, argmax: (R, C, PH, PW).
-    Returns the first region whose batch index is not a sample of x, else -1. A bin that
-    covers no pixel gives 0 and argmax -1."""
+def rounded(scratch, v):
+    """v rounded to the data's dtype (scratch is a 1-element array of it). A product or
+    quotient of two such values, computed in float64 and rounded once, equals the one
+    computed in float32, so the bins come out as Caffe's float32 (or double) arithmetic
+    makes them: 7 * float32(29 / 7) is 29.0, 7 * (29 / 7) in float64 is 29.000000000000004,
+    and the last bin's ceil differs."""
+    scratch[0] = v
+    return scratch[0]
+
+
+@njit(cache=True)
+def roi_pool_forward(x, rois, spatial_scale, y, argmax, scratch):
+    """x: (N, C, H, W); rois: (R, 5) rows [batch, x1, y1, x2, y2]; y, argmax: (R, C, PH, PW);
+    spatial_scale in the data's dtype; scratch: 1 element of it. Returns the first region
+    whose batch index is not a sample of x, else -1. A bin that covers no pixel gives 0 and
+    argmax -1."""
     n_, c_, h_, w_ = x.shape
     r_, _, ph_, pw_ = y.shape
     for r in range(r_):
         b = int(rois[r, 0])
         if not (0 <= b < n_):
             return r
-        x1 = int(c_round(rois[r, 1] * spatial_scale))
-        y1 = int(c_round(rois[r, 2] * spatial_scale))
-        x2 = int(c_round(rois[r, 3] * spatial_scale))
-        y2 = int(c_round(rois[r, 4] * spatial_scale))
-        bin_h = max(y2 - y1 + 1, 1) / ph_
-        bin_w = max(x2 - x1 + 1, 1) / pw_
+        x1 = int(c_round(rounded(scratch, rois[r, 1] * spatial_scale)))
+        y1 = int(c_round(rounded(scratch, rois[r, 2] * spatial_scale)))
+        x2 = int(c_round(rounded(scratch, rois[r, 3] * spatial_scale)))
+        y2 = int(c_round(rounded(scratch, rois[r, 4] * spatial_scale)))
+        bin_h = rounded(scratch, max(y2 - y1 + 1, 1) / ph_)
+        bin_w = rounded(scratch, max(x2 - x1 + 1, 1) / pw_)
         for ph in range(ph_):
-            hs = min(max(math.floor(ph * bin_h) + y1, 0), h_)
-            he = min(max(math.ceil((ph + 1) * bin_h) + y1, 0), h_)
+            hs = min(max(math.floor(rounded(scratch, ph * bin_h)) + y1, 0), h_)
+            he = min(max(math.ceil(rounded(scratch, (ph + 1) * bin_h)) + y1, 0), h_)
             for pw in range(pw_):
-                ws = min(max(math.floor(pw * bin_w) + x1, 0), w_)
-                we = min(max(math.ceil((pw + 1) * bin_w) + x1, 0), w_)
+                ws = min(max(math.floor(rounded(scratch, pw * bin_w)) + x1, 0), w_)
+                we = min(max(math.ceil(rounded(scratch, (pw + 1) * bin_w)) + x1, 0), w_)
                 for c in range(c_):
                     if he <= hs or we <= ws:
                         y[r, c, ph, pw] = 0

@@ -16,3 +16,6 @@ class AbsVal(Layer):
         if propagate_down[0]:
             absval_backward(bottom[0].data.reshape(-1), top[0].diff.reshape(-1),
                             bottom[0].diff.reshape(-1))
+
+    def to_onnx(self, g, x, y, bottom, top):
+        g.node("Abs", x, y, self.name)

@@ -18,3 +18,6 @@ class BNLL(Layer):
         if propagate_down[0]:
             bnll_backward(bottom[0].data.reshape(-1), top[0].diff.reshape(-1),
                           bottom[0].diff.reshape(-1))
+
+    def to_onnx(self, g, x, y, bottom, top):
+        g.node("Softplus", x, y, self.name)

@@ -53,3 +53,7 @@ class Clip(Layer):
         else:
             clip_backward(bottom[0].data.reshape(-1), top[0].diff.reshape(-1), self.lo, self.hi,
                           bottom[0].diff.reshape(-1))
+
+    def to_onnx(self, g, x, y, bottom, top):
+        g.node("Clip", [x[0], g.const(f"{self.name}_min", np.array(self.p.min)),
+                        g.const(f"{self.name}_max", np.array(self.p.max))], y, self.name)

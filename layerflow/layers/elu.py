@@ -43,3 +43,6 @@ class ELU(Layer):
         else:
             elu_backward(bottom[0].data.reshape(-1), y, top[0].diff.reshape(-1), self.alpha,
                          bottom[0].diff.reshape(-1))
+
+    def to_onnx(self, g, x, y, bottom, top):
+        g.node("Elu", x, y, self.name, alpha=float(self.p.alpha))

@@ -50,3 +50,6 @@ class Permute(Layer):
     def backward_cpu(self, top, propagate_down, bottom):
         if propagate_down[0]:
             np.copyto(bottom[0].diff, top[0].diff.transpose(self.inverse))
+
+    def to_onnx(self, g, x, y, bottom, top):
+        g.node("Transpose", x, y, self.name, perm=list(self.order))

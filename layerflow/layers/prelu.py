@@ -63,3 +63,9 @@ class PReLU(Layer):
             prelu_backward(bottom[0].data.reshape(self.view), top[0].diff.reshape(self.view),
                            slope, dslope, bottom[0].diff.reshape(self.view),
                            bool(propagate_down[0]))
+
+    def to_onnx(self, g, x, y, bottom, top):
+        slope = self.blobs[0].cpu_data.reshape(-1)     # broadcast over axis 1
+        shape = (1,) if self.p.channel_shared else (slope.size,) + (1,) * (bottom[0].ndim - 2)
+        g.node("PRelu", [x[0], g.const(f"{self.name}_slope", slope.reshape(shape))], y,
+               self.name)

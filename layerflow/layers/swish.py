@@ -49,3 +49,10 @@ class Swish(Layer):
         else:
             swish_backward(y, self.sig, top[0].diff.reshape(-1), self.beta,
                            bottom[0].diff.reshape(-1))
+
+    def to_onnx(self, g, x, y, bottom, top):
+        scaled, gate = g.fresh(f"{self.name}_bx"), g.fresh(f"{self.name}_gate")
+        g.node("Mul", [x[0], g.const(f"{self.name}_beta", np.array(self.p.beta))], [scaled],
+               f"{self.name}_scale")
+        g.node("Sigmoid", [scaled], [gate], f"{self.name}_sigmoid")
+        g.node("Mul", [x[0], gate], y, self.name)

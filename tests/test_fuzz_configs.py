@@ -186,9 +186,15 @@ def run_case(seed, tmp_path, trees, texts, run=False):
         else:
             net = Net(str(path), phase, seed=1)
         if run:
-            net.forward()
-            if net.phase == "TRAIN":
-                net.backward()
+            try:
+                net.forward()
+                if net.phase == "TRAIN":
+                    net.backward()
+            except ValueError as exc:   # bad data met while running: one line naming the layer
+                msg = str(exc)
+                if "\n" in msg or len(msg) > 2100 or "layer '" not in msg:
+                    return f"{type(exc).__name__} while running, not one line naming the " \
+                           f"layer: {msg[:200]!r}"
         for layer in net.layers:
             close = getattr(layer, "close", None)
             if close:

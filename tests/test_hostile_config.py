@@ -227,3 +227,12 @@ def test_cli_test_with_a_bad_test_iter(tmp_path, capsys):
     assert main(["test", str(path), "--weights", str(np_weights)]) == 1
     err = capsys.readouterr().err
     assert "'test_iter' must be a count of batches" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("filler", ["{type: uniform, min: -1.0e+308, max: 1.0e+308}",
+                                    "{type: constant, value: .nan}",
+                                    "{type: gaussian, std: .inf}"])
+def test_filler_values_must_be_finite(tmp_path, filler):
+    text = (f"{HEAD}{INPUT}  - {{name: ip, type: InnerProduct, bottom: data, top: ip, "
+            f"num_output: 2, weight_filler: {filler}}}\n")
+    assert "filler" in net_error(tmp_path, text)

@@ -26,6 +26,12 @@ class FillerSpec:
     variance_norm: Literal["FAN_IN", "FAN_OUT", "AVERAGE"] = "FAN_IN"
 
     def __post_init__(self):
+        for name in ("value", "min", "max", "mean", "std"):
+            if not np.isfinite(getattr(self, name)):
+                raise ValueError(f"filler {name} must be a finite number, got "
+                                 f"{getattr(self, name)}")
+        if self.type == "uniform" and not np.isfinite(self.max - self.min):
+            raise ValueError(f"uniform filler: max - min ({self.max} - {self.min}) overflows")
         if self.type == "uniform" and self.min > self.max:
             raise ValueError(f"uniform filler: min {self.min} > max {self.max}")
         if self.std < 0:

@@ -9,7 +9,8 @@ LAYERFLOW_FUZZ_SEED picks another seed; a failing case prints its seed and keeps
 
 Hostile numbers are those the value parser must refuse (2**31, 2**63, 1e308, 1.5, NaN ...) and
 small ones (-1 .. 7): mid-sized numbers that pass the parser but ask for terabytes
-(`num_output: 1e9`) are the allocator's to refuse (blob.py), not this fuzzer's.
+(`num_output: 1e9`) are the allocator's to refuse (blob.py); they join with
+LAYERFLOW_FUZZ_ALLOC=1 (HOSTILE_ALLOC), to be on by default once blob.py refuses them.
 """
 import copy
 import os
@@ -34,6 +35,12 @@ HOSTILE = [-1, 0, 1, 2, 3, 7, 2**31, -2**31 - 1, 2**63, 2**64 + 1, 10**30, 1e308
            ":", "a:", ":b", "os:system", "..x:Y", "a\x00b", "\x1b[2J", "é", [], [[]], [1, 2],
            [0, 0, 0], [1e308], [2**40, 2**40, 2**40], [[2**31 - 1, 2**31 - 1, 2**31 - 1]], {},
            {"a": 1}, {"type": "xavier"}, {"phase": "TRAIN"}, [{"lr_mult": "x"}]]
+# Sizes that pass the value parser but cannot be allocated (pad 100000, num_output 1e9): the
+# net must refuse them from its shape table before allocating (blob.py, the lead's part of
+# issue 16). Off until then; LAYERFLOW_FUZZ_ALLOC=1 mixes them in.
+HOSTILE_ALLOC = [100_000, 1_000_000_000, 2**31 - 1, [100_000, 100_000], [[10**6, 10**6]]]
+if os.environ.get("LAYERFLOW_FUZZ_ALLOC"):
+    HOSTILE = HOSTILE + HOSTILE_ALLOC
 TEXT_JUNK = ["\x00", "\x07", "\t", "\r", "\ufeff", "&a ", "*a ", "!!python/object:os.system ",
              "{", "}", "[", "]", ":", "- ", "? ", "'", '"', "%YAML 1.1\n", "---\n", "...\n",
              "<<: *a\n", "\\", "#", "|\n", ">\n", "@", "`", "!!binary ", "!!set ", "0x", "1e999"]
@@ -179,9 +186,15 @@ def run_case(seed, tmp_path, trees, texts, run=False):
         else:
             net = Net(str(path), phase, seed=1)
         if run:
-            net.forward()
-            if net.phase == "TRAIN":
-                net.backward()
+            try:
+                net.forward()
+                if net.phase == "TRAIN":
+                    net.backward()
+            except ValueError as exc:   # bad data met while running: one line naming the layer
+                msg = str(exc)
+                if "\n" in msg or len(msg) > 2100 or "layer '" not in msg:
+                    return f"{type(exc).__name__} while running, not one line naming the " \
+                           f"layer: {msg[:200]!r}"
         for layer in net.layers:
             close = getattr(layer, "close", None)
             if close:

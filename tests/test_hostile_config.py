@@ -88,7 +88,8 @@ def test_invalid_utf8_is_one_line(tmp_path):
     (".nan", "must be int, got nan"), ("1e9", "must be int, got '1e9'"),
 ])
 def test_integers_are_whole_and_in_range(tmp_path, value, match):
-    text = f"{HEAD}{INPUT}  - {{name: ip, type: InnerProduct, bottom: data, top: ip, num_output: {value}}}\n"
+    text = (f"{HEAD}{INPUT}  - {{name: ip, type: InnerProduct, bottom: data, top: ip, "
+            f"num_output: {value}}}\n")
     msg = net_error(tmp_path, text)
     assert "layer 'ip'" in msg and "'num_output'" in msg and ":4:" in msg and match in msg
 
@@ -111,7 +112,8 @@ def test_huge_float_as_a_float_param_is_refused(tmp_path):
 
 
 def test_shape_whose_product_overflows_int64(tmp_path):
-    text = f"{HEAD}  - {{name: d, type: Input, top: data, shape: [2147483647, 2147483647, 2147483647]}}\n"
+    text = (f"{HEAD}  - {{name: d, type: Input, top: data, "
+            "shape: [2147483647, 2147483647, 2147483647]}\n")
     assert "multiplies to more than 2**62" in net_error(tmp_path, text)
 
 
@@ -152,7 +154,8 @@ def test_shown_cuts_long_and_deep_values():
 
 
 # -- plug-ins turned off ---------------------------------------------------------------------
-PLUGIN_NET = HEAD + INPUT + "  - {name: r, type: 'layerflow.layers.relu:ReLU', bottom: data, top: data}\n"
+PLUGIN_NET = (HEAD + INPUT + "  - {name: r, type: 'layerflow.layers.relu:ReLU', bottom: data, "
+              "top: data}\n")
 
 
 def test_allow_plugins_false_refuses_module_class(tmp_path):
@@ -224,3 +227,12 @@ def test_cli_test_with_a_bad_test_iter(tmp_path, capsys):
     assert main(["test", str(path), "--weights", str(np_weights)]) == 1
     err = capsys.readouterr().err
     assert "'test_iter' must be a count of batches" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("filler", ["{type: uniform, min: -1.0e+308, max: 1.0e+308}",
+                                    "{type: constant, value: .nan}",
+                                    "{type: gaussian, std: .inf}"])
+def test_filler_values_must_be_finite(tmp_path, filler):
+    text = (f"{HEAD}{INPUT}  - {{name: ip, type: InnerProduct, bottom: data, top: ip, "
+            f"num_output: 2, weight_filler: {filler}}}\n")
+    assert "filler" in net_error(tmp_path, text)

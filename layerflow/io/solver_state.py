@@ -80,9 +80,15 @@ def _budget(solver):
     """Bytes a genuine state of this solver can hold: weights and history (float64 at most),
     the data cursors (int64 per record), generators and slack."""
     params = sum(p.blob.count for p in solver.params)
-    records = sum(len(layer.source) for _, net in solver._nets() for layer in net.layers
-                  if hasattr(layer, "source") and hasattr(layer.source, "__len__"))
+    records = sum(_records(layer) for _, net in solver._nets() for layer in net.layers)
     return 8 * params * (1 + solver.history_per_param) + 16 * records + (64 << 20)
+
+
+def _records(layer):
+    try:
+        return len(layer.source)
+    except Exception:  # a layer without a source, or one that cannot count its records
+        return 0
 
 
 def _check_fields(arrays, solver):

@@ -72,9 +72,9 @@ def depthwise_forward(x, w, bias, has_bias, sh, sw, ph, pw, dh, dw, y):
                             yv[j] += wv * xv[j]
                     elif j1 > j0:
                         yv = yr[j0:j1]
-                        xv = xr[j0 * sw + off:(j1 - 1) * sw + off + 1:sw]
+                        xs = xr[j0 * sw + off:(j1 - 1) * sw + off + 1:sw]
                         for j in range(j1 - j0):
-                            yv[j] += wv * xv[j]
+                            yv[j] += wv * xs[j]
 
 
 @njit(cache=True, parallel=True)
@@ -101,14 +101,15 @@ def depthwise_backward_data(dy, w, sh, sw, ph, pw, dh, dw, dx):
                     for bb in range(kw):
                         j0, j1, off = _cols(bb, W, ow, sw, pw, dw)
                         wv = w[m, 0, a, bb]
-                        if sw == 1:
+                        gv = gr[j0:j1]
+                        if sw == 1:               # C-contiguous slices: vector lanes
                             dv = dr[j0 + off:j1 + off]
-                            gv = gr[j0:j1]
                             for j in range(j1 - j0):
                                 dv[j] += wv * gv[j]
-                        else:
-                            for j in range(j0, j1):
-                                dr[j * sw + off] += wv * gr[j]
+                        elif j1 > j0:             # strided: still better than indexing
+                            ds = dr[j0 * sw + off:(j1 - 1) * sw + off + 1:sw]
+                            for j in range(j1 - j0):
+                                ds[j] += wv * gv[j]
 
 
 @njit(cache=True, parallel=True, fastmath=REDUCE)
@@ -132,16 +133,20 @@ def depthwise_backward_weight(x, dy, sh, sw, ph, pw, dh, dw, has_bias, dwt, db):
                             continue
                         xr = x[n, c, r]
                         gr = dy[n, m, i]
-                        if sw == 1 and j1 > j0:
-                            gv = gr[j0:j1]
+                        if j1 <= j0:
+                            continue
+                        gv = gr[j0:j1]
+                        if sw == 1:
                             xv = xr[j0 + off:j1 + off]
                             row = gv[0] * xv[0]         # the data's dtype: vector lanes
                             for j in range(1, j1 - j0):
                                 row += gv[j] * xv[j]
-                            s += row
                         else:
-                            for j in range(j0, j1):
-                                s += gr[j] * xr[j * sw + off]
+                            xs = xr[j0 * sw + off:(j1 - 1) * sw + off + 1:sw]
+                            row = gv[0] * xs[0]
+                            for j in range(1, j1 - j0):
+                                row += gv[j] * xs[j]
+                        s += row
                 dwt[m, 0, a, bb] += s
         if has_bias:
             s = 0.0

@@ -8,7 +8,9 @@ channel c = m // mult (mult = num_output / channels), with a (kh, kw) filter W[m
 
 For each output row and tap, the columns j whose input column is inside the image are one
 range [j0, j1) (computed once per tap, `_cols`), so the innermost loop runs over j with no
-bounds test and vectorizes (stride 1). Each prange iteration owns what it writes: forward a
+bounds test; with stride 1 it runs over two slices from index 0 (a variable stride, or an
+index that might be negative and so gets Numba's wraparound test, kept it scalar). The weight gradient sums each row in the data's dtype (vector lanes) and
+the rows in float64. Each prange iteration owns what it writes: forward a
 (n, m) plane of y, data gradient a (n, c) plane of dx, weight gradient the filter and bias
 of one m; so there is no racy `+=`. The per-tap column ranges come from `_cols`, a scalar
 helper; nothing is allocated inside the loops.
@@ -63,8 +65,16 @@ def depthwise_forward(x, w, bias, has_bias, sh, sw, ph, pw, dh, dw, y):
                 for bb in range(kw):
                     j0, j1, off = _cols(bb, W, ow, sw, pw, dw)
                     wv = w[m, 0, a, bb]
-                    for j in range(j0, j1):
-                        yr[j] += wv * xr[j * sw + off]
+                    if sw == 1:                   # unit stride: the loop vectorizes
+                        yv = yr[j0:j1]
+                        xv = xr[j0 + off:j1 + off]
+                        for j in range(j1 - j0):
+                            yv[j] += wv * xv[j]
+                    elif j1 > j0:
+                        yv = yr[j0:j1]
+                        xs = xr[j0 * sw + off:(j1 - 1) * sw + off + 1:sw]
+                        for j in range(j1 - j0):
+                            yv[j] += wv * xs[j]
 
 
 @njit(cache=True, parallel=True)
@@ -91,8 +101,15 @@ def depthwise_backward_data(dy, w, sh, sw, ph, pw, dh, dw, dx):
                     for bb in range(kw):
                         j0, j1, off = _cols(bb, W, ow, sw, pw, dw)
                         wv = w[m, 0, a, bb]
-                        for j in range(j0, j1):
-                            dr[j * sw + off] += wv * gr[j]
+                        gv = gr[j0:j1]
+                        if sw == 1:               # C-contiguous slices: vector lanes
+                            dv = dr[j0 + off:j1 + off]
+                            for j in range(j1 - j0):
+                                dv[j] += wv * gv[j]
+                        elif j1 > j0:             # strided: still better than indexing
+                            ds = dr[j0 * sw + off:(j1 - 1) * sw + off + 1:sw]
+                            for j in range(j1 - j0):
+                                ds[j] += wv * gv[j]
 
 
 @njit(cache=True, parallel=True, fastmath=REDUCE)
@@ -116,8 +133,20 @@ def depthwise_backward_weight(x, dy, sh, sw, ph, pw, dh, dw, has_bias, dwt, db):
                             continue
                         xr = x[n, c, r]
                         gr = dy[n, m, i]
-                        for j in range(j0, j1):
-                            s += gr[j] * xr[j * sw + off]
+                        if j1 <= j0:
+                            continue
+                        gv = gr[j0:j1]
+                        if sw == 1:
+                            xv = xr[j0 + off:j1 + off]
+                            row = gv[0] * xv[0]         # the data's dtype: vector lanes
+                            for j in range(1, j1 - j0):
+                                row += gv[j] * xv[j]
+                        else:
+                            xs = xr[j0 * sw + off:(j1 - 1) * sw + off + 1:sw]
+                            row = gv[0] * xs[0]
+                            for j in range(1, j1 - j0):
+                                row += gv[j] * xs[j]
+                        s += row
                 dwt[m, 0, a, bb] += s
         if has_bias:
             s = 0.0

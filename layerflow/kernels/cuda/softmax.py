@@ -3,11 +3,12 @@ of kernels/cpu/softmax.py: y = exp(x - max) / sum(exp(x - max));
 dx = y * (dy - sum(dy * y)) along the channels.
 
 One thread per (outer, inner) position runs the channel loop, as the CPU loop does
-(float64 sums): enough for the class scores of a classifier; a block per position would
+(float64 sums, typed: numpy 2 keeps `0.0 + float32`
+float32 in the simulator): enough for the class scores of a classifier; a block per position would
 pay only for thousands of channels."""
 import math
 
-from numba import cuda
+from numba import cuda, float64
 
 from .launch import grid
 
@@ -23,7 +24,7 @@ def _forward(x, out):
         for c in range(1, channels):
             if x[o, c, i] > m:
                 m = x[o, c, i]
-        s = 0.0
+        s = float64(0)
         for c in range(channels):
             e = math.exp(x[o, c, i] - m)
             out[o, c, i] = e
@@ -41,7 +42,7 @@ def _backward(y, dy, dx):
     while p < outer * inner:
         o = p // inner
         i = p % inner
-        dot = 0.0
+        dot = float64(0)
         for c in range(channels):
             dot += dy[o, c, i] * y[o, c, i]
         for c in range(channels):

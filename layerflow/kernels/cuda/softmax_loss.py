@@ -26,7 +26,7 @@ def _loss_sum(prob, labels, ignore_label, has_ignore, work):
     cnt = cuda.shared.array(THREADS, int64)
     bad = cuda.shared.array(THREADS, int64)
     t = cuda.threadIdx.x
-    s = 0.0
+    s = float64(0)
     n = 0
     b = _NONE
     p = t

@@ -6,7 +6,7 @@ import math
 
 from numba import cuda
 
-from .launch import flat, grid
+from .launch import f64, flat, grid
 from .regularize import regularization
 
 
@@ -27,5 +27,5 @@ def _update(w, g, hg, hu, lr, grad_scale, decay, l1, rho, delta):
 
 def adadelta_update(w, g, hg, hu, lr, grad_scale, decay, l1, rho, delta):
     w, g, hg, hu = flat(w), flat(g), flat(hg), flat(hu)
-    _update[grid(w.size)](w, g, hg, hu, float(lr), float(grad_scale), float(decay), bool(l1),
-                          float(rho), float(delta))
+    _update[grid(w.size)](w, g, hg, hu, *f64(lr, grad_scale, decay), bool(l1),
+                          *f64(rho, delta))

@@ -4,7 +4,7 @@ import math
 
 from numba import cuda
 
-from .launch import flat, grid
+from .launch import f64, flat, grid
 from .regularize import regularization
 
 
@@ -23,5 +23,4 @@ def _update(w, g, h, lr, grad_scale, decay, l1, delta):
 
 def adagrad_update(w, g, h, lr, grad_scale, decay, l1, delta):
     w, g, h = flat(w), flat(g), flat(h)
-    _update[grid(w.size)](w, g, h, float(lr), float(grad_scale), float(decay), bool(l1),
-                          float(delta))
+    _update[grid(w.size)](w, g, h, *f64(lr, grad_scale, decay), bool(l1), *f64(delta))

@@ -6,7 +6,7 @@ import math
 
 from numba import cuda
 
-from .launch import flat, grid
+from .launch import f64, flat, grid
 from .regularize import regularization
 
 
@@ -27,5 +27,5 @@ def _update(w, g, m, v, lr, grad_scale, decay, l1, beta1, beta2, delta, correcti
 
 def adamw_update(w, g, m, v, lr, grad_scale, decay, l1, beta1, beta2, delta, correction):
     w, g, m, v = flat(w), flat(g), flat(m), flat(v)
-    _update[grid(w.size)](w, g, m, v, float(lr), float(grad_scale), float(decay), bool(l1),
-                          float(beta1), float(beta2), float(delta), float(correction))
+    _update[grid(w.size)](w, g, m, v, *f64(lr, grad_scale, decay), bool(l1),
+                          *f64(beta1, beta2, delta, correction))

@@ -10,7 +10,7 @@ import math
 
 from numba import cuda, float64
 
-from .launch import THREADS, grid
+from .launch import THREADS, f64, grid
 
 
 @cuda.jit(device=True, inline=True)
@@ -144,7 +144,7 @@ def channel_mean_var(x, mean, var):
 
 
 def inv_std_of(var, eps, inv_std):
-    _inv_std[grid(var.size)](var, float(eps), inv_std)
+    _inv_std[grid(var.size)](var, *f64(eps), inv_std)
 
 
 def normalize(x, mean, inv_std, y):
@@ -167,13 +167,13 @@ def normalize_save_inplace(y, mean, inv_std, xnorm):
 def update_running(mean, var, m, fraction, run_mean, run_var, run_factor):
     """Caffe's running sums: factor = f*factor + 1, mean_sum = f*mean_sum + mean,
     var_sum = f*var_sum + m/(m-1) * var (unbiased)."""
-    _update_running[grid(mean.size)](mean, var, float(m), float(fraction), run_mean, run_var,
+    _update_running[grid(mean.size)](mean, var, *f64(m, fraction), run_mean, run_var,
                                      run_factor)
 
 
 def global_stats(run_mean, run_var, run_factor, eps, mean, inv_std):
     """mean and 1/std from the stored sums (divided by the factor; 0 when it is 0)."""
-    _global_stats[grid(mean.size)](run_mean, run_var, run_factor, float(eps), mean, inv_std)
+    _global_stats[grid(mean.size)](run_mean, run_var, run_factor, *f64(eps), mean, inv_std)
 
 
 def batch_norm_backward(xnorm, dy, inv_std, dx):

@@ -11,7 +11,7 @@ so nothing wraps, in the simulator's numpy either."""
 import numpy as np
 from numba import cuda
 
-from .launch import flat, grid
+from .launch import f64, flat, grid
 
 _M32 = np.uint64(0xFFFFFFFF)
 _GOLDEN = np.uint64(0x9E3779B9)
@@ -86,9 +86,9 @@ def dropout_uniform(seed, u):
 def dropout_forward(x, u, ratio, scale, out):
     """The ratio stays float64, as in the CPU loop, so that both keep the same elements."""
     x, u, out = flat(x), flat(u), flat(out)
-    _forward[grid(x.size)](x, u, float(ratio), out.dtype.type(scale), out)
+    _forward[grid(x.size)](x, u, *f64(ratio), out.dtype.type(scale), out)
 
 
 def dropout_backward(dy, u, ratio, scale, dx):
     dy, u, dx = flat(dy), flat(u), flat(dx)
-    _backward[grid(dy.size)](dy, u, float(ratio), dx.dtype.type(scale), dx)
+    _backward[grid(dy.size)](dy, u, *f64(ratio), dx.dtype.type(scale), dx)

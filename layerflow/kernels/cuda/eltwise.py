@@ -3,10 +3,11 @@
 SUM:  y = sum_k c_k x_k,          dx_k = c_k dy
 PROD: y = prod_k x_k,             dx_k = dy prod_{j != k} x_j  (or dy y / x_k, unstable)
 MAX:  y = max_k x_k, a = argmax,  dx_k = dy where a == k, else 0 (ties go to the first)
-Coefficients come as the caller passes them (the CPU loops take them the same way)."""
+Coefficients: a Python float computes in float64, a numpy scalar in its own type, as in
+the CPU loops (launch.scalar)."""
 from numba import cuda
 
-from .launch import flat, grid
+from .launch import flat, grid, scalar
 
 
 @cuda.jit
@@ -91,19 +92,19 @@ def _max_backward(dy, arg, k, dx):
 
 def weighted_sum2(a, ca, b, cb, y):
     y = flat(y)
-    _weighted_sum2[grid(y.size)](flat(a), ca, flat(b), cb, y)
+    _weighted_sum2[grid(y.size)](flat(a), scalar(ca), flat(b), scalar(cb), y)
 
 
 def axpy(x, c, y):
     """y += c * x."""
     y = flat(y)
-    _axpy[grid(y.size)](flat(x), c, y)
+    _axpy[grid(y.size)](flat(x), scalar(c), y)
 
 
 def scale_into(x, c, y):
     """y = c * x."""
     y = flat(y)
-    _scale_into[grid(y.size)](flat(x), c, y)
+    _scale_into[grid(y.size)](flat(x), scalar(c), y)
 
 
 def multiply2(a, b, y):

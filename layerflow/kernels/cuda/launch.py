@@ -10,6 +10,8 @@ small shapes cost little and still cover partial blocks and the grid-stride loop
 Every kernel is written for any geometry; only these two numbers change."""
 import functools
 
+import numpy as np
+
 import numba
 from numba import cuda
 
@@ -55,3 +57,16 @@ def block_sum_kernel(dtype, threads=THREADS):
             out[slot] = buf[0]
 
     return kernel
+
+
+def f64(*values):
+    """Scalars as numpy float64: a kernel computes with them in float64 as the CPU loop does
+    with Python floats. (A Python float would do on the GPU, but numpy 2 treats it as weak in
+    the simulator, where float * float32 stays float32.)"""
+    return tuple(np.float64(v) for v in values)
+
+
+def scalar(v):
+    """A coefficient passed on as the CPU kernel would see it: a Python float as float64
+    (see f64), a numpy scalar unchanged (a float32 one keeps float32 nets in float32)."""
+    return np.float64(v) if isinstance(v, (float, int)) and not isinstance(v, bool) else v

@@ -3,7 +3,7 @@ launch per param): g' = s*g + regularization; h_new = momentum*h + lr*g';
 w -= (1 + momentum)*h_new - momentum*h."""
 from numba import cuda
 
-from .launch import flat, grid
+from .launch import f64, flat, grid
 from .regularize import regularization
 
 
@@ -22,5 +22,4 @@ def _update(w, g, h, lr, momentum, grad_scale, decay, l1):
 
 def nesterov_update(w, g, h, lr, momentum, grad_scale, decay, l1):
     w, g, h = flat(w), flat(g), flat(h)
-    _update[grid(w.size)](w, g, h, float(lr), float(momentum), float(grad_scale),
-                          float(decay), bool(l1))
+    _update[grid(w.size)](w, g, h, *f64(lr, momentum, grad_scale, decay), bool(l1))

@@ -9,6 +9,7 @@ and passes no gradient. AVE divides by the window clipped to the *padded* input.
 Forward: one thread per output. Backward: one thread per input pixel, gathering over the
 windows that cover it in window order (Caffe's GPU scheme: no atomics, and the sums come
 in the order the CPU's scatter adds them)."""
+import numpy as np
 from numba import cuda
 
 from .launch import grid

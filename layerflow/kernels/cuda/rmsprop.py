@@ -5,7 +5,7 @@ import math
 
 from numba import cuda
 
-from .launch import flat, grid
+from .launch import f64, flat, grid
 from .regularize import regularization
 
 
@@ -24,5 +24,5 @@ def _update(w, g, h, lr, grad_scale, decay, l1, rms_decay, delta):
 
 def rmsprop_update(w, g, h, lr, grad_scale, decay, l1, rms_decay, delta):
     w, g, h = flat(w), flat(g), flat(h)
-    _update[grid(w.size)](w, g, h, float(lr), float(grad_scale), float(decay), bool(l1),
-                          float(rms_decay), float(delta))
+    _update[grid(w.size)](w, g, h, *f64(lr, grad_scale, decay), bool(l1),
+                          *f64(rms_decay, delta))

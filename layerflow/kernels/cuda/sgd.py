@@ -3,7 +3,7 @@ param): g' = s*g + decay*w (L2) or s*g + decay*sign(w) (L1); h = momentum*h + lr
 Scalars stay float64 as in the CPU loop, so both round alike."""
 from numba import cuda
 
-from .launch import flat, grid
+from .launch import f64, flat, grid
 from .regularize import regularization
 
 
@@ -21,5 +21,4 @@ def _update(w, g, h, lr, momentum, grad_scale, decay, l1):
 
 def sgd_update(w, g, h, lr, momentum, grad_scale, decay, l1):
     w, g, h = flat(w), flat(g), flat(h)
-    _update[grid(w.size)](w, g, h, float(lr), float(momentum), float(grad_scale),
-                          float(decay), bool(l1))
+    _update[grid(w.size)](w, g, h, *f64(lr, momentum, grad_scale, decay), bool(l1))

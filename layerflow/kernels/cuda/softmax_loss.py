@@ -10,7 +10,7 @@ import math
 import numpy as np
 from numba import cuda, float64, int64
 
-from .launch import THREADS, grid
+from .launch import THREADS, f64, grid
 from .softmax import softmax_forward
 
 FLT_MIN = 1.1754944e-38
@@ -88,4 +88,4 @@ def softmax_loss_forward(x, labels, ignore_label, has_ignore, prob, work):
 
 def softmax_loss_backward(prob, labels, ignore_label, has_ignore, scale, dx):
     _backward[grid(prob.size)](prob, labels, int(ignore_label), bool(has_ignore),
-                               float(scale), dx)
+                               *f64(scale), dx)

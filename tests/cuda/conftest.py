@@ -27,3 +27,45 @@ if "NUMBA_ENABLE_CUDASIM" not in os.environ and not _has_gpu():
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+def _record_launches(path):
+    """tools/cuda_ptx_check.py: while the simulator runs the tests, write each kernel launch's
+    module, name and argument types (one JSON line per new signature) to `path`, so that
+    every launched signature can then be compiled for a real GPU (PTX, through NVVM)."""
+    import json
+
+    from numba.cuda.simulator.kernel import FakeCUDAKernel
+
+    seen = set()
+    launch = FakeCUDAKernel.__call__
+
+    def describe(a):
+        if hasattr(a, "dtype") and hasattr(a, "ndim") and getattr(a, "ndim", 0) > 0:
+            return ["array", str(a.dtype), int(a.ndim)]
+        if isinstance(a, (bool, np.bool_)):
+            return ["bool"]
+        if isinstance(a, np.generic):
+            return ["scalar", str(a.dtype)]
+        return ["scalar", "int64" if isinstance(a, int) else "float64"]
+
+    def recording(self, *args):
+        fn = self.fn
+        if not self._device:
+            key = [fn.__module__, fn.__qualname__, [describe(a) for a in args]]
+            if "<locals>" in fn.__qualname__:      # a kernel made per dtype by a factory
+                key.append({v: str(c.cell_contents) for v, c in
+                            zip(fn.__code__.co_freevars, fn.__closure__ or ())
+                            if v == "nt"})
+            text = json.dumps(key)
+            if text not in seen:
+                seen.add(text)
+                with open(path, "a") as f:
+                    f.write(text + "\n")
+        return launch(self, *args)
+
+    FakeCUDAKernel.__call__ = recording
+
+
+if os.environ.get("LAYERFLOW_CUDA_SIGNATURES") and os.environ.get("NUMBA_ENABLE_CUDASIM"):
+    _record_launches(os.environ["LAYERFLOW_CUDA_SIGNATURES"])

@@ -53,7 +53,7 @@ def _crop_backward(dy, o0, o1, o2, o3, dx):
         inside = (n >= 0 and n < n1 and c >= 0 and c < c1 and h >= 0 and h < h1
                   and w >= 0 and w < w1)
         dx[e // (C * H * W), (e // (H * W)) % C, (e // W) % H, e % W] = (
-            dy[n, c, h, w] if inside else 0)
+            dy[n, c, h, w] if inside else dx.dtype.type(0))
         e += cuda.gridsize(1)
 
 

@@ -71,10 +71,12 @@ def test_norms(rng, dtype):
                                rtol=rtol)
     np.testing.assert_allclose(got[0], (x.astype(np.float64) ** 2).sum(), rtol=1e-12)
     np.testing.assert_allclose(host(total)[1], got.sum(), rtol=1e-12)
-    assert g_norms.all_finite(dev(x), out, 0)
+    assert g_norms.all_finite(dev(x), out, 0) and g_norms.all_finite(dev(x))
+    assert g_norms.sumsq(dev(x)) == got[0] and g_norms.asum(dev(x)) == got[1]   # CPU's form
     for bad in (np.nan, np.inf):
         y = x.copy()
         y[-1] = bad
         assert not g_norms.all_finite(dev(y), out, 0) and not c_norms.all_finite(y)
+        assert not g_norms.all_finite(dev(y)) and not np.isfinite(g_norms.sumsq(dev(y)))
         g_norms.sumsq(dev(y), out, 0)
         assert not np.isfinite(host(out)[0])

@@ -4,9 +4,12 @@ non-finite guard: non-finite when any element is), sum of absolute values, all-f
 
 Each writes a float64 into out[slot] of a device array the caller owns, so that the sums
 of all params stay on the device until the solver reads them once (`slots_total` adds the
-slots up there too). One block walks the array in a fixed order: the same bits every run."""
+slots up there too). Called as the CPU twins are, without `out`, each returns the number
+(through a one-element device buffer made once: a read-back per call). One block walks the
+array in a fixed order: the same bits every run."""
 import math
 
+import numpy as np
 from numba import cuda, float64
 
 from .launch import THREADS, block_sum_kernel, flat
@@ -70,23 +73,39 @@ def _non_finite(x, out, slot):
         out[slot] = buf[0]
 
 
-def sumsq(x, out, slot=0):
-    """out[slot] = sum of x^2 (float64)."""
-    _sumsq[1, THREADS](flat(x), out, slot)
+_scratch = []
 
 
-def asum(x, out, slot=0):
-    """out[slot] = sum of |x| (float64)."""
-    _asum[1, THREADS](flat(x), out, slot)
+def _run(kernel, x, out, slot):
+    """Launch one reduction into out[slot]; without `out`, return the number."""
+    if out is not None:
+        kernel[1, THREADS](flat(x), out, slot)
+        return None
+    if not _scratch:
+        _scratch.append(cuda.device_array(1, np.float64))
+    kernel[1, THREADS](flat(x), _scratch[0], 0)
+    return float(_scratch[0].copy_to_host()[0])
 
 
-def non_finite_count(x, out, slot=0):
+def sumsq(x, out=None, slot=0):
+    """out[slot] = sum of x^2 (float64); returns it when `out` is None."""
+    return _run(_sumsq, x, out, slot)
+
+
+def asum(x, out=None, slot=0):
+    """out[slot] = sum of |x| (float64); returns it when `out` is None."""
+    return _run(_asum, x, out, slot)
+
+
+def non_finite_count(x, out=None, slot=0):
     """out[slot] = how many elements of x are NaN or infinite (0: all finite)."""
-    _non_finite[1, THREADS](flat(x), out, slot)
+    return _run(_non_finite, x, out, slot)
 
 
-def all_finite(x, out, slot=0):
-    """As the CPU twin, read back: True when every element of x is finite (uses out[slot])."""
+def all_finite(x, out=None, slot=0):
+    """As the CPU twin, read back: True when every element of x is finite."""
+    if out is None:
+        return non_finite_count(x) == 0
     non_finite_count(x, out, slot)
     return out[slot:slot + 1].copy_to_host()[0] == 0
 

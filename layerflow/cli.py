@@ -47,7 +47,8 @@ def _setup_logging(quiet=False):
 def cmd_train(args):
     from .solvers import Solver
     t0 = time.perf_counter()
-    solver = Solver(args.config, max_iter=args.max_iter, mode=args.mode, weights=args.weights)
+    solver = Solver(args.config, max_iter=args.max_iter, mode=args.mode, weights=args.weights,
+                    threads=args.threads)
     solver.solve(resume=args.resume)
     last = getattr(solver, "last_test", None)
     if last:
@@ -58,6 +59,18 @@ def cmd_train(args):
     return 0
 
 
+def _runtime(args, root, file):
+    """The runtime of a command: its flags, else the config's solver block, else the
+    environment (layerflow.runtime)."""
+    from .config import solver_section
+    from .runtime import Runtime
+    solver = solver_section(root, file) if isinstance(root, dict) and root.get("solver") \
+        else {}
+    return Runtime.create(mode=args.mode or solver.get("mode"),
+                          device_id=solver.get("device_id"),
+                          threads=args.threads or solver.get("threads") or None)
+
+
 def cmd_test(args):
     from .config import load_config, solver_section
     from .net import Net
@@ -66,12 +79,12 @@ def cmd_test(args):
     if iterations is None:
         solver = root.get("solver") if isinstance(root, dict) else None
         iterations = solver_section(root, file).get("test_iter", 50) if solver else 50
-    net = Net(root, "test", weights=args.weights, mode=args.mode)
+    net = Net(root, "test", weights=args.weights, runtime=_runtime(args, root, file))
     sums = {}
     for i in range(iterations):
         net.forward()
         for name, blob in net.output_blobs().items():
-            value = float(blob.data.mean())
+            value = float(blob.cpu_data.mean())
             sums[name] = sums.get(name, 0.0) + value
     for name, total in sums.items():
         log.info("%s = %.6g", name, total / max(iterations, 1))
@@ -91,10 +104,12 @@ def _quiet_build(args):
 
 
 def cmd_time(args):
+    from .config import load_config
     from .timing import format_report, time_net
+    root, file = load_config(args.config)
     with _quiet_build(args):
-        report = time_net(args.config, iterations=args.iterations, phase=args.phase,
-                          mode=args.mode)
+        report = time_net(root, iterations=args.iterations, phase=args.phase,
+                          runtime=_runtime(args, root, file))
     print(format_report(report))
     return 0
 
@@ -221,20 +236,24 @@ def build_parser():
     train.add_argument("--resume", help="continue from a solver state (.state.npz)")
     train.add_argument("--mode", choices=["cpu", "cuda"], help="override solver mode")
     train.add_argument("--max-iter", type=int, help="override solver max_iter")
+    train.add_argument("--threads", type=int, help="threads (default: LAYERFLOW_NUM_THREADS, "
+                                                   "else the CPUs)")
     train.set_defaults(func=cmd_train)
 
     test = sub.add_parser("test", help="score a trained net on its TEST phase")
     test.add_argument("config")
     test.add_argument("--weights", required=True, help="weights file (.npz)")
     test.add_argument("--iterations", type=int, help="batches to run (default: test_iter)")
-    test.add_argument("--mode", choices=["cpu", "cuda"], default="cpu")
+    test.add_argument("--mode", choices=["cpu", "cuda"], help="default: the solver's mode")
+    test.add_argument("--threads", type=int)
     test.set_defaults(func=cmd_test)
 
     tm = sub.add_parser("time", help="per-layer forward/backward ms and the memory footprint")
     tm.add_argument("config")
     tm.add_argument("--iterations", type=int, default=50, help="timed iterations (default 50)")
     tm.add_argument("--phase", choices=["train", "test"], default="train")
-    tm.add_argument("--mode", choices=["cpu", "cuda"], default="cpu")
+    tm.add_argument("--mode", choices=["cpu", "cuda"], help="default: the solver's mode")
+    tm.add_argument("--threads", type=int)
     tm.add_argument("-v", "--verbose", action="store_true", help="show the net's shapes")
     tm.set_defaults(func=cmd_time)
 
@@ -319,9 +338,11 @@ def main(argv=None):
     from .data.mnist import DataFileError
     from .io.weights import WeightsFileError
     from .layer import ShapeError
+    from .runtime import DeviceUnavailable
     try:
         return args.func(args)
-    except (ConfigError, WeightsFileError, DataFileError, ShapeError) as exc:
+    except (ConfigError, WeightsFileError, DataFileError, ShapeError,
+            DeviceUnavailable) as exc:
         print(f"layerflow: error: {exc}", file=sys.stderr)
     except (ValueError, FloatingPointError, OSError) as exc:
         print(f"layerflow: error: {exc}", file=sys.stderr)

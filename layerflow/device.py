@@ -124,10 +124,14 @@ def report():
              f"CPU        {cpu['model']}",
              f"cores      {cpu['logical']} logical, {cpu['physical'] or '?'} physical, "
              f"{cpu['usable']} usable by this process"]
-    from .kernels.cpu.threads import configure_threads
+    from .kernels.cpu import threads
+    from .runtime import Runtime
+    runtime = Runtime.create()
+    lines.append(f"runtime    {runtime.describe()} (LAYERFLOW_NUM_THREADS, "
+                 "LAYERFLOW_BLAS_THREADS, --threads)")
     layers = {}
-    for own in (False, True):        # what a dense net, then a conv net, sets
-        configure_threads(own_threads=own)
+    for own in (False, True):        # what a dense net, then a conv net, puts in force
+        threads.apply(runtime.for_net(own))
         layers[own] = blas_info()
     nb = numba_info()
     layer = nb["threading_layer_in_use"] or f"{nb['threading_layer']} (chosen at first use)"

@@ -16,9 +16,10 @@ from .config import ConfigError, Where, from_mapping, load_config, net_section
 from .config.errors import did_you_mean
 from .config.specs import COMMON_KEYS, LayerCommon
 from .io.weights import WeightsFileError, load_weights, save_weights
-from .kernels.cpu.threads import configure_threads
+from .kernels.cpu import threads
 from .layer import ShapeError
 from .registry import get_layer_class, import_plugin, layer_types
+from .runtime import Runtime
 
 log = logging.getLogger("layerflow")
 
@@ -33,18 +34,41 @@ class _Value:
         self.inplace_of = None       # the bottom value an in-place layer overwrote
 
 
+class Param:
+    """One learnable blob of the net, once however many layers share it: `blob`,
+    `lr_mult`, `decay_mult`, `key` (`{layer}/{index}` of its first owner, the name it has
+    in weight files and solver states) and `shared_from` (the `param: {name}` it is shared
+    under, or None). The Solver, snapshots, the guard and `layerflow time` all use these."""
+
+    __slots__ = ("blob", "lr_mult", "decay_mult", "key", "shared_from")
+
+    def __init__(self, blob, lr_mult, decay_mult, key, shared_from=None):
+        self.blob, self.lr_mult, self.decay_mult = blob, float(lr_mult), float(decay_mult)
+        self.key, self.shared_from = key, shared_from
+
+    def __repr__(self):
+        return f"Param({self.key!r}, {list(self.blob.shape)}, lr_mult={self.lr_mult})"
+
+
 class Net:
-    """`Net(config_or_path, phase="train", weights=None, mode="cpu")`.
+    """`Net(config_or_path, phase="train", weights=None, mode="cpu", runtime=None)`.
 
     `forward()` returns the loss, `backward()` fills diffs; `blobs` (name -> Blob),
-    `params` (layer name -> list of Blob), `layers`, `save(path)`, `copy_from(path)`."""
+    `params` (layer name -> list of Blob), `layers`, `save(path)`, `copy_from(path)`.
+    `runtime` (layerflow.runtime.Runtime) says where and with how many threads the net
+    runs; without one, `mode` and the environment make it. `add_hook(obj)` lets tools watch
+    every layer pass (see `forward`)."""
 
-    def __init__(self, config_or_path, phase="train", weights=None, mode="cpu", level=0,
-                 stages=(), dtype=np.float32, seed=None):
+    def __init__(self, config_or_path, phase="train", weights=None, mode=None, level=0,
+                 stages=(), dtype=np.float32, seed=None, runtime=None):
         self.phase = phase.upper()
         if self.phase not in ("TRAIN", "TEST"):
             raise ValueError(f"phase must be 'train' or 'test', got '{phase}'")
-        self.mode, self.dtype = mode, np.dtype(dtype)
+        if runtime is None:
+            runtime = Runtime.create(mode=mode)
+        elif mode is not None and mode != runtime.mode:
+            raise ValueError(f"mode '{mode}' contradicts the runtime's '{runtime.mode}'")
+        self.dtype = np.dtype(dtype)
         self.seed = seed
         root, file = load_config(config_or_path)
         net_cfg, self.file, plugins = net_section(root, file)
@@ -53,7 +77,10 @@ class Net:
         self._import_plugins(plugins, net_cfg if net_cfg.get("plugins") else root)
         specs = self._parse_layers(net_cfg, level, stages)
         self._wire(specs)
-        configure_threads(own_threads=any(cls.own_threads for _, cls, *_ in specs))
+        self.runtime = runtime.for_net(any(cls.own_threads for _, cls, *_ in specs))
+        self.mode = self.runtime.mode
+        self.device = self.runtime.device()
+        self._hooks = {event: [] for event in HOOK_EVENTS}
         self._setup_layers()
         self._mark_backward()
         if weights is not None:
@@ -165,14 +192,15 @@ class Net:
         seed_base = self.seed if self.seed is not None else np.random.SeedSequence().entropy
         for li, (common, cls, params, lw) in enumerate(self._specs):
             rng = np.random.default_rng([int(seed_base) % (2**63), li])
-            layer = cls(params, common.name, self.phase, common, rng, self.dtype, self.mode)
+            layer = cls(params, common.name, self.phase, common, rng, self.dtype,
+                        runtime=self.runtime)
             self._check_arity(layer, common, lw)
             bottoms = [feeds.pop((li, bi), None) or blob_of[id(v)]
                        for bi, v in enumerate(self._values_in[li])]
             tops = []
             for v in self._values_out[li]:
                 blob = (bottoms[self._values_in[li].index(v.inplace_of)] if v.inplace_of
-                        else Blob((), self.dtype, name=v.name))
+                        else Blob((), self.dtype, name=v.name, device=self.device))
                 blob_of[id(v)] = blob
                 self.blobs[v.name] = blob
                 tops.append(blob)
@@ -229,8 +257,9 @@ class Net:
             return
         split_cls = get_layer_class("Split")
         name = f"{v.name}_{self._specs[v.producer][0].name}_split"
-        split = split_cls(None, name, self.phase, None, None, self.dtype, self.mode)
-        tops = [Blob((), self.dtype, name=f"{name}_{j}") for j in range(readers)]
+        split = split_cls(None, name, self.phase, None, None, self.dtype, runtime=self.runtime)
+        tops = [Blob((), self.dtype, name=f"{name}_{j}", device=self.device)
+                for j in range(readers)]
         self._add_layer(split, [blob], tops, lw)
         for (li, bi), top in zip(v.consumers, tops):
             feeds[(li, bi)] = top
@@ -316,7 +345,7 @@ class Net:
         return OrderedDict((l.name, l.blobs) for l in self.layers if l.blobs)
 
     def learnable_params(self):
-        """Each distinct learnable blob once: [(blob, lr_mult, decay_mult, key)]."""
+        """Each distinct learnable blob once, as a `Param` record, in layer order."""
         if self._learnable is None:
             self._learnable = self._collect_learnable()
         return self._learnable
@@ -328,8 +357,10 @@ class Net:
                 if id(blob) in seen:
                     continue
                 seen.add(id(blob))
-                out.append((blob, self.param_lr_mult(layer, i), self.param_decay_mult(layer, i),
-                            f"{layer.name}/{i}"))
+                specs = layer.param_specs
+                shared = specs[i].name if i < len(specs) and specs[i].name else None
+                out.append(Param(blob, self.param_lr_mult(layer, i),
+                                 self.param_decay_mult(layer, i), f"{layer.name}/{i}", shared))
         return out
 
     def share_params_from(self, other):
@@ -345,27 +376,58 @@ class Net:
         self._learnable = None
 
     # -- running ---------------------------------------------------------------------------
+    def add_hook(self, hook):
+        """Call `hook`'s methods around every layer pass: `before_forward(net, i)`,
+        `after_forward(net, i)`, `before_backward(net, i)`, `after_backward(net, i)` (any
+        may be absent). Timing, debug_info, gradient checks, ONNX export and data-parallel
+        gradient averaging watch the net this way; the loop itself stays one."""
+        for event in HOOK_EVENTS:
+            method = getattr(hook, event, None)
+            if method is not None:
+                self._hooks[event].append(method)
+        return hook
+
+    def remove_hook(self, hook):
+        for event in HOOK_EVENTS:
+            self._hooks[event] = [m for m in self._hooks[event]
+                                  if getattr(m, "__self__", None) is not hook]
+
     def reshape(self):
         """Propagate changed input shapes through every layer (after blob.reshape)."""
         for layer, bottoms, tops in zip(self.layers, self.bottom_vecs, self.top_vecs):
             layer.reshape(bottoms, tops)
 
-    def forward(self):
-        """Run every layer forward; returns the weighted sum of the loss tops."""
-        for layer, bottoms, tops in zip(self.layers, self.bottom_vecs, self.top_vecs):
+    def forward(self, layers=None):
+        """Run the layers forward (all, or the indices in `layers`), each reshaped first as
+        in Caffe; returns the weighted sum of the loss tops."""
+        threads.apply(self.runtime)
+        before, after = self._hooks["before_forward"], self._hooks["after_forward"]
+        for i in (range(len(self.layers)) if layers is None else layers):
+            for hook in before:
+                hook(self, i)
+            bottoms, tops = self.bottom_vecs[i], self.top_vecs[i]
+            layer = self.layers[i]
             layer.reshape(bottoms, tops)
             layer.forward(bottoms, tops)
+            for hook in after:
+                hook(self, i)
         return self.loss()
 
     def loss(self):
-        return float(sum(w * float(b.data.sum()) for b, w in self._loss_tops))
+        return float(sum(w * float(b.cpu_data.sum()) for b, w in self._loss_tops))
 
     def backward(self):
         """Run backward from the losses down; bottom diffs written, param diffs added."""
-        for li in range(len(self.layers) - 1, -1, -1):
-            if self.layer_need_backward[li]:
-                self.layers[li].backward(self.top_vecs[li], self.bottom_need_backward[li],
-                                         self.bottom_vecs[li])
+        threads.apply(self.runtime)
+        before, after = self._hooks["before_backward"], self._hooks["after_backward"]
+        need, down = self.layer_need_backward, self.bottom_need_backward
+        for i in range(len(self.layers) - 1, -1, -1):
+            if need[i]:
+                for hook in before:
+                    hook(self, i)
+                self.layers[i].backward(self.top_vecs[i], down[i], self.bottom_vecs[i])
+                for hook in after:
+                    hook(self, i)
 
     def forward_backward(self):
         loss = self.forward()
@@ -373,8 +435,8 @@ class Net:
         return loss
 
     def clear_param_diffs(self):
-        for blob, *_ in self.learnable_params():
-            blob.diff.fill(0)
+        for p in self.learnable_params():
+            p.blob.zero_diff()
 
     def output_blobs(self):
         """Tops that no layer reads (Caffe's net outputs): name -> Blob."""
@@ -388,7 +450,7 @@ class Net:
         arrays = OrderedDict()
         for layer in self.layers:
             for i, blob in enumerate(layer.blobs):
-                arrays[f"{layer.name}/{i}"] = blob.data
+                arrays[f"{layer.name}/{i}"] = blob.cpu_data
         save_weights(path, arrays)
 
     def copy_from(self, path):
@@ -415,6 +477,9 @@ class Net:
 
     def __repr__(self):
         return f"<Net '{self.name}' {self.phase}: {len(self.layers)} layers>"
+
+
+HOOK_EVENTS = ("before_forward", "after_forward", "before_backward", "after_backward")
 
 
 def _param_keys(cls):

@@ -53,6 +53,7 @@ class TimingReport:
     memory: dict = field(default_factory=dict)
     cpu_ms: float = 0.0            # process CPU time per iteration (all threads)
     wall_ms: float = 0.0           # wall time per iteration, timing overhead included
+    runtime: str = ""              # the net's runtime (mode, threads), as Runtime.describe
 
 
 @contextlib.contextmanager
@@ -99,7 +100,28 @@ def history_blobs(solver_section):
     return n
 
 
-def time_net(config, iterations=50, phase="train", mode="cpu", seed=1):
+class _LayerClock:
+    """A net hook that times each layer's forward (with its reshape, as the net runs it)
+    and backward in the iteration `it`."""
+
+    def __init__(self, iterations, n):
+        self.fwd = np.zeros((iterations, n))
+        self.bwd = np.zeros((iterations, n))
+        self.it, self.t = 0, 0.0
+
+    def before_forward(self, net, i):
+        self.t = time.perf_counter()
+
+    def after_forward(self, net, i):
+        self.fwd[self.it, i] = time.perf_counter() - self.t
+
+    before_backward = before_forward
+
+    def after_backward(self, net, i):
+        self.bwd[self.it, i] = time.perf_counter() - self.t
+
+
+def time_net(config, iterations=50, phase="train", mode=None, seed=1, runtime=None):
     """Build the net, warm up once, time `iterations` iterations -> TimingReport."""
     from .config import load_config
     from .net import Net
@@ -108,35 +130,22 @@ def time_net(config, iterations=50, phase="train", mode="cpu", seed=1):
         isinstance(root.get("solver"), dict) else None
     with numba_compile_timer() as compiled:
         t0 = time.perf_counter()
-        net = Net(root, phase, mode=mode, seed=seed)
+        net = Net(root, phase, mode=mode, seed=seed, runtime=runtime)
         net.clear_param_diffs()
-        net.forward()
-        net.backward()
+        net.forward_backward()
         warmup = time.perf_counter() - t0
-    n = len(net.layers)
-    fwd = np.zeros((iterations, n))
-    bwd = np.zeros((iterations, n))
-    clock = time.perf_counter
-    cpu0, wall0 = time.process_time(), clock()
+    clock = net.add_hook(_LayerClock(iterations, len(net.layers)))
+    cpu0, wall0 = time.process_time(), time.perf_counter()
     for it in range(iterations):
+        clock.it = it
         net.clear_param_diffs()
-        for li, (layer, bottoms, tops) in enumerate(zip(net.layers, net.bottom_vecs,
-                                                        net.top_vecs)):
-            t = clock()
-            layer.reshape(bottoms, tops)
-            layer.forward(bottoms, tops)
-            fwd[it, li] = clock() - t
-        for li in range(n - 1, -1, -1):
-            if net.layer_need_backward[li]:
-                t = clock()
-                net.layers[li].backward(net.top_vecs[li], net.bottom_need_backward[li],
-                                        net.bottom_vecs[li])
-                bwd[it, li] = clock() - t
+        net.forward_backward()
+    net.remove_hook(clock)
     cpu_ms = (time.process_time() - cpu0) * 1e3 / max(iterations, 1)
-    wall_ms = (clock() - wall0) * 1e3 / max(iterations, 1)
-    fwd *= 1e3
-    bwd *= 1e3
+    wall_ms = (time.perf_counter() - wall0) * 1e3 / max(iterations, 1)
+    fwd, bwd = clock.fwd * 1e3, clock.bwd * 1e3
     report = TimingReport(net.name, net.phase, iterations, net.dtype.name, compiled[0], warmup)
+    report.runtime = net.runtime.describe()
     for li, layer in enumerate(net.layers):
         report.layers.append(LayerTiming(
             layer.name, layer.type_name, fwd[:, li],
@@ -158,8 +167,8 @@ def memory_report(net, solver_section=None, layer_rows=None):
     """The training footprint of `net` in bytes, split as the module docstring says; fills
     `top_bytes`, `inplace_saved` and `buffer_bytes` of `layer_rows` when given."""
     params = net.learnable_params()
-    param_bytes = sum(b.buffers()[0].nbytes for b, *_ in params)
-    grad_bytes = sum(b.buffers()[1].nbytes for b, *_ in params)
+    param_bytes = sum(p.blob.buffers()[0].nbytes for p in params)
+    grad_bytes = sum(p.blob.buffers()[1].nbytes for p in params)
     per_param = history_blobs(solver_section)
     history = (per_param or 0) * param_bytes
     param_ids = {id(b) for layer in net.layers for b in layer.blobs}
@@ -173,7 +182,7 @@ def memory_report(net, solver_section=None, layer_rows=None):
         top_bytes = inplace = 0
         for t in tops:
             if any(t is b for b in bottoms):
-                inplace += t.data.nbytes + t.diff.nbytes
+                inplace += t.cpu_data.nbytes + t.cpu_diff.nbytes
             elif id(t) not in seen_blobs:
                 seen_blobs.add(id(t))
                 top_bytes += _blob_bytes(t)
@@ -194,7 +203,7 @@ def memory_report(net, solver_section=None, layer_rows=None):
             "solver_type": (solver_section or {}).get("type", "SGD") if solver_section else None,
             "activations_diffs": activations, "inplace_saved": saved, "layer_buffers": buffers,
             "total": total, "dataset": dataset,
-            "num_params": sum(b.count for b, *_ in params)}
+            "num_params": sum(p.blob.count for p in params)}
 
 
 def _layer_buffers(layer, param_ids, seen):
@@ -229,7 +238,7 @@ def _ms(a):
 def format_report(r):
     """The report as text: the per-layer table, the totals and the memory split."""
     lines = [f"Net '{r.net_name}' ({r.phase}, {r.dtype}): {r.iterations} timed iterations "
-             f"after 1 warm-up",
+             f"after 1 warm-up; {r.runtime}",
              f"Numba compilation: {r.compile_s:.2f} s (in the warm-up iteration of "
              f"{r.warmup_s:.2f} s; kept out of the timings)", ""]
     w = max([len(l.name) for l in r.layers] + [5])

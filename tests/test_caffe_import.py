@@ -180,13 +180,14 @@ def test_unsupported_types_and_keys_are_listed_with_lines():
 
 def test_solver_with_inline_net_and_v1_solver_type():
     text = ('solver_type: ADAM\nbase_lr: 0.001\nmomentum2: 0.99\nstepvalue: 5\n'
-            'lr_policy: "multistep"\ngamma: 0.1\ndevice_id: 0\n'
+            'lr_policy: "multistep"\ngamma: 0.1\ndevice_id: 1\nsnapshot_format: HDF5\n'
             'net_param { layer { name: "in" type: "Input" top: "x" '
             'input_param { shape { dim: 2 dim: 3 } } } }\n')
     result = import_caffe_text(text)
     solver = result.config["solver"]
     assert solver["type"] == "Adam" and solver["stepvalue"] == [5]
-    assert any("device_id" in m for _, m in result.problems)
+    assert solver["device_id"] == 1                 # the runtime's device, as in Caffe
+    assert any("snapshot_format" in m for _, m in result.problems)
 
 
 def test_solver_without_net_file_says_what_it_tried(tmp_path):

@@ -153,3 +153,25 @@ def test_caffe_deploy_prototxt_to_onnx_end_to_end(tmp_path):
     randomize(net)
     model = compare(net, tmp_path, batch=5)
     assert onnx_names(model) == (["data"], ["prob"])
+
+
+def test_net_ending_in_an_in_place_layer_keeps_its_output(tmp_path):
+    """The last layer runs in place (a final ReLU): its fresh tensor is the graph output
+    (it was dropped once, leaving a graph with no output)."""
+    net = Net(load_yaml_text(
+        "layers:\n"
+        "  - {name: in, type: Input, top: x, shape: [2, 5]}\n"
+        "  - {name: ip, type: InnerProduct, bottom: x, top: y, num_output: 3}\n"
+        "  - {name: relu, type: ReLU, bottom: y, top: y}\n"), "test", seed=1)
+    randomize(net)
+    model = compare(net, tmp_path)
+    assert onnx_names(model) == (["x"], ["y_1"])
+
+
+def test_layer_without_to_onnx_is_named(tmp_path):
+    net = Net(load_yaml_text(
+        "layers:\n"
+        "  - {name: in, type: Input, top: x, shape: [2, 5]}\n"
+        "  - {name: odd, type: 'tests.test_runtime:Double', bottom: x, top: y}\n"), "test")
+    with pytest.raises(ExportError, match=r"layer 'odd' \(Layer\): type Layer has no ONNX"):
+        export_onnx(net, tmp_path / "m.onnx")

@@ -35,8 +35,8 @@ def metrics(prefix):
 
 
 def final_state(solver):
-    return ([b.data.copy() for b, *_ in solver.params],
-            [h.copy() for hist in solver.history for h in hist])
+    return ([p.blob.data.copy() for p in solver.params],
+            [h.data.copy() for hist in solver.history for h in hist])
 
 
 def assert_same_state(a, b):
@@ -147,9 +147,9 @@ def test_weights_fine_tune_starts_from_the_file_at_iteration_0(tmp_path, capsys)
     weights = tmp_path / "src_iter_5.weights.npz"
     s = Solver(config(tmp_path / "ft", max_iter=5), weights=weights, quiet=True)
     assert s.iter == 0
-    for (a, *_), (b, *_) in zip(s.params, src.params):
-        np.testing.assert_array_equal(a.data, b.data)
-    assert all(not h.any() for hist in s.history for h in hist)
+    for a, b in zip(s.params, src.params):
+        np.testing.assert_array_equal(a.blob.data, b.blob.data)
+    assert all(not h.data.any() for hist in s.history for h in hist)
 
 
 def test_weights_and_resume_together_is_an_error(tmp_path):

@@ -6,11 +6,11 @@ import math
 
 import numpy as np
 import pytest
-import torch
 
 from layerflow.config import ConfigError
 from layerflow.solvers import Solver
 
+from .layers.harness import torch
 from .test_solver_plugins import PLUGIN
 
 N, K, M = 8, 5, 3
@@ -316,7 +316,7 @@ def test_callbacks_run_around_each_iteration(tmp_path):
 
         def on_gradients_ready(self, solver):
             calls.append(("ready", solver.iter))
-            for blob, *_ in solver.params:       # e.g. an Allreduce would go here
+            for blob in (p.blob for p in solver.params):   # e.g. an Allreduce goes here
                 blob.diff[...] *= 0.0
 
     s, x, y = make_solver(tmp_path, type="SGD", momentum=0.0, weight_decay=0.0)

@@ -214,9 +214,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     import torch
-    from layerflow.kernels.cpu.threads import configure_threads, num_threads
-    threads = args.threads or num_threads()
-    configure_threads(threads)
+    from layerflow.runtime import usable_cpus
+    threads = args.threads or usable_cpus()
+    os.environ["LAYERFLOW_NUM_THREADS"] = str(threads)     # the runtime of every net below
     torch.set_num_threads(threads)
     print(f"threads: {threads} (layerflow: numba + BLAS; torch.set_num_threads), "
           f"{args.iters} timed iterations each, alternating in blocks of {args.block}, "

@@ -71,9 +71,11 @@ def main():
     ap.add_argument("--only", default="")
     args = ap.parse_args()
     import torch
-    from layerflow.kernels.cpu.threads import configure_threads
+    from layerflow.kernels.cpu import threads
+    from layerflow.runtime import Runtime
     torch.set_num_threads(args.threads)
-    configure_threads(args.threads, own_threads=True)
+    os.environ["LAYERFLOW_NUM_THREADS"] = str(args.threads)   # the layers' runtime
+    threads.apply(Runtime.create().for_net(own_threads=True))
     print(f"forward+backward, float32, {args.threads} threads, median of {args.rounds} "
           f"rounds x {args.iters} iterations")
     print("| layer | layerflow ms | PyTorch ms | ratio | GFLOP/s layerflow / PyTorch |")

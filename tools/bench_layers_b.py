@@ -147,8 +147,10 @@ def main():
     import torch
     torch.set_num_threads(args.threads)
     try:
-        from layerflow.kernels.cpu.threads import configure_threads
-        configure_threads(args.threads)
+        from layerflow.kernels.cpu import threads
+        from layerflow.runtime import Runtime
+        os.environ["LAYERFLOW_NUM_THREADS"] = str(args.threads)   # the layers' runtime
+        threads.apply(Runtime.create().for_net(own_threads=False))
     except ImportError:
         pass
     print(f"forward+backward, float32, {args.threads} threads, median of {args.rounds} "

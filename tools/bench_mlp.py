@@ -98,8 +98,7 @@ def main():
     ap.add_argument("--first-iteration", action="store_true")
     args = ap.parse_args()
 
-    from layerflow.kernels.cpu.threads import configure_threads
-    configure_threads(args.threads)       # layerflow's own setup, as every Net applies it
+    os.environ["LAYERFLOW_NUM_THREADS"] = str(args.threads)   # the runtime of every net
     import torch
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)

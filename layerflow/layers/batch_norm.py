@@ -126,3 +126,16 @@ class BatchNorm(Layer):
         np.copyto(self._mean_t, self.mean)
         np.copyto(self._inv_std_t, self.inv_std)
         return self._mean_t, self._inv_std_t
+
+    def to_onnx(self, g, x, y, bottom, top):
+        if not self.use_global:
+            raise g.error(self, "BatchNorm with use_global_stats false normalizes by batch "
+                                "statistics; export needs the stored ones")
+        mean, var, factor = (b.cpu_data for b in self.blobs)
+        factor = float(factor.reshape(-1)[0])
+        factor = 0.0 if factor == 0 else 1.0 / factor
+        c, name = mean.size, self.name
+        g.node("BatchNormalization",
+               [x[0], g.const(f"{name}_scale", np.ones(c)), g.const(f"{name}_bias", np.zeros(c)),
+                g.const(f"{name}_mean", mean * factor), g.const(f"{name}_var", var * factor)],
+               y, name, epsilon=float(self.p.eps))

@@ -99,3 +99,31 @@ class Bias(Layer):
             bias_backward(dy, self.blobs[0].diff.reshape(-1))
         if propagate_down[0] and top[0] is not bottom[0]:
             bottom[0].diff[...] = top[0].diff
+
+    def to_onnx(self, g, x, y, bottom, top):
+        scale_bias_nodes(self, g, x, y, bottom, "Add")
+
+
+def scale_bias_nodes(layer, g, x, y, bottom, op):
+    """ONNX nodes of Scale (op Mul, + Add with bias_term) and Bias (op Add): the operand (a
+    learned blob or bottom 1) broadcast from `axis`, with trailing axes of size 1 appended
+    as numpy broadcasting needs."""
+    name, nd, axis = layer.name, bottom[0].ndim, layer.axis
+
+    def shaped(arr):
+        return arr.reshape(arr.shape + (1,) * max(nd - axis - arr.ndim, 0))
+
+    if len(bottom) > 1:
+        target = list(bottom[1].shape) + [1] * max(nd - axis - bottom[1].ndim, 0)
+        operand = g.fresh(f"{name}_operand")
+        g.node("Reshape", [x[1], g.const(f"{name}_oshape", target, np.int64)], [operand],
+               f"{name}_reshape")
+    else:
+        operand = g.const(f"{name}_{'scale' if op == 'Mul' else 'bias'}",
+                          shaped(layer.blobs[0].cpu_data))
+    if op == "Mul" and layer.p.bias_term:
+        mid = g.fresh(f"{name}_scaled")
+        g.node("Mul", [x[0], operand], [mid], f"{name}_mul")
+        g.node("Add", [mid, g.const(f"{name}_bias", shaped(layer.blobs[-1].cpu_data))], y, name)
+    else:
+        g.node(op, [x[0], operand], y, name)

@@ -71,3 +71,6 @@ class Concat(Layer):
             if propagate_down[k]:
                 b.diff.reshape(self.outer, c, self.inner)[...] = dy[:, off:off + c, :]
             off += c
+
+    def to_onnx(self, g, x, y, bottom, top):
+        g.node("Concat", x, y, self.name, axis=self.p.axis)

@@ -28,7 +28,7 @@ from ..config.schema import bounded
 from ..fillers import FillerSpec
 from ..kernels.cpu import direct_conv as dc
 from ..kernels.cpu.im2col import col2im, im2col, nchw_to_rows_bias_grad, rows_to_nchw
-from ..kernels.cpu.threads import num_threads, run_parallel
+from ..kernels.cpu.threads import run_parallel
 from ..layer import Layer
 from ..registry import register_layer
 
@@ -193,7 +193,7 @@ class Convolution(Layer):
         self._out_pixels = dc.group_offsets(self._out_rows[:oh * ow], group, c * hp * wp)
         blocks = -(-m // lanes)
         self._panels = np.zeros(blocks * self._offs.size * lanes, dt)
-        self._parts = max(1, min(num_threads(), n))
+        self._parts = max(1, min(self.runtime.threads, n))
         self._ranges = [(t * n // self._parts, (t + 1) * n // self._parts)
                         for t in range(self._parts)]
         self._xpad = self._each(group * c * hp * wp)
@@ -348,7 +348,7 @@ class Convolution(Layer):
         item = self.dtype.itemsize
         per = max(1, min(n, CHUNK_BYTES // max(rows * pixels * item, 1)))
         chunks = -(-n // per)
-        self._parts = max(1, min(num_threads(), chunks))
+        self._parts = max(1, min(self.runtime.threads, chunks))
         chunks = -(-chunks // self._parts) * self._parts   # a multiple of the threads, and
         self._per = -(-n // chunks)                         # even chunks: balanced threads
         self._chunks = -(-n // self._per)
@@ -400,3 +400,16 @@ class Convolution(Layer):
             ai, bi = a[i * ra:(i + 1) * ra], b[i * rb:(i + 1) * rb]
             np.matmul(ai.T if transpose_a else ai, bi.T if transpose_b else bi,
                       out=out[i * ro:(i + 1) * ro])
+
+    def to_onnx(self, g, x, y, bottom, top):
+        conv_node(self, g, x, y, "Conv")
+
+
+def conv_node(layer, g, x, y, op):
+    """The ONNX Conv / ConvTranspose node of a (de)convolution layer; the weight layouts are
+    ONNX's already (Caffe's)."""
+    p, name = layer.p, layer.name
+    inputs = [x[0]] + [g.const(f"{name}_{k}", b.cpu_data) for k, b in zip("Wb", layer.blobs)]
+    (ph, pw) = p.pads
+    g.node(op, inputs, y[:1], name, kernel_shape=list(p.kernel), strides=list(p.strides),
+           pads=[ph, pw, ph, pw], dilations=list(p.dilations), group=p.group)

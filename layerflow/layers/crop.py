@@ -9,6 +9,8 @@ bottom[1] only gives the shape and gets no gradient.
 """
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ..layer import Layer
 from ..registry import register_layer
 from .concat import canonical_axis
@@ -76,3 +78,16 @@ class Crop(Layer):
             shape[i] = size
         self._index = (slice(None),) * axis + tuple(slices)
         self._shape = tuple(shape)
+
+    def to_onnx(self, g, x, y, bottom, top):
+        nd, p = bottom[0].ndim, self.p
+        axis = p.axis if p.axis >= 0 else p.axis + nd
+        starts, ends, axes = [], [], []
+        for i in range(axis, nd):
+            off = p.offset[0] if len(p.offset) == 1 else (p.offset[i - axis] if p.offset else 0)
+            starts.append(off)
+            ends.append(off + top[0].shape[i])
+            axes.append(i)
+        g.node("Slice", [x[0], g.const(f"{self.name}_starts", starts, np.int64),
+                         g.const(f"{self.name}_ends", ends, np.int64),
+                         g.const(f"{self.name}_axes", axes, np.int64)], y, self.name)

@@ -16,7 +16,7 @@ from ..kernels.cpu.im2col import (add_channel_bias, channel_sum, col2im, im2col,
 from ..kernels.cpu.threads import matmul
 from ..layer import Layer
 from ..registry import register_layer
-from .convolution import ConvParams, setup_conv_params
+from .convolution import ConvParams, conv_node, setup_conv_params
 
 
 def deconv_out_size(size, k, s, p, d):
@@ -65,7 +65,7 @@ class Deconvolution(Layer):
         cg, rg = c // g, self._col.shape[0] // g
         for i in range(g):
             matmul(w[i * cg:(i + 1) * cg].T, self._x[i * cg:(i + 1) * cg],
-                   self._col[i * rg:(i + 1) * rg])
+                   self._col[i * rg:(i + 1) * rg], self.runtime.product_parts)
         col2im(self._col, *self._geometry(), top[0].data)
         if self.p.bias_term:
             add_channel_bias(top[0].data.reshape(n, self.p.num_output, -1), self.blobs[1].data)
@@ -84,15 +84,18 @@ class Deconvolution(Layer):
         cg, rg = c // g, self._col.shape[0] // g
         for i in range(g):
             cs, rs = slice(i * cg, (i + 1) * cg), slice(i * rg, (i + 1) * rg)
-            matmul(self._x[cs], self._col[rs].T, self._wgrad[cs])
+            matmul(self._x[cs], self._col[rs].T, self._wgrad[cs], self.runtime.product_parts)
         np.add(wd, self._wgrad, out=wd)
         if propagate_down[0]:
             for i in range(g):
                 cs, rs = slice(i * cg, (i + 1) * cg), slice(i * rg, (i + 1) * rg)
-                matmul(wm[cs], self._col[rs], self._x[cs])
+                matmul(wm[cs], self._col[rs], self._x[cs], self.runtime.product_parts)
             rows_to_nchw(self._x, self._no_bias, False, bottom[0].diff.reshape(n, c, -1))
 
     def _geometry(self):
         (kh, kw), (sh, sw) = self.p.kernel, self.p.strides
         (ph, pw), (dh, dw) = self.p.pads, self.p.dilations
         return kh, kw, sh, sw, ph, pw, dh, dw, self._shape[2], self._shape[3]
+
+    def to_onnx(self, g, x, y, bottom, top):
+        conv_node(self, g, x, y, "ConvTranspose")

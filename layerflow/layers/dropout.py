@@ -49,3 +49,6 @@ class Dropout(Layer):
             return
         ratio = self.p.dropout_ratio
         dropout_backward(dy, self.u, ratio, 1.0 / (1.0 - ratio), dx)
+
+    def to_onnx(self, g, x, y, bottom, top):
+        g.node("Identity", x, y, self.name)          # deploy nets do not drop

@@ -90,3 +90,22 @@ class Eltwise(Layer):
                     multiply_into(x, dx)
             else:
                 divide_product(dy, top[0].data.reshape(-1), b.data.reshape(-1), dx)
+
+    def to_onnx(self, g, x, y, bottom, top):
+        op, name = self.p.operation, self.name
+        if op == "SUM" and self.p.coeff and any(c != 1 for c in self.p.coeff):
+            scaled = []
+            for i, (xi, c) in enumerate(zip(x, self.p.coeff)):
+                yi = g.fresh(f"{name}_term{i}")
+                g.node("Mul", [xi, g.const(f"{name}_coeff{i}", np.array(c))], [yi],
+                       f"{name}_mul{i}")
+                scaled.append(yi)
+            x = scaled
+        if op in ("SUM", "MAX"):
+            g.node("Sum" if op == "SUM" else "Max", x, y, name)
+            return
+        acc = x[0]                                  # PROD: a chain of binary Mul
+        for i, xi in enumerate(x[1:]):
+            nxt = y[0] if i == len(x) - 2 else g.fresh(f"{name}_prod{i}")
+            g.node("Mul", [acc, xi], [nxt], f"{name}_mul{i}")
+            acc = nxt

@@ -41,6 +41,13 @@ class ViewLayer(Layer):
     def backward_cpu(self, top, propagate_down, bottom):
         """dx = dy: nothing to do while the diffs are shared."""
 
+    def to_onnx(self, g, x, y, bottom, top):
+        target = list(top[0].shape)
+        if target and bottom[0].ndim and target[0] == bottom[0].shape[0]:
+            target[0] = 0                           # copy the (free) batch size
+        g.node("Reshape", [x[0], g.const(f"{self.name}_shape", target, np.int64)], y,
+               self.name)
+
 
 @register_layer("Flatten")
 class Flatten(ViewLayer):

@@ -14,8 +14,7 @@ import numpy as np
 from ..config.schema import bounded
 from ..fillers import FillerSpec
 from ..kernels.cpu.inner_product import accumulate, accumulate_bias_grad, add_bias
-from ..kernels.cpu.threads import (SPLIT_FLOPS, matmul, num_threads, run_parallel,
-                                   single_threaded_blas)
+from ..kernels.cpu.threads import SPLIT_FLOPS, matmul, run_parallel
 from ..layer import Layer
 from ..registry import register_layer
 
@@ -63,7 +62,7 @@ class InnerProduct(Layer):
         x = bottom[0].data.reshape(self.M, self.K)
         y = top[0].data.reshape(self.M, self.p.num_output)
         w = self.blobs[0].data
-        matmul(x, w if self.p.transpose else w.T, y)
+        matmul(x, w if self.p.transpose else w.T, y, self.runtime.product_parts)
         if self.p.bias_term:
             add_bias(y, self.blobs[1].data)
 
@@ -72,26 +71,39 @@ class InnerProduct(Layer):
         x = bottom[0].data.reshape(self.M, self.K)
         w = self.blobs[0]
 
-        def param_grads(product=matmul):
+        parts = self.runtime.product_parts
+
+        def param_grads(parts=parts):
             if self.p.transpose:
-                product(x.T, dy, self._wgrad)
+                matmul(x.T, dy, self._wgrad, parts)
             else:
-                product(dy.T, x, self._wgrad)
+                matmul(dy.T, x, self._wgrad, parts)
             accumulate(self._wgrad.reshape(-1), w.diff.reshape(-1))
             if self.p.bias_term:
                 accumulate_bias_grad(dy, self.blobs[1].diff)
 
-        def data_grad(product=matmul):
+        def data_grad(parts=parts):
             dx = bottom[0].diff.reshape(self.M, self.K)
-            product(dy, w.data.T if self.p.transpose else w.data, dx)
+            matmul(dy, w.data.T if self.p.transpose else w.data, dx, parts)
 
-        if (propagate_down[0] and single_threaded_blas() and num_threads() == 2
-                and 2.0 * dy.size * self.K >= SPLIT_FLOPS):
-            # two products of equal size, one per thread, each whole: splitting each into
-            # two slabs gained nothing on LeNet's ip1 (its K = 64 product is short)
-            whole = lambda a, b, out: np.matmul(a, b, out=out)      # noqa: E731
-            run_parallel(lambda t: (data_grad if t else param_grads)(whole), 2)
+        if propagate_down[0] and parts >= 2 and 2.0 * dy.size * self.K >= SPLIT_FLOPS:
+            # the two products are the same size: each gets half the threads (whole, at 2:
+            # splitting each into slabs gained nothing on LeNet's ip1, whose K = 64 product
+            # is short)
+            half = parts // 2
+            run_parallel(lambda t: data_grad(parts - half) if t else param_grads(half), 2)
             return
         param_grads()                  # threads.matmul: slabs over the threads if large
         if propagate_down[0]:
             data_grad()
+
+    def to_onnx(self, g, x, y, bottom, top):
+        if self.axis != 1:
+            raise g.error(self, f"InnerProduct with axis {self.p.axis} is not exported "
+                                "(axis 1 only)")
+        flat, name = x[0], self.name
+        if bottom[0].ndim != 2:
+            flat = g.fresh(f"{name}_flat")
+            g.node("Flatten", x, [flat], f"{name}_flatten", axis=1)
+        inputs = [flat] + [g.const(f"{name}_{k}", b.cpu_data) for k, b in zip("Wb", self.blobs)]
+        g.node("Gemm", inputs, y, name, transB=0 if self.p.transpose else 1)

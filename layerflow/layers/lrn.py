@@ -88,3 +88,9 @@ class LRN(Layer):
             lrn_within_backward(x, dy, self.scale, self.pw, p.local_size,
                                 t(2.0 * p.alpha * p.beta / p.local_size ** 2),
                                 self._scratch[0], self._scratch[1], dx)
+
+    def to_onnx(self, g, x, y, bottom, top):
+        if self.p.norm_region != "ACROSS_CHANNELS":
+            raise g.error(self, "LRN WITHIN_CHANNEL has no ONNX operator")
+        g.node("LRN", x, y, self.name, size=self.p.local_size, alpha=float(self.p.alpha),
+               beta=float(self.p.beta), bias=float(self.p.k))

@@ -22,7 +22,6 @@ import numpy as np
 from ..kernels.cpu.pooling import (ave_pool_backward, ave_pool_forward, ave_pool_plan,
                                    mask_to_float, max_pool_backward, max_pool_forward,
                                    max_pool_plan)
-from ..kernels.cpu.threads import num_threads
 from ..layer import Layer
 from ..registry import register_layer
 from .convolution import SpatialParams, hw_pair
@@ -91,7 +90,7 @@ class Pooling(Layer):
         self._top_shape = (n, c, oh, ow)
         for t in top:
             t.reshape(self._top_shape)
-        chunks = min(n * c, 8 * num_threads())
+        chunks = min(n * c, 8 * self.runtime.threads)
         if self.p.pool == "MAX":
             self._mask = np.empty(self._top_shape, np.int32)
             self._plan = max_pool_plan(h, w, kh, kw, sh, sw, ph, pw, oh, ow, self.dtype,
@@ -128,3 +127,33 @@ class Pooling(Layer):
         if (p > 0 or other_pad > 0) and (out - 1) * s >= size + p:
             out -= 1
         return out
+
+    def to_onnx(self, g, x, y, bottom, top):
+        p, name = self.p, self.name
+        if len(top) > 1:
+            raise g.error(self, "the max-pooling mask top has no ONNX form")
+        if p.global_pooling:
+            g.node("GlobalMaxPool" if p.pool == "MAX" else "GlobalAveragePool", x, y, name)
+            return
+        kh, kw, sh, sw, ph, pw = self.geometry
+        ceil = p.round_mode == "CEIL"
+        onnx_size = [_onnx_out(size, k, s, pad, ceil) for size, k, s, pad in
+                     ((bottom[0].shape[2], kh, sh, ph), (bottom[0].shape[3], kw, sw, pw))]
+        if tuple(onnx_size) != tuple(top[0].shape[2:4]):
+            raise g.error(self, f"Caffe's rounding gives {list(top[0].shape[2:4])} here, ONNX "
+                                f"pooling would give {onnx_size} (the last window starts in "
+                                "the padding)")
+        attrs = dict(kernel_shape=[kh, kw], strides=[sh, sw], pads=[ph, pw, ph, pw],
+                     ceil_mode=int(ceil))
+        if p.pool == "MAX":
+            g.node("MaxPool", x, y, name, **attrs)
+        elif max(ph, pw) > 0:
+            raise g.error(self, "AVE pooling with padding divides differently in Caffe and "
+                                "ONNX; export supports pad 0")
+        else:
+            g.node("AveragePool", x, y, name, count_include_pad=0, **attrs)
+
+
+def _onnx_out(size, k, s, p, ceil):
+    """ONNX's pooled size (no last-window rule)."""
+    return (math.ceil if ceil else math.floor)((size + 2 * p - k) / s) + 1

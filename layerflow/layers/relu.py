@@ -37,3 +37,9 @@ class ReLU(Layer):
             relu_backward_inplace(x, bottom[0].diff.reshape(-1), self.slope)
         else:
             relu_backward(x, top[0].diff.reshape(-1), self.slope, bottom[0].diff.reshape(-1))
+
+    def to_onnx(self, g, x, y, bottom, top):
+        if self.p.negative_slope:
+            g.node("LeakyRelu", x, y, self.name, alpha=float(self.p.negative_slope))
+        else:
+            g.node("Relu", x, y, self.name)

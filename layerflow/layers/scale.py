@@ -21,7 +21,7 @@ from ..kernels.cpu.scale import (scale_backward, scale_backward_inplace, scale_f
                                  scale_forward_inplace)
 from ..layer import Layer
 from ..registry import register_layer
-from .bias import broadcast_view, param_axis_and_shape
+from .bias import broadcast_view, param_axis_and_shape, scale_bias_nodes
 
 
 @register_layer("Scale")
@@ -83,3 +83,6 @@ class Scale(Layer):
             scale_backward(bottom[0].data.reshape(self._view), top[0].diff.reshape(self._view),
                            s.data.reshape(-1), ds, db, bottom[0].diff.reshape(self._view),
                            propagate_down[0])
+
+    def to_onnx(self, g, x, y, bottom, top):
+        scale_bias_nodes(self, g, x, y, bottom, "Mul")

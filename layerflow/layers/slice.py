@@ -68,3 +68,9 @@ class Slice(Layer):
         dx = bottom[0].diff.reshape(self.outer, self.n, self.inner)
         for t, (a, b) in zip(top, self.bounds):
             dx[:, a:b, :] = t.diff.reshape(self.outer, b - a, self.inner)
+
+    def to_onnx(self, g, x, y, bottom, top):
+        axis = self.p.axis if self.p.axis >= 0 else self.p.axis + bottom[0].ndim
+        sizes = [t.shape[axis] for t in top]
+        g.node("Split", [x[0], g.const(f"{self.name}_split", sizes, np.int64)], y, self.name,
+               axis=axis)

@@ -29,3 +29,6 @@ class Softmax(Layer):
         if propagate_down[0]:
             softmax_backward(top[0].data.reshape(self.dims), top[0].diff.reshape(self.dims),
                              bottom[0].diff.reshape(self.dims))
+
+    def to_onnx(self, g, x, y, bottom, top):
+        g.node("Softmax", x, y, self.name, axis=self.p.axis)

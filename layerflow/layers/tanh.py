@@ -26,3 +26,6 @@ class TanH(Layer):
             tanh_backward_inplace(y, bottom[0].diff.reshape(-1))
         else:
             tanh_backward(y, top[0].diff.reshape(-1), bottom[0].diff.reshape(-1))
+
+    def to_onnx(self, g, x, y, bottom, top):
+        g.node("Tanh", x, y, self.name)

@@ -6,14 +6,14 @@ Two history blobs per param (hg, hu), in Caffe's order.
 
     solver: {type: AdaDelta, base_lr: 1.0, momentum: 0.95, delta: 1.0e-6}
 """
-from ..kernels.cpu.adadelta import adadelta_update
 from .base import Solver, register_solver
 
 
 @register_solver("AdaDelta")
 class AdaDelta(Solver):
     history_per_param = 2
+    kernel_module = "adadelta"
 
     def update_param(self, w, g, history, lr, grad_scale, decay, l1):
-        adadelta_update(w, g, history[0], history[1], lr, grad_scale, decay, l1,
-                        self.p.momentum, self.p.delta)
+        self.kernels.adadelta_update(w, g, history[0], history[1], lr, grad_scale, decay, l1,
+                                     self.p.momentum, self.p.delta)

@@ -4,13 +4,13 @@ PyTorch's `Adagrad(eps=delta)` do. No momentum.
 
     solver: {type: AdaGrad, base_lr: 0.01, delta: 1.0e-8}
 """
-from ..kernels.cpu.adagrad import adagrad_update
 from .base import Solver, register_solver
 
 
 @register_solver("AdaGrad")
 class AdaGrad(Solver):
     history_per_param = 1
+    kernel_module = "adagrad"
 
     def update_param(self, w, g, history, lr, grad_scale, decay, l1):
-        adagrad_update(w, g, history[0], lr, grad_scale, decay, l1, self.p.delta)
+        self.kernels.adagrad_update(w, g, history[0], lr, grad_scale, decay, l1, self.p.delta)

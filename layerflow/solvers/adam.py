@@ -12,7 +12,6 @@ as in Caffe and PyTorch's Adam; use AdamW for decoupled decay.
 """
 import math
 
-from ..kernels.cpu.adam import adam_update
 from .base import Solver, register_solver
 
 
@@ -24,8 +23,10 @@ def bias_correction(beta1, beta2, t):
 @register_solver("Adam")
 class Adam(Solver):
     history_per_param = 2
+    kernel_module = "adam"
 
     def update_param(self, w, g, history, lr, grad_scale, decay, l1):
         p = self.p
-        adam_update(w, g, history[0], history[1], lr, grad_scale, decay, l1, p.momentum,
-                    p.momentum2, p.delta, bias_correction(p.momentum, p.momentum2, self.iter + 1))
+        self.kernels.adam_update(w, g, history[0], history[1], lr, grad_scale, decay, l1,
+                                 p.momentum, p.momentum2, p.delta,
+                                 bias_correction(p.momentum, p.momentum2, self.iter + 1))

@@ -7,7 +7,6 @@ Caffe has no AdamW; the field names are Adam's.
 
     solver: {type: AdamW, base_lr: 0.001, momentum: 0.9, momentum2: 0.999, weight_decay: 0.01}
 """
-from ..kernels.cpu.adamw import adamw_update
 from .adam import bias_correction
 from .base import Solver, register_solver
 
@@ -15,8 +14,10 @@ from .base import Solver, register_solver
 @register_solver("AdamW")
 class AdamW(Solver):
     history_per_param = 2
+    kernel_module = "adamw"
 
     def update_param(self, w, g, history, lr, grad_scale, decay, l1):
         p = self.p
-        adamw_update(w, g, history[0], history[1], lr, grad_scale, decay, l1, p.momentum,
-                     p.momentum2, p.delta, bias_correction(p.momentum, p.momentum2, self.iter + 1))
+        self.kernels.adamw_update(w, g, history[0], history[1], lr, grad_scale, decay, l1,
+                                  p.momentum, p.momentum2, p.delta,
+                                  bias_correction(p.momentum, p.momentum2, self.iter + 1))

@@ -26,10 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..backends import cpu_kernels
+from ..blob import Blob
 from ..config import Where, from_mapping, load_config, solver_section
 from ..io.weights import WeightsFileError, load_npz, load_weights, save_npz_atomic
-from ..kernels.cpu.solver_norms import sumsq
 from ..net import Net
+from ..runtime import Runtime
 from .guard import DebugRunner, NonFiniteError, locate_backward, locate_forward
 from .lr_policy import learning_rate
 from .params import SolverParams
@@ -82,6 +84,7 @@ class Solver:
 
     type_name = "Solver"
     history_per_param = 1          # history blobs per learnable param (Adam: 2)
+    kernel_module = None           # kernels/<backend>/<name>.py holding the rule's update
 
     def __new__(cls, config_or_path=None, *args, **overrides):
         if cls is Solver:
@@ -96,7 +99,7 @@ class Solver:
         return super().__new__(cls)
 
     def __init__(self, config_or_path, max_iter=None, mode=None, weights=None, quiet=False,
-                 dtype=None):
+                 dtype=None, runtime=None, threads=None):
         root, file = load_config(config_or_path)
         self.config_file = file
         section = solver_section(root, file)
@@ -105,24 +108,31 @@ class Solver:
             self.p.max_iter = max_iter
         if mode is not None:
             self.p.mode = mode
+        if runtime is None:
+            runtime = Runtime.create(mode=self.p.mode, device_id=self.p.device_id,
+                                     threads=threads or self.p.threads or None)
+        self.runtime = runtime
         seed = self.p.random_seed if self.p.random_seed >= 0 else None
         dtype = np.float32 if dtype is None else dtype
-        self.net = Net(root, "train", mode=self.p.mode, seed=seed, dtype=dtype)
+        self.net = Net(root, "train", seed=seed, dtype=dtype, runtime=runtime)
         self.test_net = None
         if self.p.test_interval or self.p.test_iter:
-            self.test_net = Net(root, "test", mode=self.p.mode, dtype=dtype,
+            self.test_net = Net(root, "test", dtype=dtype, runtime=runtime,
                                 seed=None if seed is None else seed + 1)
             self.test_net.share_params_from(self.net)
         self.weights_file = weights
         if weights is not None:
             self._finetune_from(weights)
         self.params = self.net.learnable_params()
-        self.history = [[np.zeros_like(b.data) for _ in range(self.history_per_param)]
-                        for b, *_ in self.params]
-        # Flat views made once, so that the loop allocates nothing per iteration.
-        self._slots = [(b.data.reshape(-1), b.diff.reshape(-1), [h.reshape(-1) for h in hist],
-                        float(lr_mult), float(decay_mult))
-                       for (b, lr_mult, decay_mult, _), hist in zip(self.params, self.history)]
+        device = self.net.device
+        self.history = [[Blob(p.blob.shape, dtype, name=f"{p.key}/history/{j}", device=device)
+                         for j in range(self.history_per_param)] for p in self.params]
+        # The rule's kernels and the arrays they take, by backend: flat host views on the
+        # CPU, device arrays in CUDA mode (kernels/cuda/<name>.py, same function names).
+        pick = cpu_kernels if device is None else device.kernels
+        self.kernels = pick(self.kernel_module) if self.kernel_module else None
+        self.norms = pick("solver_norms")
+        self._arrays = _host_arrays if device is None else _device_arrays
         self.iter = 0
         self.losses = deque(maxlen=self.p.average_loss)
         self.smoothed_loss = float("nan")
@@ -230,16 +240,16 @@ class Solver:
 
     def _forward_backward(self):
         if self._debug is not None:
+            self._debug.iteration = self.iter
             try:
-                return self._debug.forward_backward(self.iter)
+                return self.net.forward_backward()
             except NonFiniteError as exc:
                 raise self._nonfinite(exc.what, "found by debug_info",
                                       (exc.layer, exc.where)) from None
         return self.net.forward_backward()
 
     def _clear_diffs(self):
-        for _, g, *_rest in self._slots:
-            g.fill(0)
+        self.net.clear_param_diffs()
 
     def _poll_signals(self):
         """Act on a pending signal: snapshot, and for 'stop' end the loop (returns True)."""
@@ -266,7 +276,7 @@ class Solver:
     def _display(self, rate, speed):
         log.info("Iteration %d (%.1f iter/s), loss = %.6g", self.iter, speed, self.smoothed_loss)
         for name, blob in self.net.output_blobs().items():
-            log.info("    Train net output: %s = %.6g", name, float(blob.data.mean()))
+            log.info("    Train net output: %s = %.6g", name, float(blob.cpu_data.mean()))
         log.info("Iteration %d, lr = %.6g", self.iter, rate)
         self._metric({"iter": self.iter, "phase": "train", "loss": self.smoothed_loss,
                       "lr": rate, "iter_per_s": speed})
@@ -296,9 +306,10 @@ class Solver:
         Raises NonFiniteError, leaving the weights untouched, if a gradient is not finite."""
         rate = learning_rate(self.p, self.iter)
         total = 0.0
-        for _, g, _, lr_mult, _ in self._slots:
-            if lr_mult != 0:
-                total += sumsq(g)
+        arrays, sumsq = self._arrays, self.norms.sumsq
+        for p in self.params:
+            if p.lr_mult != 0:
+                total += sumsq(arrays(p.blob)[1])
         if not math.isfinite(total):
             raise self._nonfinite("gradient", total)
         scale = 1.0 / self.p.iter_size
@@ -313,16 +324,20 @@ class Solver:
             self._debug.summary(self.params)
         l1 = self.p.regularization_type == "L1"
         decay = self.p.weight_decay
-        for w, g, hist, lr_mult, decay_mult in self._slots:
-            if lr_mult == 0:
+        for p, hist in zip(self.params, self.history):
+            if p.lr_mult == 0:
                 continue
-            self.update_param(w, g, hist, rate * lr_mult, scale, decay * decay_mult, l1)
+            w, g = arrays(p.blob)
+            self.update_param(w, g, [arrays(h)[0] for h in hist], rate * p.lr_mult, scale,
+                              decay * p.decay_mult, l1)
         if self._debug is not None:
             self._debug.updated(self.params)
         return rate
 
     def update_param(self, w, g, history, lr, grad_scale, decay, l1):
-        """Apply this rule's update to flat weights `w` given gradient `g` (each rule)."""
+        """Apply this rule's update to flat weights `w` given gradient `g` and the history
+        arrays (each rule, through `self.kernels`: host arrays on the CPU, device arrays in
+        CUDA mode)."""
         raise NotImplementedError
 
     # -- testing ---------------------------------------------------------------------------
@@ -333,7 +348,7 @@ class Solver:
         for _ in range(self.p.test_iter):
             self.test_net.forward()
             for name, blob in self.test_net.output_blobs().items():
-                sums[name] = sums.get(name, 0.0) + float(blob.data.mean())
+                sums[name] = sums.get(name, 0.0) + float(blob.cpu_data.mean())
         record = {"iter": self.iter, "phase": "test"}
         for name, total in sums.items():
             record[name] = total / max(self.p.test_iter, 1)
@@ -412,10 +427,10 @@ class Solver:
                   "iter": np.array(self.iter), "solver_type": np.array(self.type_name),
                   "smoothed_losses": np.array(list(self.losses), np.float64),
                   "signature": np.array(self._signature())}
-        for (blob, *_, key), hist in zip(self.params, self.history):
-            arrays[f"weights/{key}"] = blob.data
+        for p, hist in zip(self.params, self.history):
+            arrays[f"weights/{p.key}"] = p.blob.cpu_data
             for j, h in enumerate(hist):
-                arrays[f"history/{key}/{j}"] = h
+                arrays[f"history/{p.key}/{j}"] = h.cpu_data
         kind, keys, pos, has_gauss, cached = np.random.get_state()
         arrays["numpy_global/keys"] = keys
         arrays["numpy_global/rest"] = np.array([pos, has_gauss, cached], np.float64)
@@ -439,7 +454,7 @@ class Solver:
                 if net is not None]
 
     def _signature(self):
-        return ";".join(f"{key}:{'x'.join(map(str, b.shape))}" for b, *_, key in self.params)
+        return ";".join(f"{p.key}:{'x'.join(map(str, p.blob.shape))}" for p in self.params)
 
     def restore(self, path):
         """Continue from a state file written by `snapshot`, exactly where it stopped."""
@@ -468,10 +483,10 @@ class Solver:
         log.info("Resumed from %s at iteration %d", path, self.iter)
 
     def _load_state(self, arrays):
-        for (blob, *_, key), hist in zip(self.params, self.history):
-            blob.data[...] = arrays[f"weights/{key}"]
+        for p, hist in zip(self.params, self.history):
+            p.blob.data[...] = arrays[f"weights/{p.key}"]
             for j, h in enumerate(hist):
-                h[...] = arrays[f"history/{key}/{j}"]
+                h.data[...] = arrays[f"history/{p.key}/{j}"]
         if "numpy_global/keys" in arrays:
             pos, has_gauss, cached = arrays["numpy_global/rest"]
             np.random.set_state(("MT19937", arrays["numpy_global/keys"], int(pos),
@@ -495,6 +510,14 @@ class Solver:
         self.losses.extend(float(x) for x in arrays["smoothed_losses"])
         self.smoothed_loss = (math.fsum(self.losses) / len(self.losses) if self.losses
                               else float("nan"))
+
+
+def _host_arrays(blob):
+    return blob.flat_data, blob.flat_diff
+
+
+def _device_arrays(blob):
+    return blob.mutable_gpu_data.reshape(-1), blob.gpu_diff.reshape(-1)
 
 
 def _noop(solver):

@@ -50,6 +50,8 @@ class SolverParams:
     sigterm_effect: Literal[SIGNAL_EFFECTS] = "stop"
     sighup_effect: Literal[SIGNAL_EFFECTS] = "snapshot"
     mode: Literal["cpu", "cuda"] = "cpu"
+    device_id: int = bounded(0, lo=0)
+    threads: int = bounded(0, lo=0)          # 0: LAYERFLOW_NUM_THREADS, else the CPUs
     random_seed: int = -1
     debug_info: bool = False
 

@@ -5,14 +5,14 @@ No momentum (Caffe refuses it).
 
     solver: {type: RMSProp, base_lr: 0.001, rms_decay: 0.98, delta: 1.0e-8}
 """
-from ..kernels.cpu.rmsprop import rmsprop_update
 from .base import Solver, register_solver
 
 
 @register_solver("RMSProp")
 class RMSProp(Solver):
     history_per_param = 1
+    kernel_module = "rmsprop"
 
     def update_param(self, w, g, history, lr, grad_scale, decay, l1):
-        rmsprop_update(w, g, history[0], lr, grad_scale, decay, l1, self.p.rms_decay,
-                       self.p.delta)
+        self.kernels.rmsprop_update(w, g, history[0], lr, grad_scale, decay, l1, self.p.rms_decay,
+                                    self.p.delta)

@@ -144,7 +144,7 @@ def test_batch_norm_params_never_learn_and_lr_mult_is_refused(tmp_path):
           - {name: bn, type: BatchNorm, bottom: x, top: x%s}
         """)
     net = net_from(tmp_path, text % "")
-    lr = {key: lr for _, lr, _, key in net.learnable_params()}
+    lr = {p.key: p.lr_mult for p in net.learnable_params()}
     assert lr == {"bn/0": 0.0, "bn/1": 0.0, "bn/2": 0.0}
     with pytest.raises(ConfigError, match="cannot be learned.*lr_mult 0"):
         net_from(tmp_path, text % ", param: [{lr_mult: 0}, {lr_mult: 1}]")

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from layerflow import ConfigError, Net, ShapeError
+from layerflow.runtime import Runtime
 
 from .harness import DTYPES, backward, check_gradient, forward, make_layer, to_torch, torch
 
@@ -144,12 +145,11 @@ def test_data_gradient_way_follows_the_work():
 def test_direct_path_split_over_threads_matches_torch(monkeypatch, dtype):
     """Five images over three threads (uneven ranges), each with its own buffers and
     weight-gradient partial sums."""
-    import layerflow.layers.convolution as conv
-    monkeypatch.setattr(conv, "num_threads", lambda: 3)
     params, shape = GRID[8]
     rng = np.random.default_rng(9)
     x = rng.normal(size=(5,) + shape[1:]).astype(dtype)
-    layer, bottom, top = make_layer("Convolution", params, [x], dtype=dtype)
+    layer, bottom, top = make_layer("Convolution", params, [x], dtype=dtype,
+                                    runtime=Runtime(threads=3, blas_threads=1))
     assert layer._direct and layer._parts == 3
     (y,) = forward(layer, bottom, top)
     dy = rng.normal(size=y.shape).astype(dtype)

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from layerflow.layer import ShapeError
+from layerflow.runtime import Runtime
 
 from .harness import DTYPES, backward, check_gradient, forward, make_layer, to_torch, tol, torch
 
@@ -25,13 +26,12 @@ def test_inner_product_matches_torch(monkeypatch, dtype, axis, concurrent):
     """Also with the data and weight gradients on two threads (conv nets, where OpenBLAS
     is held at one thread)."""
     import layerflow.layers.inner_product as ip
-    monkeypatch.setattr(ip, "single_threaded_blas", lambda: concurrent)
-    monkeypatch.setattr(ip, "num_threads", lambda: 2 if concurrent else 1)
     monkeypatch.setattr(ip, "SPLIT_FLOPS", 0)
     x = RNG.normal(size=(2, 3, 4, 5)).astype(dtype)
+    runtime = Runtime(threads=2 if concurrent else 1, blas_threads=1)
     layer, bottom, top = make_layer("InnerProduct", {"num_output": 6, "axis": axis,
                                                      "bias_filler": {"type": "uniform"}},
-                                    [x], dtype=dtype)
+                                    [x], dtype=dtype, runtime=runtime)
     (y,) = forward(layer, bottom, top)
     dy = RNG.normal(size=y.shape).astype(dtype)
     (dx,), (dw, db) = backward(layer, bottom, top, [dy])

@@ -1,0 +1,43 @@
+"""The CUDA device of a blob's copies, through numba-cuda device arrays (imported only in
+CUDA mode). Kernels for it live in `layerflow/kernels/cuda/`, named as their CPU twins."""
+import importlib
+
+from numba import cuda
+
+
+class CudaDevice:
+    def __init__(self, device_id=0):
+        self.device_id = device_id
+        cuda.select_device(device_id)
+        self.name = f"cuda:{device_id}"
+
+    def zeros(self, count, dtype):
+        dev = cuda.device_array(max(int(count), 1), dtype)[:count]
+        if count:
+            _fill_zero(dev)
+        return dev
+
+    def fill_zero(self, dev):
+        if dev.size:
+            _fill_zero(dev)
+
+    def upload(self, host, dev):
+        dev.copy_to_device(host)
+
+    def download(self, dev, host):
+        dev.copy_to_host(host)
+
+    def kernels(self, name):
+        return importlib.import_module(f"layerflow.kernels.cuda.{name}")
+
+
+@cuda.jit
+def _zero(a):
+    i = cuda.grid(1)
+    if i < a.size:
+        a[i] = 0
+
+
+def _fill_zero(dev):
+    threads = 256
+    _zero[(dev.size + threads - 1) // threads, threads](dev)

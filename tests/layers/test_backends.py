@@ -1,0 +1,91 @@
+"""Every built-in layer as a LayerCase, run over dtypes and backends: on the CPU and on the
+fake device (CUDA mode without GPU twins: the CPU fallback through the blobs' heads), each
+compared with PyTorch where PyTorch has the op and with the CPU backend. The layers' own
+test files hold their finer cases; this table makes sure no layer misbehaves on a device."""
+import numpy as np
+import pytest
+
+from .harness import BACKENDS, DTYPES, LayerCase, run_case, torch, torch_reference
+
+F = None if not hasattr(torch, "nn") else torch.nn.functional
+
+
+def normal(*shape, count=1):
+    return lambda rng, dtype: [rng.normal(size=shape) for _ in range(count)]
+
+
+def away_from_zero(*shape):
+    def make(rng, dtype):
+        x = rng.normal(size=shape)
+        return [np.where(np.abs(x) < 0.05, 0.1, x)]
+    return make
+
+
+def labels(shape, classes):
+    return lambda rng, dtype: [rng.normal(size=shape), rng.integers(0, classes, shape[0])]
+
+
+CASES = [
+    LayerCase("relu", "ReLU", {}, away_from_zero(2, 3, 4),
+              torch_reference(lambda x: torch.relu(x)), grad={"kink_range": 0.01}),
+    LayerCase("leaky", "ReLU", {"negative_slope": 0.1}, away_from_zero(2, 3, 4),
+              torch_reference(lambda x: F.leaky_relu(x, 0.1)), grad={"kink_range": 0.01}),
+    LayerCase("sigmoid", "Sigmoid", {}, normal(2, 3, 4),
+              torch_reference(lambda x: torch.sigmoid(x))),
+    LayerCase("tanh", "TanH", {}, normal(2, 3, 4), torch_reference(lambda x: torch.tanh(x))),
+    LayerCase("softmax", "Softmax", {}, normal(2, 5, 3),
+              torch_reference(lambda x: torch.softmax(x, 1))),
+    LayerCase("inner_product", "InnerProduct",
+              {"num_output": 4, "bias_filler": {"type": "gaussian"}}, normal(3, 2, 5)),
+    LayerCase("convolution", "Convolution",
+              {"num_output": 3, "kernel_size": 3, "pad": 1, "bias_filler": {"type": "gaussian"}},
+              normal(2, 2, 5, 5)),
+    LayerCase("grouped_conv", "Convolution",
+              {"num_output": 4, "kernel_size": 2, "stride": 2, "group": 2}, normal(1, 4, 5, 4)),
+    LayerCase("deconvolution", "Deconvolution", {"num_output": 2, "kernel_size": 3, "stride": 2},
+              normal(1, 3, 3, 4)),
+    LayerCase("max_pool", "Pooling", {"pool": "MAX", "kernel_size": 2, "stride": 2},
+              normal(2, 2, 5, 4), torch_reference(lambda x: F.max_pool2d(x, 2, 2, ceil_mode=True))),
+    LayerCase("ave_pool", "Pooling", {"pool": "AVE", "kernel_size": 3, "stride": 2},
+              normal(1, 2, 7, 7), torch_reference(lambda x: F.avg_pool2d(x, 3, 2))),
+    LayerCase("lrn", "LRN", {"local_size": 3}, normal(1, 5, 3, 3)),
+    LayerCase("batch_norm", "BatchNorm", {}, normal(4, 3, 2, 2),
+              torch_reference(lambda x: F.batch_norm(x, None, None, training=True, eps=1e-5)),
+              rtol={"float32": 1e-4}, atol={"float32": 1e-5}),
+    LayerCase("scale", "Scale", {"bias_term": True, "filler": {"type": "gaussian"}},
+              normal(2, 3, 4)),
+    LayerCase("bias", "Bias", {},
+              lambda rng, dtype: [rng.normal(size=(2, 3, 4)), rng.normal(size=(3,))],
+              torch_reference(lambda x, b: x + b.reshape(1, 3, 1))),
+    LayerCase("eltwise_sum", "Eltwise", {"coeff": [1.0, -2.0]}, normal(2, 3, count=2),
+              torch_reference(lambda a, b: a - 2 * b)),
+    LayerCase("eltwise_prod", "Eltwise", {"operation": "PROD"}, normal(2, 3, count=2),
+              torch_reference(lambda a, b: a * b)),
+    LayerCase("eltwise_max", "Eltwise", {"operation": "MAX"}, normal(2, 3, count=2),
+              torch_reference(lambda a, b: torch.maximum(a, b))),
+    LayerCase("concat", "Concat", {}, normal(2, 3, count=2),
+              torch_reference(lambda a, b: torch.cat([a, b], 1))),
+    LayerCase("slice", "Slice", {"slice_point": [1]}, normal(2, 3), num_top=2,
+              reference=torch_reference(lambda x: (x[:, :1], x[:, 1:]))),
+    LayerCase("crop", "Crop", {"axis": 2, "offset": [1]},
+              lambda rng, dtype: [rng.normal(size=(1, 2, 5, 5)), np.zeros((1, 1, 3, 3))],
+              torch_reference(lambda x, r: x[:, :, 1:4, 1:4])),
+    LayerCase("flatten", "Flatten", {}, normal(2, 3, 2),
+              torch_reference(lambda x: x.reshape(2, -1))),
+    LayerCase("reshape", "Reshape", {"shape": [0, -1]}, normal(2, 3, 2),
+              torch_reference(lambda x: x.reshape(2, -1))),
+    LayerCase("euclidean_loss", "EuclideanLoss", {}, normal(3, 4, count=2),
+              torch_reference(lambda a, b: ((a - b) ** 2).sum() / 6)),
+    LayerCase("softmax_loss", "SoftmaxWithLoss", {}, labels((4, 5), 5),
+              torch_reference(lambda x, y: F.cross_entropy(x, y.long()))),
+    LayerCase("accuracy", "Accuracy", {}, labels((6, 4), 4), check_gradient=False),
+    LayerCase("dropout_test", "Dropout", {}, normal(2, 3), phase="TEST",
+              reference=torch_reference(lambda x: x * 1.0)),
+]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_layer_case(case, dtype, backend):
+    run_case(case, dtype, backend)

@@ -3,6 +3,7 @@ multiples of a tile, alpha/beta, a broadcast batch and a k split over a batch.""
 import numpy as np
 import pytest
 
+from layerflow.kernels.cpu import gemm as cg
 from layerflow.kernels.cuda import gemm as g
 
 from .util import DTYPES, dev, host
@@ -28,6 +29,9 @@ def test_gemm_transposes(rng, variant, trans_a, trans_b, dtype):
     c = dev(c0)
     g.gemm(dev(a), dev(b), c, trans_a, trans_b, alpha=0.5, beta=2.0, variant=variant)
     np.testing.assert_allclose(host(c), want, **_tol(dtype, K))
+    c1 = c0.copy()                                     # the numpy reference twin
+    cg.gemm(a, b, c1, trans_a, trans_b, alpha=0.5, beta=2.0)
+    np.testing.assert_allclose(c1, want, **_tol(dtype, K))
 
 
 @pytest.mark.parametrize("M,N,K", [(1, 1, 1), (33, 2, 17), (2, 40, 5), (16, 16, 16)])
@@ -62,3 +66,11 @@ def test_gemm_batched_and_k_split(rng, variant):
                    dev(col).reshape(col.size), (0, R * P, 1, P),
                    dw.reshape(M * R), (0, R, 1), kp=P, beta=1.0, variant=variant)
     np.testing.assert_allclose(host(dw), 1 + np.einsum("nmp,nrp->mr", dy, col), rtol=1e-12)
+    if variant == "small":                             # the numpy reference twin, same calls
+        y2, dw2 = np.zeros(nimg * M * P), np.ones(M * R)
+        cg.gemm_strided(M, P, R, w.reshape(-1), (0, R, 0, 1), col.reshape(-1), (R * P, 0, P, 1),
+                        y2, (M * P, P, 1), batch=nimg)
+        cg.gemm_strided(M, R, nimg * P, dy.reshape(-1), (0, P, M * P, 1), col.reshape(-1),
+                        (0, R * P, 1, P), dw2, (0, R, 1), kp=P, beta=1.0)
+        np.testing.assert_allclose(y2, host(y).reshape(-1), rtol=1e-12)
+        np.testing.assert_allclose(dw2, host(dw).reshape(-1), rtol=1e-12)

@@ -47,7 +47,7 @@ def test_max_pool(rng, geom, dtype):
     gy, gmask = dev(np.zeros_like(y)), dev(np.zeros_like(mask))
     gdx, gmf = dev(np.full_like(x, np.nan)), dev(np.zeros_like(y))
     gpool.max_pool_forward(dev(x), *g, gy, gmask)
-    gpool.max_pool_backward(dev(dy), gmask, *g, gdx)
+    gpool.max_pool_backward(dev(dy), gmask, gdx)
     gpool.mask_to_float(gmask, gmf)
     np.testing.assert_array_equal(host(gy), y)
     np.testing.assert_array_equal(host(gmask), mask)

@@ -5,7 +5,7 @@ come back to the host, as the CPU kernel returns them (Accuracy runs in TEST onl
 import numpy as np
 from numba import cuda, int64
 
-from .launch import THREADS
+from .launch import THREADS, scratch
 
 _NONE = np.int64(1 << 62)
 
@@ -59,10 +59,10 @@ def _count(scores, labels, top_k, ignore_label, has_ignore, work):
             work[1] = 0
 
 
-def topk_correct(scores, labels, top_k, ignore_label, has_ignore, work):
+def topk_correct(scores, labels, top_k, ignore_label, has_ignore):
     """(correct, counted) over an (outer, channels, inner) device score view, as the CPU
-    kernel returns them ((-1 - position, 0) for a label outside [0, channels)).
-    work: an int64 device array of 2 that the caller owns (it is read back)."""
+    kernel returns them ((-1 - position, 0) for a label outside [0, channels))."""
+    work = scratch(2, np.int64)
     _count[1, THREADS](scores, labels, int(top_k), int(ignore_label), bool(has_ignore), work)
     correct, counted = work.copy_to_host()
     return int(correct), int(counted)

@@ -1,8 +1,9 @@
 """EuclideanLoss kernels, the CUDA twins of kernels/cpu/euclidean_loss.py: d = a - b, and the
 sum of d^2 (float64, one block in a fixed order) read back as the CPU kernel returns it."""
+import numpy as np
 from numba import cuda, float64
 
-from .launch import THREADS, f64, flat, grid
+from .launch import THREADS, f64, flat, grid, scratch
 
 
 @cuda.jit
@@ -36,8 +37,9 @@ def _scaled_copy(src, alpha, dst):
         i += cuda.gridsize(1)
 
 
-def euclidean_diff(a, b, d, work):
-    """d = a - b; returns sum(d^2). work: a float64 device array of 1 (read back)."""
+def euclidean_diff(a, b, d):
+    """d = a - b; returns sum(d^2)."""
+    work = scratch(1, np.float64)
     _diff[1, THREADS](flat(a), flat(b), flat(d), work)
     return float(work.copy_to_host()[0])
 

@@ -70,3 +70,16 @@ def scalar(v):
     """A coefficient passed on as the CPU kernel would see it: a Python float as float64
     (see f64), a numpy scalar unchanged (a float32 one keeps float32 nets in float32)."""
     return np.float64(v) if isinstance(v, (float, int)) and not isinstance(v, bool) else v
+
+
+_scratch = {}
+
+
+def scratch(count, dtype):
+    """A small device buffer for results a kernel hands back to the host (a loss, counts),
+    made once per (count, dtype) and reused, so that these kernels keep their CPU twins'
+    signatures. Read back right after use (the default stream orders it)."""
+    key = (count, np.dtype(dtype).str)
+    if key not in _scratch:
+        _scratch[key] = cuda.device_array(count, dtype)
+    return _scratch[key]

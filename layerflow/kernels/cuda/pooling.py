@@ -1,14 +1,16 @@
 """Pooling kernels with Caffe's window rules over (N, C, H, W) device arrays, the CUDA twins
-of kernels/cpu/pooling.py (same results; no plans: the CPU's padded planes and gather tables
-serve its vector lanes, a GPU thread per output needs none).
+of kernels/cpu/pooling.py with the same arguments and results. The trailing plan arguments
+(the CPU's padded planes and gather tables, host arrays made by max_pool_plan /
+ave_pool_plan) serve its vector lanes and are ignored here: a thread per output needs none.
 
 Window of output (i, j): rows hs = i*sh - ph .. he = min(hs + kh, H), hs = max(hs, 0)
 (columns alike). MAX keeps the flat index h*W + w of the maximum (first one on ties); a
 window with no pixel (Caffe's ceil rounding without padding) gives -FLT_MAX and index -1
 and passes no gradient. AVE divides by the window clipped to the *padded* input.
-Forward: one thread per output. Backward: one thread per input pixel, gathering over the
-windows that cover it in window order (Caffe's GPU scheme: no atomics, and the sums come
-in the order the CPU's scatter adds them)."""
+Forward: one thread per output. MAX backward: one thread per (n, c) plane routes dy to the
+argmax in output order, as the CPU loop does (the same bits; N*C threads, no atomics).
+AVE backward: one thread per input pixel, gathering over the windows that cover it in
+window order (Caffe's GPU scheme)."""
 import numpy as np
 from numba import cuda
 
@@ -59,25 +61,21 @@ def _max_forward(x, kh, kw, sh, sw, ph, pw, y, mask):
 
 
 @cuda.jit
-def _max_backward(dy, mask, kh, kw, sh, sw, ph, pw, dx):
+def _max_backward(dy, mask, dx):
     N, C, H, W = dx.shape
     oh, ow = dy.shape[2], dy.shape[3]
-    e = cuda.grid(1)
-    while e < dx.size:
-        n = e // (C * H * W)
-        c = (e // (H * W)) % C
-        a = (e // W) % H
-        b = e % W
-        ilo, ihi = _covering(a, kh, sh, ph, oh)
-        jlo, jhi = _covering(b, kw, sw, pw, ow)
-        s = dx.dtype.type(0)
-        q = a * W + b
-        for i in range(ilo, ihi):
-            for j in range(jlo, jhi):
-                if mask[n, c, i, j] == q:
-                    s += dy[n, c, i, j]
-        dx[n, c, a, b] = s
-        e += cuda.gridsize(1)
+    zero = dx.dtype.type(0)
+    nc = cuda.grid(1)
+    while nc < N * C:
+        n = nc // C
+        c = nc % C
+        for q in range(H * W):
+            dx[n, c, q // W, q % W] = zero
+        for k in range(oh * ow):
+            m = mask[n, c, k // ow, k % ow]
+            if m >= 0:                     # -1: a window with no pixel
+                dx[n, c, m // W, m % W] += dy[n, c, k // ow, k % ow]
+        nc += cuda.gridsize(1)
 
 
 @cuda.jit(device=True, inline=True)
@@ -140,15 +138,15 @@ def _mask_to_float(mask, out):
         i += cuda.gridsize(1)
 
 
-def max_pool_forward(x, kh, kw, sh, sw, ph, pw, y, mask):
+def max_pool_forward(x, kh, kw, sh, sw, ph, pw, y, mask, *plan):
     """y = max over each window; mask (int32, y's shape) its flat index in the plane."""
     _max_forward[grid(y.size)](x, kh, kw, sh, sw, ph, pw, y, mask)
 
 
-def max_pool_backward(dy, mask, kh, kw, sh, sw, ph, pw, dx):
+def max_pool_backward(dy, mask, dx):
     """dx (written whole) = dy routed to the argmax of each window, summed where windows
-    overlap. Takes the geometry, which the CPU twin does not need (it scatters)."""
-    _max_backward[grid(dx.size)](dy, mask, kh, kw, sh, sw, ph, pw, dx)
+    overlap."""
+    _max_backward[grid(dx.shape[0] * dx.shape[1])](dy, mask, dx)
 
 
 def mask_to_float(mask, out):
@@ -157,10 +155,10 @@ def mask_to_float(mask, out):
     _mask_to_float[grid(mask.size)](mask, out)
 
 
-def ave_pool_forward(x, kh, kw, sh, sw, ph, pw, y):
+def ave_pool_forward(x, kh, kw, sh, sw, ph, pw, y, *plan):
     _ave_forward[grid(y.size)](x, kh, kw, sh, sw, ph, pw, y)
 
 
-def ave_pool_backward(dy, kh, kw, sh, sw, ph, pw, dx):
+def ave_pool_backward(dy, kh, kw, sh, sw, ph, pw, dx, *plan):
     """dx (written whole): each pixel sums dy / size over the windows that cover it."""
     _ave_backward[grid(dx.size)](dy, kh, kw, sh, sw, ph, pw, dx)

@@ -10,7 +10,7 @@ import math
 import numpy as np
 from numba import cuda, float64, int64
 
-from .launch import THREADS, f64, grid
+from .launch import THREADS, f64, grid, scratch
 from .softmax import softmax_forward
 
 FLT_MIN = 1.1754944e-38
@@ -75,12 +75,12 @@ def _backward(prob, labels, ignore_label, has_ignore, scale, dx):
         k += cuda.gridsize(1)
 
 
-def softmax_loss_forward(x, labels, ignore_label, has_ignore, prob, work):
+def softmax_loss_forward(x, labels, ignore_label, has_ignore, prob):
     """Fill `prob`; return (sum of -log p[label], number of counted positions), as the CPU
     kernel does (count -1 - position for a label outside [0, channels)). x, prob:
-    (outer, channels, inner) device arrays; labels: flat device array of outer*inner;
-    work: a float64 device array of 2 that the caller owns (it is read back)."""
+    (outer, channels, inner) device arrays; labels: flat device array of outer*inner."""
     softmax_forward(x, prob)
+    work = scratch(2, np.float64)
     _loss_sum[1, THREADS](prob, labels, int(ignore_label), bool(has_ignore), work)
     total, count = work.copy_to_host()
     return float(total), int(count)

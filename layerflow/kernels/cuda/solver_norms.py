@@ -12,7 +12,7 @@ import math
 import numpy as np
 from numba import cuda, float64
 
-from .launch import THREADS, block_sum_kernel, flat
+from .launch import THREADS, block_sum_kernel, flat, scratch
 
 
 @cuda.jit(device=True, inline=True)
@@ -73,18 +73,14 @@ def _non_finite(x, out, slot):
         out[slot] = buf[0]
 
 
-_scratch = []
-
-
 def _run(kernel, x, out, slot):
     """Launch one reduction into out[slot]; without `out`, return the number."""
     if out is not None:
         kernel[1, THREADS](flat(x), out, slot)
         return None
-    if not _scratch:
-        _scratch.append(cuda.device_array(1, np.float64))
-    kernel[1, THREADS](flat(x), _scratch[0], 0)
-    return float(_scratch[0].copy_to_host()[0])
+    work = scratch(1, np.float64)
+    kernel[1, THREADS](flat(x), work, 0)
+    return float(work.copy_to_host()[0])
 
 
 def sumsq(x, out=None, slot=0):

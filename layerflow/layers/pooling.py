@@ -93,6 +93,9 @@ class Pooling(Layer):
         chunks = min(n * c, 8 * self.runtime.threads)
         if self.p.pool == "MAX":
             self._mask = np.empty(self._top_shape, np.int32)
+            if self.device is not None:             # the argmax stays on the device
+                self._mask_gpu = self.device.zeros(self._mask.size, np.int32).reshape(
+                    self._top_shape)
             self._plan = max_pool_plan(h, w, kh, kw, sh, sw, ph, pw, oh, ow, self.dtype,
                                        chunks)
         else:
@@ -127,6 +130,26 @@ class Pooling(Layer):
         if (p > 0 or other_pad > 0) and (out - 1) * s >= size + p:
             out -= 1
         return out
+
+    def forward_gpu(self, bottom, top):
+        k = self.device.kernels("pooling")
+        x, y = bottom[0].gpu_data, top[0].mutable_gpu_data
+        if self.p.pool == "MAX":
+            k.max_pool_forward(x, *self.geometry, y, self._mask_gpu, *self._plan)
+            if len(top) == 2:
+                k.mask_to_float(self._mask_gpu, top[1].mutable_gpu_data)
+        else:
+            k.ave_pool_forward(x, *self.geometry, y, *self._plan)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        if not propagate_down[0]:
+            return
+        k = self.device.kernels("pooling")
+        dy, dx = top[0].gpu_diff, bottom[0].mutable_gpu_diff
+        if self.p.pool == "MAX":
+            k.max_pool_backward(dy, self._mask_gpu, dx)
+        else:
+            k.ave_pool_backward(dy, *self.geometry, dx, *self._plan)
 
     def to_onnx(self, g, x, y, bottom, top):
         p, name = self.p, self.name

@@ -37,6 +37,13 @@ CASES = {   # id: (type, params, inputs, number of tops)
     "ave_pool": ("Pooling", {"pool": "AVE", "kernel_size": 3, "stride": 2, "pad": 1},
                  normal((1, 2, 6, 5)), 1),
     "split": ("Split", {}, normal((2, 7)), 3),
+    "eltwise_sum": ("Eltwise", {"coeff": [1.0, -2.0, 0.5]}, normal((2, 5), (2, 5), (2, 5)), 1),
+    "eltwise_max": ("Eltwise", {"operation": "MAX"}, normal((2, 5), (2, 5), (2, 5)), 1),
+    "eltwise_prod": ("Eltwise", {"operation": "PROD"}, normal((2, 5), (2, 5)), 1),
+    "bias": ("Bias", {}, normal((2, 3, 4), (3,)), 1),
+    "concat": ("Concat", {}, normal((2, 3, 2), (2, 1, 2)), 1),
+    "slice": ("Slice", {"slice_point": [1, 3]}, normal((2, 4, 3)), 3),
+    "crop": ("Crop", {"axis": 2, "offset": [1, 2]}, normal((1, 2, 5, 6), (1, 1, 3, 3)), 1),
 }
 
 

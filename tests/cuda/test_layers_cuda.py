@@ -43,6 +43,8 @@ CASES = {   # id: (type, params, inputs, number of tops)
     "bias": ("Bias", {}, normal((2, 3, 4), (3,)), 1),
     "concat": ("Concat", {}, normal((2, 3, 2), (2, 1, 2)), 1),
     "slice": ("Slice", {"slice_point": [1, 3]}, normal((2, 4, 3)), 3),
+    "batch_norm": ("BatchNorm", {}, normal((4, 3, 2, 2)), 1),
+    "batch_norm_global": ("BatchNorm", {"use_global_stats": True}, normal((2, 3, 5)), 1),
     "crop": ("Crop", {"axis": 2, "offset": [1, 2]}, normal((1, 2, 5, 6), (1, 1, 3, 3)), 1),
 }
 

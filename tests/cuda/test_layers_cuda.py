@@ -45,6 +45,9 @@ CASES = {   # id: (type, params, inputs, number of tops)
     "slice": ("Slice", {"slice_point": [1, 3]}, normal((2, 4, 3)), 3),
     "batch_norm": ("BatchNorm", {}, normal((4, 3, 2, 2)), 1),
     "batch_norm_global": ("BatchNorm", {"use_global_stats": True}, normal((2, 3, 5)), 1),
+    "lrn": ("LRN", {"local_size": 3}, normal((1, 5, 2, 3)), 1),
+    "lrn_within": ("LRN", {"local_size": 3, "norm_region": "WITHIN_CHANNEL"},
+                   normal((1, 2, 4, 3)), 1),
     "crop": ("Crop", {"axis": 2, "offset": [1, 2]}, normal((1, 2, 5, 6), (1, 1, 3, 3)), 1),
 }
 

@@ -120,17 +120,6 @@ class Pooling(Layer):
         else:
             ave_pool_backward(top[0].diff, *self.geometry, bottom[0].diff, *self._plan)
 
-    def out_size(self, size, k, s, p, other_pad):
-        """Caffe's output size along one axis: when either pad is nonzero (Caffe tests
-        pad_h || pad_w for both axes), the last window must start inside the input + pad."""
-        if self.p.round_mode == "CEIL":
-            out = int(math.ceil((size + 2 * p - k) / s)) + 1
-        else:
-            out = (size + 2 * p - k) // s + 1
-        if (p > 0 or other_pad > 0) and (out - 1) * s >= size + p:
-            out -= 1
-        return out
-
     def forward_gpu(self, bottom, top):
         k = self.device.kernels("pooling")
         x, y = bottom[0].gpu_data, top[0].mutable_gpu_data
@@ -150,6 +139,17 @@ class Pooling(Layer):
             k.max_pool_backward(dy, self._mask_gpu, dx)
         else:
             k.ave_pool_backward(dy, *self.geometry, dx, *self._plan)
+
+    def out_size(self, size, k, s, p, other_pad):
+        """Caffe's output size along one axis: when either pad is nonzero (Caffe tests
+        pad_h || pad_w for both axes), the last window must start inside the input + pad."""
+        if self.p.round_mode == "CEIL":
+            out = int(math.ceil((size + 2 * p - k) / s)) + 1
+        else:
+            out = (size + 2 * p - k) // s + 1
+        if (p > 0 or other_pad > 0) and (out - 1) * s >= size + p:
+            out -= 1
+        return out
 
     def to_onnx(self, g, x, y, bottom, top):
         p, name = self.p, self.name

@@ -1,7 +1,9 @@
 """The `layerflow` command: train and test nets from YAML configs, and the tools around them.
 
-    layerflow train | test | time | draw | plot | gradcheck | import-caffe | export-onnx
-              | layers | device | data fetch
+    layerflow train | test | predict | models | time | draw | plot | gradcheck
+              | import-caffe | export-caffe | export-onnx | layers | device | data fetch
+
+CONFIG may be a path or the name of a packaged model (`layerflow models`); a path wins.
 
 A user error (a config mistake, a missing or corrupt file, a shape that does not fit)
 prints one line and exits with status 1; a usage error exits with status 2.
@@ -47,9 +49,36 @@ def _setup_logging(quiet=False):
 def cmd_train(args):
     from .solvers import Solver
     t0 = time.perf_counter()
-    solver = Solver(args.config, max_iter=args.max_iter, mode=args.mode, weights=args.weights,
-                    threads=args.threads)
-    solver.solve(resume=args.resume)
+    world = _mpi_world(args)
+    runtime = None
+    if world is not None:
+        from .config import load_config, solver_section
+        from .runtime import Runtime
+        solver_cfg = solver_section(*load_config(args.config))
+        runtime = Runtime.create(mode=args.mode or solver_cfg.get("mode"),
+                                 device_id=solver_cfg.get("device_id"), threads=args.threads,
+                                 rank=world.rank, world_size=world.size,
+                                 local_size=world.local_size)
+    board = None
+    if getattr(args, "tensorboard", None):       # before the build: a missing package fails fast
+        from .tensorboard import EventLog
+        board = EventLog(args.tensorboard)
+    try:
+        solver = Solver(args.config, max_iter=args.max_iter, mode=args.mode,
+                        weights=args.weights, threads=args.threads, runtime=runtime)
+        if world is not None:
+            from .parallel import attach
+            attach(solver, world)
+        elif solver.p.mpi:
+            raise ValueError(f"{args.config}: the solver sets 'mpi: true', but this process "
+                             "was not started by an MPI launcher: run mpirun -n K layerflow "
+                             "train ...")
+        if board is not None and (world is None or world.root):
+            board.attach(solver)
+        solver.solve(resume=args.resume)
+    finally:
+        if board is not None:
+            board.close()
     last = getattr(solver, "last_test", None)
     if last:
         summary = ", ".join(f"{k} = {v:.4f}" for k, v in last.items()
@@ -71,15 +100,49 @@ def _runtime(args, root, file):
                           threads=args.threads or solver.get("threads") or None)
 
 
+def _mpi_world(args):
+    """The MPI job this process is a rank of (None for a plain run); sets the threads per
+    rank (--threads, else LAYERFLOW_NUM_THREADS / OMP_NUM_THREADS, else cores / ranks on
+    this host) and keeps the log of ranks other than 0 to warnings."""
+    import os
+    from .parallel import comm
+    if args.threads:
+        os.environ["LAYERFLOW_NUM_THREADS"] = str(args.threads)
+    if not (args.mpi or comm.launched_by_mpi()):
+        return None
+    world = comm.World()
+    _MPI_WORLD.append(world)
+    if not world.root:
+        log.setLevel(logging.WARNING)
+    given = args.threads or next((os.environ[v] for v in ("LAYERFLOW_NUM_THREADS",
+                                                          "OMP_NUM_THREADS")
+                                  if os.environ.get(v, "").isdigit()), None)
+    threads = int(given) if given else comm.threads_per_rank(world.local_size)
+    os.environ["LAYERFLOW_NUM_THREADS"] = str(threads)
+    log.info("MPI job of %d ranks (%d on this host): %d thread(s) per rank (%s)", world.size,
+             world.local_size, threads, "as set" if given else
+             "the host's cores / its ranks; override with --threads or LAYERFLOW_NUM_THREADS")
+    return world
+
+
+_MPI_WORLD = []          # the MPI job of this process, once train has joined it
+
+
 def cmd_test(args):
-    from .config import load_config, solver_section
+    from .config import Where, load_config, solver_section
+    from .config.errors import shown
+    from .io.weights import copy_weights
     from .net import Net
     root, file = load_config(args.config)
     iterations = args.iterations
     if iterations is None:
         solver = root.get("solver") if isinstance(root, dict) else None
         iterations = solver_section(root, file).get("test_iter", 50) if solver else 50
-    net = Net(root, "test", weights=args.weights, runtime=_runtime(args, root, file))
+        if not isinstance(iterations, int) or isinstance(iterations, bool) or iterations < 0:
+            raise Where(file).at(solver, "test_iter").error(
+                f"'test_iter' must be a count of batches, got {shown(iterations)}")
+    net = Net(root, "test", runtime=_runtime(args, root, file))
+    copy_weights(net, args.weights, require_all=True)    # every param, all finite
     sums = {}
     for i in range(iterations):
         net.forward()
@@ -101,6 +164,21 @@ def _quiet_build(args):
         yield
     finally:
         log.setLevel(level)
+
+
+def cmd_predict(args):
+    from .predict import Predictor, format_results
+    with _quiet_build(args):
+        predictor = Predictor(args.config, args.weights, batch=args.batch, mode=args.mode)
+    results = predictor.predict(args.inputs, top=args.top)
+    print(format_results(results, as_json=args.json))
+    return 0
+
+
+def cmd_models(args):
+    from .zoo import listing
+    print(listing())
+    return 0
 
 
 def cmd_time(args):
@@ -169,8 +247,11 @@ def cmd_import_caffe(args):
     from pathlib import Path
 
     from .config.caffe_import import import_caffe
+    if args.weights and not args.output:
+        raise ValueError("import-caffe: --weights needs -o OUT.yaml (the weights "
+                         "go to OUT.weights.npz)")
     result = import_caffe(args.prototxt, known_datasets=not args.lmdb, net_path=args.net)
-    text = result.to_yaml()
+    text = result.to_yaml(line_map=bool(args.output))
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     for line, message in result.problems:
@@ -183,6 +264,23 @@ def cmd_import_caffe(args):
                                 if result.problems else ""), file=sys.stderr)
     else:
         sys.stdout.write(text)
+    if args.weights:
+        from .io.caffemodel import import_caffemodel_weights
+        with _quiet_build(args):
+            path, n, notes = import_caffemodel_weights(result.config, args.weights, out)
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
+        print(f"wrote {path} ({n} arrays)", file=sys.stderr)
+    return 0
+
+
+def cmd_export_caffe(args):
+    from .io.caffe_export import export_caffe
+    with _quiet_build(args):
+        proto, model, notes = export_caffe(args.config, args.weights, args.output)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(f"wrote {proto} and {model}")
     return 0
 
 
@@ -223,6 +321,12 @@ def cmd_data_fetch(args):
     return 0
 
 
+def _no_plugins_flag(parser):
+    parser.add_argument("--no-plugins", action="store_true",
+                        help="refuse the config's plug-in imports (plugins:, module:Class); "
+                             "for configs from elsewhere (docs/reliability.md)")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="layerflow", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"layerflow {__version__}")
@@ -236,8 +340,15 @@ def build_parser():
     train.add_argument("--resume", help="continue from a solver state (.state.npz)")
     train.add_argument("--mode", choices=["cpu", "cuda"], help="override solver mode")
     train.add_argument("--max-iter", type=int, help="override solver max_iter")
-    train.add_argument("--threads", type=int, help="threads (default: LAYERFLOW_NUM_THREADS, "
-                                                   "else the CPUs)")
+    train.add_argument("--threads", type=int, help="threads (per rank under MPI; default: the "
+                                                   "cores, divided among the host's ranks)")
+    train.add_argument("--mpi", action="store_true",
+                       help="require data-parallel training over MPI (run under mpirun); "
+                            "started by mpirun it is on anyway")
+    _no_plugins_flag(train)
+    train.add_argument("--tensorboard", metavar="LOGDIR",
+                       help="also write TensorBoard event files there (needs tensorboardX: "
+                            "pip install 'layerflow[tensorboard]')")
     train.set_defaults(func=cmd_train)
 
     test = sub.add_parser("test", help="score a trained net on its TEST phase")
@@ -246,7 +357,24 @@ def build_parser():
     test.add_argument("--iterations", type=int, help="batches to run (default: test_iter)")
     test.add_argument("--mode", choices=["cpu", "cuda"], help="default: the solver's mode")
     test.add_argument("--threads", type=int)
+    _no_plugins_flag(test)
     test.set_defaults(func=cmd_test)
+
+    pr = sub.add_parser("predict", help="classify images, .npy arrays or dataset records")
+    pr.add_argument("config", help="the train/test config (or model name) the weights fit")
+    pr.add_argument("inputs", nargs="+", metavar="INPUT",
+                    help="image files, .npy arrays, or mnist:test[0:10]")
+    pr.add_argument("--weights", required=True, help="weights file (.npz)")
+    pr.add_argument("--top", type=int, default=5, help="classes shown per input (default 5)")
+    pr.add_argument("--json", action="store_true", help="one JSON document, for machines")
+    pr.add_argument("--batch", type=int, help="inputs per forward pass (default: the data "
+                                              "layer's batch size)")
+    pr.add_argument("--mode", choices=["cpu", "cuda"], default="cpu")
+    pr.add_argument("-v", "--verbose", action="store_true", help="show the net's shapes")
+    pr.set_defaults(func=cmd_predict)
+
+    mo = sub.add_parser("models", help="the model zoo shipped in the package")
+    mo.set_defaults(func=cmd_models)
 
     tm = sub.add_parser("time", help="per-layer forward/backward ms and the memory footprint")
     tm.add_argument("config")
@@ -255,6 +383,7 @@ def build_parser():
     tm.add_argument("--mode", choices=["cpu", "cuda"], help="default: the solver's mode")
     tm.add_argument("--threads", type=int)
     tm.add_argument("-v", "--verbose", action="store_true", help="show the net's shapes")
+    _no_plugins_flag(tm)
     tm.set_defaults(func=cmd_time)
 
     dr = sub.add_parser("draw", help="picture of the layer graph (.svg, .png or .dot)")
@@ -266,6 +395,7 @@ def build_parser():
     dr.add_argument("--no-graphviz", action="store_true",
                     help="use the built-in layout even where Graphviz is installed")
     dr.add_argument("-v", "--verbose", action="store_true")
+    _no_plugins_flag(dr)
     dr.set_defaults(func=cmd_draw)
 
     pl = sub.add_parser("plot", help="training curves from metrics files or logs")
@@ -294,6 +424,7 @@ def build_parser():
     gc.add_argument("--plugin", action="append", metavar="MODULE",
                     help="import a module that registers layers")
     gc.add_argument("-v", "--verbose", action="store_true")
+    _no_plugins_flag(gc)
     gc.set_defaults(func=cmd_gradcheck)
 
     ic = sub.add_parser("import-caffe", help="convert a Caffe net or solver prototxt to YAML")
@@ -304,7 +435,18 @@ def build_parser():
     ic.add_argument("--lmdb", action="store_true",
                     help="map every Data layer to LMDBData (by default a source naming mnist "
                          "or cifar becomes MNISTData / CIFAR10Data)")
+    ic.add_argument("--weights", metavar="MODEL.caffemodel",
+                    help="also convert these weights to OUT.weights.npz (needs -o)")
+    ic.add_argument("-v", "--verbose", action="store_true")
     ic.set_defaults(func=cmd_import_caffe)
+
+    ec = sub.add_parser("export-caffe", help="write the TEST net as a Caffe prototxt and its "
+                                             "weights as a .caffemodel beside it")
+    ec.add_argument("config")
+    ec.add_argument("--weights", help="weights file (.npz); default: the fillers' values")
+    ec.add_argument("-o", "--output", required=True, help="out.prototxt (and out.caffemodel)")
+    ec.add_argument("-v", "--verbose", action="store_true")
+    ec.set_defaults(func=cmd_export_caffe)
 
     ex = sub.add_parser("export-onnx", help="export the deploy (TEST) net to ONNX")
     ex.add_argument("config")
@@ -312,6 +454,7 @@ def build_parser():
     ex.add_argument("-o", "--output", required=True, help="model.onnx")
     ex.add_argument("--opset", type=int, default=13)
     ex.add_argument("-v", "--verbose", action="store_true")
+    _no_plugins_flag(ex)
     ex.set_defaults(func=cmd_export_onnx)
 
     ly = sub.add_parser("layers", help="catalogue of layer types and their params")
@@ -331,6 +474,21 @@ def build_parser():
     return parser
 
 
+def _imported_from(exc):
+    """' (written in net.prototxt:52)' for an error at a line of a YAML that import-caffe
+    wrote, so that the user is sent to the file they wrote."""
+    from .config import ConfigError
+    if not isinstance(exc, ConfigError) or not exc.file or exc.line is None:
+        return ""
+    from .config.caffe_import import prototxt_origin
+    origin = prototxt_origin(exc.file, exc.line)
+    return f" (written in {origin[0]}:{origin[1]})" if origin else ""
+
+
+# commands whose CONFIG may name a packaged model (layerflow/zoo.py)
+_NAMED_CONFIG = ("train", "test", "predict", "time", "draw", "gradcheck", "export-onnx")
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     _setup_logging(args.quiet)
@@ -338,12 +496,19 @@ def main(argv=None):
     from .data.mnist import DataFileError
     from .io.weights import WeightsFileError
     from .layer import ShapeError
+    from .registry import plugins_allowed
     from .runtime import DeviceUnavailable
     try:
-        return args.func(args)
+        with plugins_allowed(not getattr(args, "no_plugins", False)):
+            if args.command in _NAMED_CONFIG and getattr(args, "config", None):
+                from .zoo import resolve
+                args.config = str(resolve(args.config))
+            if args.command == "train" and _under_mpi(args):
+                return _run_rank(args)
+            return args.func(args)
     except (ConfigError, WeightsFileError, DataFileError, ShapeError,
             DeviceUnavailable) as exc:
-        print(f"layerflow: error: {exc}", file=sys.stderr)
+        print(f"layerflow: error: {exc}{_imported_from(exc)}", file=sys.stderr)
     except (ValueError, FloatingPointError, OSError) as exc:
         print(f"layerflow: error: {exc}", file=sys.stderr)
     except (ImportError, TypeError) as exc:
@@ -354,6 +519,27 @@ def main(argv=None):
         print("layerflow: interrupted", file=sys.stderr)
         return 130
     return 1
+
+
+def _under_mpi(args):
+    from .parallel.comm import launched_by_mpi
+    return args.mpi or launched_by_mpi()
+
+
+def _run_rank(args):
+    """One rank of an MPI job: any error on this rank ends the whole job (Abort), so that
+    the other ranks never wait for it in a collective."""
+    try:
+        return args.func(args)
+    except BaseException as exc:
+        if not _MPI_WORLD or (isinstance(exc, SystemExit) and not exc.code):
+            raise
+        message = str(exc) or type(exc).__name__
+        if not isinstance(exc, (ValueError, OSError, FloatingPointError, KeyboardInterrupt)):
+            import traceback                   # a bug, not a user error: show where
+            traceback.print_exc()
+            message = f"{type(exc).__name__}: {message}"
+        _MPI_WORLD[0].abort(message)
 
 
 if __name__ == "__main__":

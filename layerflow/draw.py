@@ -2,9 +2,10 @@
 
     layerflow draw configs/lenet.yaml -o lenet.svg [--phase test] [--rankdir TB]
 
-Layers are boxes (name, type and the params that differ from their defaults; in-place
-layers dashed and marked), blobs are edges labelled with name and shape (outputs that no
-layer reads end in an ellipse). The Split layers the Net inserts are left out, so the
+Layers are boxes (name, type and the params as the YAML writes them, e.g.
+`weight_filler: {type: xavier}`; for a net built in Python, the params that differ from
+their defaults; in-place layers dashed and marked), blobs are edges labelled with name and
+shape (outputs that no layer reads end in an ellipse). The Split layers the Net inserts are left out, so the
 picture shows the net as written. With Graphviz's `dot` program on PATH, SVG and PNG come
 from it; without it, layerflow lays the graph out itself (SVG as text, PNG through
 matplotlib) and writes the .dot beside the picture, saying so.
@@ -56,8 +57,54 @@ def key_params(layer, limit=5):
     return out[:limit]
 
 
-def graph_of(net):
-    """(nodes, edges) of a built Net, with Split layers folded away."""
+def _plain(value):
+    """Marked YAML containers as plain dicts and lists (for yaml.safe_dump)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def yaml_value(value):
+    """A param value as YAML writes it: `{type: xavier}`, `[1, 2]`, `0.00390625`, `true`."""
+    import yaml
+    text = yaml.safe_dump(_plain(value), default_flow_style=True, width=10 ** 6,
+                          sort_keys=False).strip()
+    return text[:-4].rstrip() if text.endswith("\n...") else text.removesuffix("...").strip()
+
+
+def written_params(config, phase, limit=5):
+    """{layer name: ['key: value' as written in the YAML]} for the layers of `phase` (the
+    layer's own keys, without name/type/bottom/top/param/include...)."""
+    from .config import load_config
+    from .config.loader import net_section
+    from .config.specs import COMMON_KEYS
+    root, file = load_config(config)
+    net_cfg, _, _ = net_section(root, file)
+    out = {}
+    for cfg in net_cfg.get("layers") or []:
+        if not isinstance(cfg, dict) or "name" not in cfg:
+            continue
+        if not _keeps(cfg, phase):
+            continue
+        lines = [f"{k}: {yaml_value(v)}" for k, v in cfg.items() if k not in COMMON_KEYS]
+        out[str(cfg["name"])] = lines[:limit]
+    return out
+
+
+def _keeps(cfg, phase):
+    rules = cfg.get("include") or cfg.get("exclude") or []
+    rules = rules if isinstance(rules, list) else [rules]
+    phases = {str(r.get("phase", "")).upper() for r in rules if isinstance(r, dict)}
+    if not phases or "" in phases:
+        return True
+    return (phase.upper() in phases) == ("include" in cfg)
+
+
+def graph_of(net, written=None):
+    """(nodes, edges) of a built Net, with Split layers folded away. `written`: the params
+    per layer name as the YAML writes them (`written_params`); default: `key_params`."""
     nodes, edges, producer = [], [], {}
     read = set()
     for li, layer in enumerate(net.layers):
@@ -72,7 +119,13 @@ def graph_of(net):
         kind = ("data" if not bottoms else "loss" if layer.is_loss else
                 "param" if layer.blobs else "other")
         lines = [layer.name, f"({layer.type_name}{', in place' if inplace else ''})"]
-        lines += key_params(layer)
+        if written is not None and layer.name in written:
+            shown = written[layer.name]
+            lines += [f"{k}: {getattr(layer.p, k)}" for k in ALWAYS_SHOWN
+                      if hasattr(layer.p, k) and not any(w.startswith(k + ":") for w in shown)]
+            lines += shown
+        else:
+            lines += key_params(layer)
         node = Node(f"L{li}", lines, kind, inplace)
         rank = 0
         for b in bottoms:
@@ -102,8 +155,8 @@ def _dot_quote(text):
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def to_dot(net, rankdir="TB"):
-    nodes, edges = graph_of(net)
+def to_dot(net, rankdir="TB", written=None):
+    nodes, edges = graph_of(net, written)
     lines = [f"digraph {_dot_quote(net.name)} {{", f"  rankdir={rankdir};",
              '  node [fontname="Helvetica", fontsize=11];',
              '  edge [fontname="Helvetica", fontsize=9];']
@@ -183,9 +236,9 @@ def layout(nodes, edges):
     return pos, routes, width, y - GAP_Y / 2
 
 
-def to_svg(net):
+def to_svg(net, written=None):
     """An SVG picture of the net from the built-in layout (no Graphviz needed)."""
-    nodes, edges = graph_of(net)
+    nodes, edges = graph_of(net, written)
     pos, routes, width, height = layout(nodes, edges)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" '
            f'height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}" '
@@ -220,13 +273,13 @@ def to_svg(net):
     return "\n".join(out) + "\n"
 
 
-def to_png(net, path, dpi=100):
+def to_png(net, path, dpi=100, written=None):
     """A PNG of the built-in layout, drawn with matplotlib (ImportError when missing)."""
     import matplotlib
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
     from matplotlib.patches import Ellipse, FancyBboxPatch
-    nodes, edges = graph_of(net)
+    nodes, edges = graph_of(net, written)
     pos, routes, width, height = layout(nodes, edges)
     scale = 1.5                                   # a sharper picture than 1 px per unit
     fig = plt.figure(figsize=(scale * width / dpi, scale * height / dpi), dpi=dpi)
@@ -268,8 +321,10 @@ def draw(config, output, phase="train", rankdir="TB", use_graphviz=True):
     if fmt not in ("dot", "gv", "svg", "png"):
         raise ValueError(f"{output}: the picture must end in .svg, .png or .dot")
     net = Net(config, phase)
+    written = written_params(config, phase) if not isinstance(config, dict) or \
+        hasattr(config, "key_marks") else None
     output.parent.mkdir(parents=True, exist_ok=True)
-    dot_text = to_dot(net, rankdir)
+    dot_text = to_dot(net, rankdir, written)
     if fmt in ("dot", "gv"):
         output.write_text(dot_text, encoding="utf-8")
         return [f"wrote {output}"]
@@ -288,10 +343,10 @@ def draw(config, output, phase="train", rankdir="TB", use_graphviz=True):
     dot_path.write_text(dot_text, encoding="utf-8")
     msgs.append(f"wrote {dot_path}")
     if fmt == "svg":
-        output.write_text(to_svg(net), encoding="utf-8")
+        output.write_text(to_svg(net, written), encoding="utf-8")
     else:
         try:
-            to_png(net, output)
+            to_png(net, output, written=written)
         except ImportError:
             raise ValueError(f"{output}: a PNG needs Graphviz or matplotlib (pip install "
                              f"matplotlib); {dot_path} was written") from None

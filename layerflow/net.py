@@ -18,7 +18,7 @@ from .config.specs import COMMON_KEYS, LayerCommon
 from .io.weights import WeightsFileError, load_weights, save_weights
 from .kernels.cpu import threads
 from .layer import ShapeError
-from .registry import get_layer_class, import_plugin, layer_types
+from .registry import get_layer_class, import_plugin, layer_types, plugins_allowed
 from .runtime import Runtime
 
 log = logging.getLogger("layerflow")
@@ -60,7 +60,7 @@ class Net:
     every layer pass (see `forward`)."""
 
     def __init__(self, config_or_path, phase="train", weights=None, mode=None, level=0,
-                 stages=(), dtype=np.float32, seed=None, runtime=None):
+                 stages=(), dtype=np.float32, seed=None, runtime=None, allow_plugins=True):
         self.phase = phase.upper()
         if self.phase not in ("TRAIN", "TEST"):
             raise ValueError(f"phase must be 'train' or 'test', got '{phase}'")
@@ -74,8 +74,9 @@ class Net:
         net_cfg, self.file, plugins = net_section(root, file)
         self.name = str(net_cfg.get("name") or root.get("name") or "net")
         self.force_backward = bool(net_cfg.get("force_backward", False))
-        self._import_plugins(plugins, net_cfg if net_cfg.get("plugins") else root)
-        specs = self._parse_layers(net_cfg, level, stages)
+        with plugins_allowed(allow_plugins):      # False: refuse the config's imports
+            self._import_plugins(plugins, net_cfg if net_cfg.get("plugins") else root)
+            specs = self._parse_layers(net_cfg, level, stages)
         self._wire(specs)
         self.runtime = runtime.for_net(any(cls.own_threads for _, cls, *_ in specs))
         self.mode = self.runtime.mode

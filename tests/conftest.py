@@ -22,3 +22,9 @@ def mnist_data(monkeypatch):
         pytest.skip("MNIST not found: set LAYERFLOW_DATA to a folder holding mnist/")
     monkeypatch.setenv("LAYERFLOW_DATA", str(root))
     return root
+
+
+def pytest_addoption(parser):
+    parser.addoption("--long", action="store_true", default=False,
+                     help="long runs of the fuzzers (tests/test_fuzz_configs.py: thousands of "
+                          "cases); LAYERFLOW_FUZZ_LONG=1 does the same")

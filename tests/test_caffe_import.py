@@ -141,7 +141,7 @@ def test_old_input_fields_become_an_input_layer():
     result = import_caffe(CAFFE / "mlp_deploy_v1.prototxt")
     layers = result.config["layers"]
     assert layers[0] == {"name": "input", "type": "Input", "top": "data",
-                         "shape": [10, 1, 28, 28]}
+                         "shape": [[10, 1, 28, 28]]}
     assert layers[2]["negative_slope"] == 0.1 and layers[3]["dropout_ratio"] == 0.3
     assert "engine" not in layers[4]
     net = Net(load_yaml_text(result.to_yaml()), "test")
@@ -159,7 +159,7 @@ def test_input_shape_and_input_layer_forms():
     first, _, second = result.config["layers"]
     assert first == {"name": "input", "type": "Input", "top": ["a", "b"],
                      "shape": [[2, 3], [2, 5]]}
-    assert second["shape"] == [4, 8]
+    assert second["shape"] == [[4, 8]]           # always a list of shapes
     net = Net(load_yaml_text(result.to_yaml()), "test")
     assert net.blobs["c"].shape == (2, 8)
 
@@ -213,3 +213,141 @@ def test_old_param_names_and_unsupported_enum_values():
     result.config["layers"].pop()                   # without the STOCHASTIC pooling it builds
     net = Net(load_yaml_text(result.to_yaml()), "test")
     assert net.blobs["c"].shape == (2, 3, 4, 4)
+
+
+# -- Caffe's rules: AutoTopBlobs, shape lists, Python layers, ceil_mode ------------------------
+def test_loss_without_top_gets_one_and_counts():
+    text = ('layer { name: "in" type: "Input" top: "x" top: "y" '
+            'input_param { shape { dim: 4 dim: 3 } shape { dim: 4 dim: 3 } } }\n'
+            'layer { name: "l2" type: "EuclideanLoss" bottom: "x" bottom: "y" }\n'
+            'layer { name: "other" type: "UnknownLoss" bottom: "x" bottom: "y" }\n'
+            'layer { name: "relu" type: "ReLU" bottom: "x" top: "r" }\n')
+    result = import_caffe_text(text)
+    _, loss, unknown, relu = result.config["layers"]
+    assert loss["top"] == "l2" and unknown["top"] == "other" and relu["top"] == "r"
+    assert any("AutoTopBlobs" in n for n in result.notes)
+    result.config["layers"].pop(2)                   # the unknown type cannot build
+    net = Net(load_yaml_text(result.to_yaml()), "test")
+    x = np.arange(12.0).reshape(4, 3)
+    net.blobs["x"].data[...] = x
+    net.blobs["y"].data[...] = 0
+    assert net.forward() == pytest.approx((x ** 2).sum() / 8, rel=1e-6)
+
+
+def test_dummy_data_shapes_are_lists_and_legacy_dims_map():
+    text = ('layer { name: "d" type: "DummyData" top: "a" '
+            'dummy_data_param { shape { dim: 2 dim: 5 } '
+            'data_filler { type: "constant" value: 0.5 } } }\n'
+            'layer { name: "e" type: "DummyData" top: "b" top: "c" '
+            'dummy_data_param { num: 2 channels: 3 height: 4 width: 5 '
+            'num: 2 channels: 1 height: 1 width: 1 } }\n')
+    result = import_caffe_text(text)
+    d, e = result.config["layers"]
+    assert d["shape"] == [[2, 5]] and e["shape"] == [[2, 3, 4, 5], [2, 1, 1, 1]]
+    assert not result.problems, result.problems
+    net = Net(load_yaml_text(result.to_yaml()), "test")
+    assert net.blobs["a"].shape == (2, 5) and float(net.blobs["a"].data[0, 0]) == 0.5
+    assert net.blobs["b"].shape == (2, 3, 4, 5) and net.blobs["c"].shape == (2, 1, 1, 1)
+
+
+def test_flat_dummy_data_shape_in_yaml_still_works():
+    cfg = load_yaml_text("layers:\n  - {name: d, type: DummyData, top: [a, b], shape: [3, 2]}\n")
+    net = Net(cfg, "test")
+    assert net.blobs["a"].shape == net.blobs["b"].shape == (3, 2)
+
+
+PY_PLUGIN = """
+from dataclasses import dataclass
+from layerflow import Layer
+
+
+class AddConst(Layer):
+    @dataclass
+    class Params:
+        param_str: str = ""
+
+    def setup(self, bottom, top):
+        self.value = float(self.p.param_str)
+
+    def reshape(self, bottom, top):
+        top[0].reshape(bottom[0].shape)
+
+    def forward(self, bottom, top):
+        top[0].data[...] = bottom[0].data + self.value
+"""
+
+
+def test_python_layer_becomes_a_plugin_with_its_param_str(tmp_path, monkeypatch):
+    (tmp_path / "caffe_py_plugin.py").write_text(PY_PLUGIN)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    text = ('input: "x" input_shape { dim: 2 dim: 3 }\n'
+            'layer { name: "p" type: "Python" bottom: "x" top: "y" python_param { '
+            'module: "caffe_py_plugin" layer: "AddConst" param_str: "2.5" '
+            'share_in_parallel: false } }\n')
+    result = import_caffe_text(text)
+    layer = result.config["layers"][1]
+    assert layer["type"] == "caffe_py_plugin:AddConst" and layer["param_str"] == "2.5"
+    assert not result.problems, result.problems
+    net = Net(load_yaml_text(result.to_yaml()), "test")
+    net.blobs["x"].data[...] = 1.0
+    net.forward()
+    assert np.all(net.blobs["y"].data == 3.5)
+
+
+def test_python_layer_not_importable_is_reported_and_keeps_param_str():
+    text = ('input: "x" input_shape { dim: 2 dim: 3 }\n'
+            'layer { name: "p" type: "Python" bottom: "x" top: "y" python_param { '
+            'module: "no_such_module_here" layer: "L" param_str: "{\'a\': 1}" } }\n')
+    result = import_caffe_text(text)
+    layer = result.config["layers"][1]
+    assert layer["param_str"] == "{'a': 1}"
+    assert any("plug-in" in m and "importable" in m for _, m in result.problems)
+
+
+@pytest.mark.parametrize("flag, size", [("ceil_mode: false", 3), ("ceil_mode: true", 4),
+                                        ("round_mode: FLOOR", 3), ("", 4)])
+def test_pooling_ceil_mode_false_rounds_down(flag, size):
+    text = ('input: "x" input_shape { dim: 1 dim: 2 dim: 8 dim: 8 }\n'
+            'layer { name: "p" type: "Pooling" bottom: "x" top: "y" pooling_param { '
+            f'pool: MAX kernel_size: 3 stride: 2 {flag} }} }}\n')
+    result = import_caffe_text(text)
+    assert not result.problems, result.problems
+    net = Net(load_yaml_text(result.to_yaml()), "test")
+    assert net.blobs["y"].shape == (1, 2, size, size)
+    x = np.random.default_rng(0).standard_normal((1, 2, 8, 8)).astype(np.float32)
+    net.blobs["x"].data[...] = x
+    net.forward()
+    ref = np.array([[[[x[0, c, 2 * i:2 * i + 3, 2 * j:2 * j + 3].max() for j in range(size)]
+                      for i in range(size)] for c in range(2)]])
+    np.testing.assert_array_equal(net.blobs["y"].data, ref)
+
+
+def test_fork_type_names_and_new_catalogue_names_pass_through():
+    text = ('input: "x" input_shape { dim: 1 dim: 4 dim: 6 dim: 6 }\n'
+            'layer { name: "dw" type: "DepthwiseConvolution" bottom: "x" top: "d" '
+            'convolution_param { num_output: 4 kernel_size: 3 group: 4 } }\n'
+            'layer { name: "pr" type: "PReLU" bottom: "d" top: "d" }\n'
+            'layer { name: "perm" type: "Permute" bottom: "d" top: "q" '
+            'permute_param { order: 0 order: 2 order: 3 order: 1 } }\n')
+    layers = import_caffe_text(text).config["layers"]
+    assert [la["type"] for la in layers[1:]] == ["ConvolutionDepthwise", "PReLU", "Permute"]
+    assert layers[3]["order"] == [0, 2, 3, 1]
+
+
+def test_repeated_layer_names_in_one_phase_get_a_suffix_not_across_phases():
+    """Caffe accepts two layers of one name (its MNIST autoencoder has two 'loss' layers):
+    the second in the same phase is renamed with a note; a TRAIN and a TEST layer of one
+    name keep it (train and test nets share params by layer name)."""
+    text = ('layer { name: "in" type: "Input" top: "x" top: "t" '
+            'input_param { shape { dim: 2 dim: 3 } shape { dim: 2 dim: 3 } } }\n'
+            'layer { name: "ip" type: "InnerProduct" bottom: "x" top: "y" '
+            'include { phase: TRAIN } inner_product_param { num_output: 3 } }\n'
+            'layer { name: "ip" type: "InnerProduct" bottom: "x" top: "y" '
+            'include { phase: TEST } inner_product_param { num_output: 3 } }\n'
+            'layer { name: "loss" type: "EuclideanLoss" bottom: "y" bottom: "t" top: "a" }\n'
+            'layer { name: "loss" type: "EuclideanLoss" bottom: "y" bottom: "t" top: "b" '
+            'loss_weight: 0 }\n')
+    result = import_caffe_text(text)
+    names = [l["name"] for l in result.config["layers"]]
+    assert names == ["in", "ip", "ip", "loss", "loss_2"]
+    assert any("renamed 'loss_2'" in n for n in result.notes)

@@ -175,3 +175,19 @@ def test_layer_without_to_onnx_is_named(tmp_path):
         "  - {name: odd, type: 'tests.test_runtime:Double', bottom: x, top: y}\n"), "test")
     with pytest.raises(ExportError, match=r"layer 'odd' \(Layer\): type Layer has no ONNX"):
         export_onnx(net, tmp_path / "m.onnx")
+
+
+@pytest.mark.parametrize("layer", [
+    "{type: PReLU, filler: {type: uniform, min: 0.1, max: 0.5}}",
+    "{type: PReLU, channel_shared: true}",
+    "{type: ELU, alpha: 0.7}", "{type: AbsVal}", "{type: BNLL}",
+    "{type: Clip, min: -0.3, max: 0.4}", "{type: Swish, beta: 1.5}",
+    "{type: Permute, order: [0, 2, 3, 1]}"])
+def test_catalogue_layers_state_their_own_export(tmp_path, layer):
+    net = Net(load_yaml_text(
+        "layers:\n"
+        "  - {name: in, type: Input, top: x, shape: [2, 3, 4, 5]}\n"
+        "  - {name: shift, type: Scale, bottom: x, top: s, bias_term: true,\n"
+        "     bias_filler: {type: constant, value: -0.5}}\n"
+        f"  - {{name: probe, bottom: s, top: y, {layer[1:]}\n"), "test", seed=2)
+    compare(net, tmp_path)

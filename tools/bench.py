@@ -231,7 +231,15 @@ def main(argv=None):
     parser.add_argument("--profile", action="store_true", help="layerflow per-layer ms")
     parser.add_argument("--mode", choices=["cpu", "cuda"], default="cpu",
                         help="cuda: both frameworks on the GPU (default: cpu)")
+    parser.add_argument("--mpi", type=int, metavar="K",
+                        help="instead: LeNet training on MNIST at 1 and K MPI ranks (one thread "
+                             "each): images/s, scaling efficiency, allreduce time and overlap")
+    parser.add_argument("--mpi-repeat", type=int, default=3,
+                        help="runs per rank count with --mpi, alternating (medians)")
+    parser.add_argument("--mpi-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.mpi or args.mpi_worker:
+        return bench_mpi(args)
 
     import torch
     from layerflow.runtime import usable_cpus
@@ -278,6 +286,133 @@ def main(argv=None):
     for name, batch, m_lf, m_pt, cm_lf, cm_pt, f_lf, f_pt in rows:
         print(f"| {name} | {batch} | {m_lf:.2f} | {m_pt:.2f} | {m_lf / m_pt:.2f} | "
               f"{cm_lf:.2f} / {cm_pt:.2f} | {cm_lf / cm_pt:.2f} | {f_lf:.2f} / {f_pt:.2f} |")
+    return 0
+
+
+# -- data-parallel scaling (--mpi K) -----------------------------------------------------------
+def bench_mpi(args):
+    """`--mpi K`: run `mpi_worker` under `mpirun -n 1` and `-n K` (LAYERFLOW_NUM_THREADS=1,
+    batch 64 per rank: weak scaling, as Caffe's multi-GPU) and print one table."""
+    if args.mpi_worker:
+        return mpi_worker(args.iters)
+    import json
+    import shutil
+    import subprocess
+    mpirun = shutil.which("mpirun") or shutil.which("mpirun",
+                                                    path=os.path.dirname(sys.executable))
+    if mpirun is None:
+        print("bench.py --mpi: no mpirun found (pip install mpich mpi4py)", file=sys.stderr)
+        return 1
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    env = dict(os.environ, LAYERFLOW_NUM_THREADS="1", OMP_NUM_THREADS="1",
+               PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
+    runs, load = {}, os.getloadavg()
+    for _ in range(args.mpi_repeat):          # alternate, so that load hits both alike
+        for k in sorted({1, args.mpi}):
+            cmd = [mpirun, "-n", str(k), sys.executable, os.path.abspath(__file__),
+                   "--mpi-worker", "--iters", str(args.iters)]
+            out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            line = [l for l in out.stdout.splitlines() if l.startswith("{")]
+            if out.returncode or not line:
+                print(out.stdout[-2000:] + out.stderr[-2000:], file=sys.stderr)
+                return 1
+            runs.setdefault(k, []).append(json.loads(line[-1]))
+            print(line[-1], flush=True)
+    rows = {k: {key: float(np.median([r[key] for r in rs])) for key in rs[0]}
+            for k, rs in runs.items()}
+    base = rows[1]["images_per_s"]
+    print()
+    print(f"LeNet training, MNIST, batch 64 per rank, 1 thread per rank, {args.iters} timed "
+          f"iterations, medians of {args.mpi_repeat} runs; load average {load[0]:.1f} before, "
+          f"{os.getloadavg()[0]:.1f} after (on {os.cpu_count()} CPUs)")
+    print("| ranks | images/s | scaling efficiency | ms/iteration | allreduce alone ms "
+          "| allreduce waited ms | overlapped | waiting for the slowest rank ms |")
+    print("|---|---|---|---|---|---|---|---|")
+    for k, r in sorted(rows.items()):
+        eff = r["images_per_s"] / (k * base)
+        if k == 1:
+            comm = "- | - | - | -"
+        else:
+            hidden = 1.0 - r["exposed_ms"] / r["blocking_ms"] if r["blocking_ms"] else 0.0
+            comm = (f"{r['blocking_ms']:.2f} | {r['exposed_ms']:.2f} | "
+                    f"{100 * min(max(hidden, 0.0), 1.0):.0f} % | {r['skew_ms']:.2f}")
+        print(f"| {k} | {r['images_per_s']:.0f} | {100 * eff:.0f} % | {r['iter_ms']:.2f} | "
+              f"{comm} |")
+    print("allreduce alone: one blocking Allreduce of all gradient buckets, nothing to hide "
+          "behind; waited: the part of the non-blocking one still running once every rank "
+          "had finished backward; overlapped = 1 - waited / alone.")
+    if args.mpi > 1:
+        r = rows[args.mpi]
+        print(f"overlap probe (largest bucket, then 5 ms of compute): {r['probe_tested_ms']:.3f} "
+              f"ms left to wait when the request is tested every 0.5 ms, "
+              f"{r['probe_untested_ms']:.3f} ms when it is not")
+    return 0
+
+
+def _overlap_probe(world, flat, repeats=10):
+    """Median ms left to wait after an Iallreduce of `flat` and 5 ms of compute, with the
+    request tested every 0.5 ms (as each layer's backward does) and without."""
+    MPI = world.MPI
+    result = []
+    for test in (True, False):
+        waits = []
+        for _ in range(repeats):
+            world.comm.Barrier()
+            req = world.comm.Iallreduce(MPI.IN_PLACE, flat, op=MPI.SUM)
+            for _ in range(10):
+                end = time.perf_counter() + 5e-4
+                while time.perf_counter() < end:
+                    pass
+                if test:
+                    MPI.Request.Testall([req])
+            t = time.perf_counter()
+            req.Wait()
+            waits.append(time.perf_counter() - t)
+        result.append(float(np.median(waits)))
+    return result
+
+
+def mpi_worker(iters):
+    """One rank: LeNet (configs/lenet.yaml, no testing, no snapshots) for `iters` timed
+    iterations after 10 warm-up ones; rank 0 prints one JSON line."""
+    import json
+    from layerflow.config import load_config
+    from layerflow.parallel import World, attach
+    from layerflow.solvers import Solver
+    world = World()
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    config, _ = load_config(os.path.join(root, "configs", "lenet.yaml"))
+    config["solver"].update(test_interval=0, test_iter=0, display=0, snapshot=0,
+                            snapshot_after_train=False)
+    solver = Solver(config, quiet=True)
+    dp = attach(solver, world) if world.size > 1 else None
+    if dp is not None:
+        dp.averager.measure_skew = True
+    solver.step(10)
+    if dp is not None:
+        dp.averager.reset_times()
+    world.comm.Barrier()
+    t0 = time.perf_counter()
+    solver.step(iters)
+    world.comm.Barrier()
+    elapsed = time.perf_counter() - t0
+    blocking = dp.averager.time_blocking(20) if dp is not None else 0.0
+    probe = _overlap_probe(world, max((b.flat for b in dp.averager.buckets), key=len)) \
+        if dp is not None else (0.0, 0.0)
+    if world.root:
+        batch = 64 * world.size
+        a = dp.averager if dp is not None else None
+        print(json.dumps({
+            "ranks": world.size, "images_per_s": batch * iters / elapsed,
+            "iter_ms": 1e3 * elapsed / iters,
+            "blocking_ms": 1e3 * blocking,
+            "exposed_ms": 1e3 * a.exposed_s / max(a.iterations, 1) if a else 0.0,
+            "mpi_calls_ms": 1e3 * a.comm_s / max(a.iterations, 1) if a else 0.0,
+            "pack_ms": 1e3 * a.pack_s / max(a.iterations, 1) if a else 0.0,
+            "skew_ms": 1e3 * a.skew_s / max(a.iterations, 1) if a else 0.0,
+            "probe_tested_ms": 1e3 * probe[0], "probe_untested_ms": 1e3 * probe[1],
+            "buckets": len(a.buckets) if a else 0,
+            "values": a.count if a else 0}), flush=True)
     return 0
 
 

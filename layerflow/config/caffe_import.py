@@ -5,8 +5,10 @@ formats) and solvers.
 
 Rules:
 - `*_param` blocks are flattened into the layer's mapping (layerflow keeps Caffe's names
-  flat); `transform_param` becomes `transform:`; `shape { dim: .. }` becomes a list; a
-  repeated field becomes a list where the layer's Params expect one, a scalar otherwise.
+  flat); `transform_param` becomes `transform:`; a repeated field becomes a list where the
+  layer's Params expect one, a scalar otherwise. The `shape { dim: .. }` of Input and
+  DummyData (and the net-level input shapes) always become a list of shapes, one per top;
+  DummyData's old `num/channels/height/width` become shapes too.
   Keys are written in a fixed order (common keys, then the Params' own order), so the V1
   and current formats of one net give the same YAML.
 - V1 `layers { type: CONVOLUTION blobs_lr: 1 weight_decay: 1 }` get current type names
@@ -14,11 +16,17 @@ Rules:
 - Data layers: `Data` whose `source` names mnist becomes `MNISTData` (split `test` when the
   source's file name names test/t10k, else `train`), so Caffe's MNIST examples train on the
   IDX files under $LAYERFLOW_DATA; one whose source names cifar becomes `CIFAR10Data`
-  likewise (turn both off with `known_datasets=False` / `--lmdb`); any other `Data`
+  likewise (turn both off with `known_datasets=False` / `--lmdb`; a source naming
+  siamese / pair holds image pairs and stays `LMDBData`); any other `Data`
   becomes `LMDBData`; `ImageData` -> `ImageFolderData`; `HDF5Data`, `MemoryData`,
   `DummyData`, `Input` keep their names. The net-level `input:` / `input_shape` /
   `input_dim` fields become an `Input` layer.
-- `Python` layers become plug-in types `module:layer`.
+- `Python` layers become plug-in types `module:layer`, with `param_str` handed over as a
+  param (the plug-in's Params declare `param_str: str = ""`).
+- A loss layer written without `top:` gets one named after the layer (Caffe's
+  AutoTopBlobs), so that its loss counts.
+- Caffe type names are layerflow's; V1 enum names (`CONVOLUTION`) are mapped, and a few
+  forks' names (`DepthwiseConvolution`) too.
 - Types without a layerflow implementation, and keys a layerflow layer does not know,
   are reported with their line numbers (`ImportResult.problems`); the layer is still
   written, so that a plug-in can fill the gap.
@@ -49,6 +57,9 @@ V1_TYPES = {
     "TANH": "TanH", "WINDOW_DATA": "WindowData", "THRESHOLD": "Threshold",
 }
 DATA_TYPES = {"Data": "LMDBData", "ImageData": "ImageFolderData"}
+# Types some Caffe forks spell differently from the layer layerflow has.
+ALIASES = {"DepthwiseConvolution": "ConvolutionDepthwise"}
+SHAPE_LISTS = {"Input", "DummyData"}     # `shape {dim}` here is always a list of shapes
 # Data layers whose LMDB source names a dataset layerflow reads from its published files:
 # (pattern in `source`, layer type, where the files are looked up).
 KNOWN_DATASETS = (
@@ -70,10 +81,14 @@ class ImportResult:
     problems: list
     notes: list
     file: str = ""
+    origins: dict = dataclasses.field(default_factory=dict)   # id(layer) -> prototxt lines
 
-    def to_yaml(self):
+    def to_yaml(self, line_map=False):
+        """The YAML text; with `line_map`, closing comments map its layer lines to the
+        prototxt's, so that a later error in the YAML names the prototxt line too."""
         return dump_yaml(self.config, header=f"Imported from {self.file} by layerflow "
-                                             "import-caffe")
+                                             "import-caffe",
+                         origins=self.origins if line_map else None)
 
 
 # -- entry points -------------------------------------------------------------------------
@@ -86,7 +101,7 @@ def import_caffe(path, known_datasets=True, net_path=None):
         config = imp.solver(msg, Path(path), net_path)
     else:
         config = imp.net(msg, top_level=True)
-    return ImportResult(config, imp.problems, imp.notes, str(path))
+    return ImportResult(config, imp.problems, imp.notes, str(path), imp.origins)
 
 
 def import_caffe_text(text, known_datasets=True, file="<string>"):
@@ -95,7 +110,7 @@ def import_caffe_text(text, known_datasets=True, file="<string>"):
     msg = parse_prototxt(text, file)
     imp = _Importer(file, known_datasets)
     config = imp.solver(msg, None, None) if is_solver(msg) else imp.net(msg, top_level=True)
-    return ImportResult(config, imp.problems, imp.notes, file)
+    return ImportResult(config, imp.problems, imp.notes, file, imp.origins)
 
 
 def is_solver(msg):
@@ -110,9 +125,29 @@ class _Importer:
     def __init__(self, file, known_datasets):
         self.file, self.known_datasets = file, known_datasets
         self.problems, self.notes = [], []
+        self.origins = {}      # id(layer mapping) -> (prototxt line, {key: prototxt line})
+        self.names = {"TRAIN": set(), "TEST": set()}   # layer names so far, per phase
 
     def problem(self, line, message):
         self.problems.append((line, message))
+
+    def _unique(self, name, line, common):
+        """Caffe accepts two layers of one name in one net (its MNIST autoencoder has two
+        'loss' layers); layerflow names weights and errors by layer, so a repeat in the same
+        phase gets a suffix. Layers of one name in different phases (a TRAIN and a TEST data
+        layer, or a layer written once per phase) keep it: train and test nets share params
+        by layer name."""
+        phases = _phases(common)
+        new, k = name, 1
+        while any(new in self.names[p] for p in phases):
+            k += 1
+            new = f"{name}_{k}"
+        for p in phases:
+            self.names[p].add(new)
+        if new != name:
+            self.notes.append(f"line {line}: a second layer named '{name}' is renamed "
+                              f"'{new}' (layer names must be unique here)")
+        return new
 
     # -- solver ---------------------------------------------------------------------------
     def solver(self, msg, path, net_path):
@@ -209,8 +244,7 @@ class _Importer:
         if len(shapes) != len(names):
             raise ConfigError(f"{len(names)} input(s) but {len(shapes)} shape(s)", self.file,
                               msg.line_of("input"))
-        return {"name": "input", "type": "Input", "top": _one(names),
-                "shape": shapes[0] if len(shapes) == 1 else shapes}
+        return {"name": "input", "type": "Input", "top": _one(names), "shape": shapes}
 
     def layer(self, msg, v1):
         line = msg.line
@@ -275,11 +309,28 @@ class _Importer:
                   if isinstance(v, list) else v for k, v in params.items()}
         layer_type, params = self._map_type(caffe_type, name, params, line)
         common["type"] = layer_type
-        return self._finish(common, layer_type, params, param_lines, name, line)
+        if layer_type in SHAPE_LISTS:
+            params = _shape_lists(params)
+        cls = self._class_of(layer_type, name, line)
+        if "top" not in common and _is_loss(cls, layer_type):
+            common["top"] = name
+            self.notes.append(f"line {line}: loss layer '{name}' has no top; it gets one "
+                              f"named '{name}' (Caffe's AutoTopBlobs)")
+        common["name"] = self._unique(name, line, common)
+        out = self._finish(common, cls, params, param_lines, name, line)
+        key_lines = {}
+        for key, _, kline in msg.fields:
+            key_lines.setdefault(key, kline)
+        self.origins[id(out)] = (line, {**key_lines, **param_lines})
+        return out
 
     def _map_type(self, caffe_type, name, params, line):
         if caffe_type == "Data":
             source = str(params.get("source", ""))
+            if re.search(r"siamese|pair", source, re.IGNORECASE):
+                self.notes.append(f"line {line}: layer '{name}': '{source}' holds image "
+                                  "pairs, not plain digits: kept as LMDBData")
+                return "LMDBData", params
             for pattern, target, where in KNOWN_DATASETS:
                 if self.known_datasets and re.search(pattern, source, re.IGNORECASE):
                     split = "test" if re.search(r"test|t10k", Path(source).name,
@@ -294,21 +345,31 @@ class _Importer:
             return "LMDBData", params
         if caffe_type == "Python":
             module, cls = params.pop("module", None), params.pop("layer", None)
+            params.pop("share_in_parallel", None)
             if module and cls:
                 self.notes.append(f"line {line}: layer '{name}': Python layer -> plug-in "
                                   f"type {module}:{cls}")
                 return f"{module}:{cls}", params
             return "Python", params
+        caffe_type = ALIASES.get(caffe_type, caffe_type)
         return DATA_TYPES.get(caffe_type, caffe_type), params
 
-    def _finish(self, common, layer_type, params, param_lines, name, line):
+    def _class_of(self, layer_type, name, line):
+        """The layer class, or None (reported) when layerflow has no such type."""
         from ..registry import get_layer_class
         try:
-            cls = get_layer_class(layer_type)
+            return get_layer_class(layer_type)
         except (KeyError, ImportError, AttributeError, TypeError):
-            cls = None
-            self.problem(line, f"layer '{name}': type '{layer_type}' has no layerflow "
-                         "implementation")
+            if ":" in layer_type:
+                self.problem(line, f"layer '{name}': plug-in '{layer_type}' cannot be "
+                             "imported here; it must be importable when the net is built")
+            else:
+                self.problem(line, f"layer '{name}': type '{layer_type}' has no layerflow "
+                             "implementation")
+            return None
+
+    def _finish(self, common, cls, params, param_lines, name, line):
+        layer_type = common["type"]
         out = {k: common[k] for k in COMMON_ORDER if k in common}
         if cls is None:
             out.update(params)
@@ -347,6 +408,28 @@ class _Importer:
 
 
 # -- value helpers -------------------------------------------------------------------------
+def _is_loss(cls, layer_type):
+    """Whether a layer is a loss (Caffe's LossLayer, whose AutoTopBlobs is true)."""
+    if cls is not None:
+        return bool(getattr(cls, "is_loss", False))
+    return layer_type.endswith("Loss")
+
+
+def _shape_lists(params):
+    """Input / DummyData: `shape` as a list of shapes, one per top; DummyData's legacy
+    repeated num / channels / height / width become 4-D shapes."""
+    out = dict(params)
+    shape = out.get("shape")
+    if isinstance(shape, list) and shape and not isinstance(shape[0], list):
+        out["shape"] = [shape]
+    legacy = [out.pop(k, None) for k in ("num", "channels", "height", "width")]
+    if "shape" not in out and any(v is not None for v in legacy):
+        cols = [v if isinstance(v, list) else [v if v is not None else 1] for v in legacy]
+        n = max(len(c) for c in cols)
+        out["shape"] = [[int(c[i] if i < len(c) else c[0]) for c in cols] for i in range(n)]
+    return out
+
+
 def _plain(value):
     """Message -> dict (repeated fields as lists, `{dim: ..}` as a list); Ident -> str."""
     if isinstance(value, Message):
@@ -430,9 +513,15 @@ def _flow(value):
     return text
 
 
-def dump_yaml(config, header=None):
-    """The config as block YAML: one mapping per layer, small values in flow style."""
+MAP_TAG = "# prototxt lines (yaml:prototxt):"
+
+
+def dump_yaml(config, header=None, origins=None):
+    """The config as block YAML: one mapping per layer, small values in flow style. With
+    `origins` (id(layer) -> (line, {key: line}) in the prototxt), comment lines at the end
+    map each layer line of the YAML to the prototxt line it came from (`prototxt_origin`)."""
     lines = [f"# {header}"] if header else []
+    where = {}                 # yaml line -> prototxt line
 
     def block(mapping, indent):
         pad = " " * indent
@@ -441,8 +530,11 @@ def dump_yaml(config, header=None):
                 lines.append(f"{pad}layers:")
                 for layer in value:
                     first = True
+                    line, key_lines = (origins or {}).get(id(layer), (None, {}))
                     for k, v in layer.items():
                         lines.append(f"{pad}  {'- ' if first else '  '}{k}: {_flow(v)}")
+                        if line is not None:
+                            where[len(lines)] = key_lines.get(k, line)
                         first = False
             elif isinstance(value, dict) and key in ("solver", "net"):
                 lines.append(f"{pad}{key}:")
@@ -451,4 +543,45 @@ def dump_yaml(config, header=None):
                 lines.append(f"{pad}{key}: {_flow(value)}")
 
     block(config, 0)
+    if where:
+        pairs = [f"{y}:{p}" for y, p in where.items()]
+        for i in range(0, len(pairs), 12):
+            lines.append(f"{MAP_TAG} {' '.join(pairs[i:i + 12])}")
     return "\n".join(lines) + "\n"
+
+
+def prototxt_origin(yaml_file, line):
+    """(prototxt file, line) that line `line` of a YAML written by import-caffe came from,
+    or None (not an imported file, or a line outside the layers)."""
+    try:
+        with open(yaml_file, encoding="utf-8") as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError, TypeError):
+        return None
+    m = re.match(r"# Imported from (.+) by layerflow import-caffe\n", text)
+    if not m or line is None:
+        return None
+    where = {}
+    for row in text.splitlines():
+        if row.startswith(MAP_TAG):
+            for pair in row[len(MAP_TAG):].split():
+                y, _, p = pair.partition(":")
+                where[int(y)] = int(p)
+    if line in where:
+        return m.group(1), where[line]
+    before = [y for y in where if y <= line]
+    return (m.group(1), where[max(before)]) if before else None
+
+
+def _phases(common):
+    """The phases a layer's include/exclude rules let it into (stage and level rules are
+    taken as possibly matching)."""
+    def phases_in(rules):
+        return [str(r["phase"]).upper() if isinstance(r, dict) and r.get("phase") else None
+                for r in (rules if isinstance(rules, list) else [rules])]
+    phases = {"TRAIN", "TEST"}
+    if "include" in common and None not in phases_in(common["include"]):
+        phases &= set(phases_in(common["include"]))
+    if "exclude" in common:
+        phases -= set(phases_in(common["exclude"]))
+    return phases

@@ -14,7 +14,7 @@ are PrototxtError with file, line and column.
 """
 import re
 
-from .errors import ConfigError
+from .errors import ConfigError, shown
 
 
 class PrototxtError(ConfigError):
@@ -141,11 +141,15 @@ def _number(token):
     return float(t)
 
 
+MAX_DEPTH = 64          # nested messages; a Caffe net needs 4 (net, layer, param, filler)
+
+
 class _Parser:
     def __init__(self, text, file):
         self.file = file
         self.tokens = _tokenize(text, file)
         self.i = 0
+        self.depth = 0
 
     def peek(self):
         return self.tokens[self.i]
@@ -162,11 +166,20 @@ class _Parser:
     def expect(self, value):
         tok = self.take()
         if tok[1] != value:
-            found = "end of file" if tok[0] == "eof" else repr(tok[1])
+            found = "end of file" if tok[0] == "eof" else shown(tok[1])
             raise self.error(f"expected '{value}', found {found}", tok)
         return tok
 
     def message(self, closer, line):
+        self.depth += 1
+        if self.depth > MAX_DEPTH:   # refused before Python's recursion limit is met
+            raise self.error(f"messages nested more than {MAX_DEPTH} levels deep")
+        try:
+            return self._message_body(closer, line)
+        finally:
+            self.depth -= 1
+
+    def _message_body(self, closer, line):
         msg = Message(line)
         while True:
             tok = self.peek()
@@ -178,7 +191,7 @@ class _Parser:
                 self.take()
                 return msg
             if tok[0] != "ident":
-                raise self.error(f"expected a field name, found {tok[1]!r}"
+                raise self.error(f"expected a field name, found {shown(tok[1])}"
                                  if tok[1] else "expected a field name")
             self.field(msg)
             if self.peek()[1] in (";", ","):
@@ -225,7 +238,7 @@ class _Parser:
             try:
                 return _number(text)
             except ValueError:
-                raise self.error(f"bad number {text!r}", tok) from None
+                raise self.error(f"bad number {shown(text)}", tok) from None
         if kind == "ident":
             low = text.lower()
             if low in ("true", "t"):
@@ -235,7 +248,7 @@ class _Parser:
             if low in ("inf", "infinity", "nan"):
                 return float(low)
             return Ident(text)
-        found = "end of file" if kind == "eof" else repr(text)
+        found = "end of file" if kind == "eof" else shown(text)
         raise self.error(f"expected a value, found {found}", tok)
 
 
@@ -246,11 +259,5 @@ def parse_prototxt(text, file=None):
 
 def load_prototxt(path):
     """Read and parse a .prototxt file; a missing file is a ConfigError naming it."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except FileNotFoundError:
-        raise ConfigError("file not found", path) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read: {exc}", path) from None
-    return parse_prototxt(text, str(path))
+    from .yaml_loader import read_config_text
+    return parse_prototxt(read_config_text(path), str(path))

@@ -5,13 +5,24 @@ Supported field types: bool, int, float, str, dict, list[T], tuple[T, ...], Opti
 unions (`int | list[int]`), Literal[...] (enums, matched case-sensitively as in Caffe) and
 nested dataclasses. `field(metadata={"min": a, "max": b})` bounds a number; a
 `__post_init__` that raises ValueError reports at the mapping's position.
+
+Numbers are checked before any layer sees them: an int is a whole number in the 32-bit range
+of Caffe's prototxt fields (`num_output: 1e308` or `stride: 2**63` is refused here, not met as
+an OverflowError deep in a kernel), a float fits a double, and a list of ints (a shape, a
+kernel size) may not multiply past 2**62, so that no size computed from it overflows int64.
 """
 import dataclasses
+import math
 import types
 import typing
 
-from .errors import ConfigError, did_you_mean
+from .errors import ConfigError, did_you_mean, shown
 from .yaml_loader import MarkedDict, MarkedList
+
+
+INT_MIN, INT_MAX = -2**31, 2**31 - 1     # Caffe's int32 fields
+MAX_PRODUCT = 2**62                      # of a list of ints: no int64 overflow downstream
+MAX_LIST = 4096                          # numbers in one list (a shape has a handful)
 
 
 class Where:
@@ -59,12 +70,12 @@ def coerce(value, tp, where, name):
         if value in choices:
             return value
         raise where.error(f"'{name}' must be one of {', '.join(map(str, choices))}, "
-                          f"got {value!r}" + did_you_mean(value, choices))
+                          f"got {shown(value)}" + did_you_mean(value, choices))
     if origin in (list, tuple):
         return _coerce_list(value, tp, where, name)
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
-            raise where.error(f"'{name}' must be a mapping, got {value!r}")
+            raise where.error(f"'{name}' must be a mapping, got {shown(value)}")
         return from_mapping(tp, value, where)
     return _coerce_scalar(value, tp, where, name)
 
@@ -84,23 +95,37 @@ def _coerce_union(value, tp, where, name):
     same_kind = [exc for arg, exc in errors if _same_kind(value, arg)]
     if len(same_kind) == 1:
         raise same_kind[0]
-    raise where.error(f"'{name}' must be {type_name(tp)}, got {value!r}")
+    raise where.error(f"'{name}' must be {type_name(tp)}, got {shown(value)}")
 
 
 def _same_kind(value, tp):
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return tp in (int, float)      # e.g. an int out of range for `int | list[int]`
     if isinstance(value, dict):
         return dataclasses.is_dataclass(tp) or tp is dict
     if isinstance(value, list):
-        return typing.get_origin(tp) in (list, tuple)
-    return False
+        if typing.get_origin(tp) not in (list, tuple):
+            return False
+        args = [a for a in typing.get_args(tp) if a is not Ellipsis]
+        # `list[int] | list[list[int]]`: the alternative whose items match the first item
+        return not value or not args or args[0] is typing.Any or _same_kind(value[0], args[0]) \
+            or not isinstance(value[0], (list, dict, int, float))
 
 
 def _coerce_list(value, tp, where, name):
     args = [a for a in typing.get_args(tp) if a is not Ellipsis]
     item_tp = args[0] if args else typing.Any
     if not isinstance(value, list):
-        raise where.error(f"'{name}' must be a list, got {value!r}")
+        raise where.error(f"'{name}' must be a list, got {shown(value)}")
+    if len(value) > MAX_LIST and item_tp in (int, float):
+        raise where.error(f"'{name}' has {len(value)} numbers; a config list holds at most "
+                          f"{MAX_LIST}")
     items = [coerce(v, item_tp, where.at(value, i), f"{name}[{i}]") for i, v in enumerate(value)]
+    if item_tp is int and items:
+        product = math.prod(abs(v) for v in items)
+        if product > MAX_PRODUCT:
+            raise where.error(f"'{name}' = {shown(items, 60)} multiplies to more than "
+                              "2**62: no shape or size that large can exist")
     return tuple(items) if typing.get_origin(tp) is tuple else items
 
 
@@ -109,13 +134,20 @@ def _coerce_scalar(value, tp, where, name):
         if isinstance(value, bool):
             return value
     elif tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
         if isinstance(value, float) and value.is_integer():
-            return int(value)
+            value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            if not INT_MIN <= value <= INT_MAX:
+                raise where.error(f"'{name}' = {shown(value, 30)} is out of range: integers in "
+                                  f"a config lie in {INT_MIN}..{INT_MAX}")
+            return value
     elif tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
+            try:
+                return float(value)
+            except OverflowError:
+                raise where.error(f"'{name}' = {shown(value, 30)} is out of the range of a "
+                                  "float") from None
     elif tp is str:
         if isinstance(value, str):
             return value
@@ -124,7 +156,7 @@ def _coerce_scalar(value, tp, where, name):
             return dict(value)
     elif isinstance(value, tp):
         return value
-    raise where.error(f"'{name}' must be {type_name(tp)}, got {value!r}")
+    raise where.error(f"'{name}' must be {type_name(tp)}, got {shown(value)}")
 
 
 def from_mapping(cls, mapping, where, ignore=()):
@@ -140,7 +172,7 @@ def from_mapping(cls, mapping, where, ignore=()):
         key_where = where.at(mapping, key)
         if key not in fields:
             valid = list(fields) + list(ignore)
-            raise key_where.error(f"unknown key '{key}'" + did_you_mean(key, valid))
+            raise key_where.error(f"unknown key {shown(key)}" + did_you_mean(key, valid))
         kwargs[key] = coerce(value, hints[key], key_where, key)
         _check_bounds(fields[key], kwargs[key], key_where)
     missing = [n for n, f in fields.items() if n not in kwargs and

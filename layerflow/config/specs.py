@@ -1,6 +1,25 @@
 """The typed blocks every layer shares: common keys, per-param settings, phase rules."""
 from dataclasses import dataclass, field
 
+from .errors import shown
+
+# A layer name becomes part of zip member names in weights and state files
+# (`{layer}/{index}`, `rng/train/{layer}`, ...), which zip limits to 65,535 bytes; a name is
+# refused at parse time, long before a snapshot, past this many characters (4 bytes each at
+# most in UTF-8, with room left for the key around it).
+MAX_NAME = 1024
+
+
+def check_name(kind, name):
+    """ValueError for a name no weights file could hold (too long, control characters)."""
+    if not name:
+        raise ValueError(f"{kind} name must not be empty")
+    if len(name) > MAX_NAME:
+        raise ValueError(f"{kind} name is {len(name):,} characters long; at most {MAX_NAME} "
+                         "(it becomes part of a member name in weights and state files)")
+    if not name.isprintable():
+        raise ValueError(f"{kind} name {shown(name, 40)} holds control characters")
+
 
 @dataclass
 class ParamSpec:
@@ -53,7 +72,10 @@ class LayerCommon:
 
     def __post_init__(self):
         as_list = lambda v: [v] if not isinstance(v, list) else v  # noqa: E731
+        check_name("layer", self.name)
         self.bottom, self.top = as_list(self.bottom), as_list(self.top)
+        for blob in self.bottom + self.top:
+            check_name("blob", blob)
         self.include, self.exclude = as_list(self.include), as_list(self.exclude)
         if self.include and self.exclude:
             raise ValueError("use either 'include' or 'exclude', not both")

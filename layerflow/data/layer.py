@@ -17,10 +17,10 @@ from .transforms import Transform, TransformSpec, TransformStep
 @dataclass
 class DataParams:
     """Keys every data layer takes."""
-    batch_size: int = bounded(64, lo=1)
+    batch_size: int = bounded(64, lo=1, hi=1 << 20)   # hi: a sanity bound, not a memory one
     transform: TransformSpec | list[TransformStep] = field(default_factory=TransformSpec)
     shuffle: bool | None = None        # default: shuffle every epoch in TRAIN, in order in TEST
-    prefetch: int = bounded(3, lo=0)   # batches prepared ahead in a thread; 0: in forward
+    prefetch: int = bounded(3, lo=0, hi=64)  # batches prepared ahead in a thread; 0: in forward
     num_classes: int = bounded(0, lo=0)  # > 0: labels must be class ids in [0, num_classes)
 
 
@@ -48,6 +48,7 @@ class DataLayer(Layer):
                                       self.p.batch_size, shuffle, self.dtype, len(top),
                                       num_classes)
         self._prefetcher = None
+        self.start_rng_state = self.rng.bit_generator.state   # set_shard restarts from it
         self.cursor = self.producer.first_cursor(self.rng)
         skip = getattr(self.p, "rand_skip", 0)
         if skip:                       # Caffe's rand_skip: begin at a random record
@@ -76,12 +77,14 @@ class DataLayer(Layer):
     def set_shard(self, rank, world_size):
         """Read only this rank's share of every epoch (for data-parallel training): all ranks
         draw the same permutation from the shared seed and take every world_size-th record
-        from `rank` on. Restarts the stream at epoch 0."""
+        from `rank` on. Restarts the stream at epoch 0 from the generator's state before the
+        first epoch, so that the ranks' slices are those of a single process's batches."""
         if not 0 <= rank < world_size:
             raise ValueError(f"rank {rank} is outside 0..{world_size - 1}")
         self.stop_prefetch()
         self.producer.rank, self.producer.world_size = int(rank), int(world_size)
         self.producer.shard_size()
+        self.rng.bit_generator.state = self.start_rng_state
         self.cursor = self.producer.first_cursor(self.rng)
 
     def state(self):

@@ -4,6 +4,10 @@ Images come back as uint8 (N, 784) and labels as uint8 (N,); files are looked up
 `$LAYERFLOW_DATA/mnist/` (or a folder given as `source`) and read once per process.
 """
 import gzip
+import math
+import os
+import stat
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -27,42 +31,89 @@ def _find(folder, stem):
 def missing_message(folder):
     names = ", ".join(f"{s}.gz" for pair in FILES.values() for s in pair)
     return (f"MNIST not found in {folder}: put the four files {names} (gzipped or not) "
-            f"there, or set LAYERFLOW_DATA to the folder that holds 'mnist/'")
+            f"there (`layerflow data fetch mnist` downloads them), or set LAYERFLOW_DATA to "
+            f"the folder that holds 'mnist/'")
+
+
+MAX_IDX_BYTES = 2**31        # an IDX file's declared payload; MNIST's largest is 47 MB
+CHUNK = 1 << 22              # bytes read (decompressed) per step
+
+
+def check_regular(path, max_bytes=MAX_IDX_BYTES):
+    """A dataset file must be a regular file (a FIFO would block, a device never end) of at
+    most `max_bytes` on disk."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise DataFileError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise DataFileError(f"{path}: not a regular file (a folder, FIFO or device?)")
+    if st.st_size > max_bytes:
+        raise DataFileError(f"{path}: {st.st_size:,} bytes, more than a dataset file layerflow "
+                            f"reads whole ({max_bytes:,})")
 
 
 def read_idx(path):
-    """Parse one IDX file (magic 0x00000801 labels / 0x00000803 images) into a uint8 array."""
+    """Parse one IDX file (magic 0x00000801 labels / 0x00000803 images) into a uint8 array.
+
+    The header is read first and states the payload size; the payload is then read in bounded
+    pieces into an array of that size, so a file (or a gzip bomb) that holds more than its
+    header declares is refused after reading one piece past it, never decompressed whole."""
     path = Path(path)
+    check_regular(path)
     try:
         opener = gzip.open if path.suffix == ".gz" else open
         with opener(path, "rb") as f:
-            raw = f.read()
-    except (OSError, EOFError) as exc:
+            return _read_idx_stream(f, path)
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise DataFileError(f"{path}: cannot be read ({exc})") from None
-    if len(raw) < 8 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+
+
+def _read_idx_stream(f, path):
+    head = f.read(4)
+    if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] != 0x08:
         raise DataFileError(f"{path}: not an IDX file of unsigned bytes (bad magic number)")
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    if ndim < 1 or len(raw) < header:
+    ndim = head[3]
+    raw_dims = f.read(4 * ndim)
+    if ndim < 1 or len(raw_dims) < 4 * ndim:
         raise DataFileError(f"{path}: IDX header truncated")
-    dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    expected = header + int(np.prod(dims))
-    if len(raw) != expected:
-        record = int(np.prod(dims[1:]))
-        where = (f"; record {(len(raw) - header) // record} of {dims[0]} is incomplete"
-                 if len(raw) < expected and record else "")
-        raise DataFileError(f"{path}: expected {expected} bytes for shape {list(dims)}, "
-                            f"found {len(raw)} (truncated or corrupt){where}")
-    return np.frombuffer(raw, np.uint8, offset=header).reshape(dims)
+    header = 4 + 4 * ndim
+    dims = tuple(int.from_bytes(raw_dims[4 * i: 4 * i + 4], "big") for i in range(ndim))
+    size = math.prod(dims)
+    if size > MAX_IDX_BYTES:
+        raise DataFileError(f"{path}: its header declares shape {list(dims)} ({size:,} bytes), "
+                            f"more than any IDX dataset layerflow reads ({MAX_IDX_BYTES:,})")
+    data = np.empty(size, np.uint8)
+    view, got = memoryview(data), 0
+    while got < size:
+        n = f.readinto(view[got:got + CHUNK]) if hasattr(f, "readinto") else 0
+        if not n:
+            break
+        got += n
+    if got < size:
+        record = math.prod(dims[1:])
+        where = (f"; record {got // record} of {dims[0]} is incomplete" if record else "")
+        raise DataFileError(f"{path}: expected {header + size} bytes for shape {list(dims)}, "
+                            f"found {header + got} (truncated or corrupt){where}")
+    if f.read(1):
+        raise DataFileError(f"{path}: holds more than the {header + size} bytes its header "
+                            f"declares for shape {list(dims)} (corrupt, or not this dataset)")
+    return data.reshape(dims)
 
 
-def load_mnist(split, source=None):
-    """(images uint8 (N, 784), labels uint8 (N,)) of the 'train' or 'test' split."""
+def load_mnist(split, source=None, auto_download=True, layer=None):
+    """(images uint8 (N, 784), labels uint8 (N,)) of the 'train' or 'test' split. With no
+    `source` and the files missing, they are fetched into `$LAYERFLOW_DATA/mnist` first
+    (unless `auto_download` is false or `$LAYERFLOW_OFFLINE` is set: data/fetch.py)."""
     folder = Path(source) if source else data_root() / "mnist"
     key = (str(folder.resolve()), split)
     if key not in _CACHE:
         stems = FILES[split]
         paths = [_find(folder, s) for s in stems]
+        if None in paths and not source:
+            from .fetch import ensure_dataset
+            ensure_dataset("mnist", folder, auto_download=auto_download, layer=layer)
+            paths = [_find(folder, s) for s in stems]
         if None in paths:
             raise DataFileError(missing_message(folder))
         images, labels = read_idx(paths[0]), read_idx(paths[1])

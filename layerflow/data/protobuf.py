@@ -4,8 +4,12 @@
     1 channels, 2 height, 3 width (varint), 4 data (bytes, C x H x W uint8),
     5 label (varint int32), 6 float_data (repeated float, packed or not),
     7 encoded (bool: `data` is a JPEG/PNG file).
-`BlobProto` (mean files, `.binaryproto`): 1 num, 2 channels, 3 height, 4 width,
-    5 data (repeated float), 7 shape (BlobShape: 1 dim, repeated int64), 8 double_data.
+`BlobProto` (mean files, `.binaryproto`, the weights of a `.caffemodel`): 1 num,
+    2 channels, 3 height, 4 width, 5 data (repeated float), 7 shape (BlobShape: 1 dim,
+    repeated int64), 8 double_data.
+The `.caffemodel` reader (`NetParameter`) is in `layerflow/io/caffemodel.py`; it uses
+`fields` and `decode_blob` from here. The encoder at the end (`Writer`, `encode_blobproto`)
+writes the few records a `.caffemodel` needs.
 """
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,6 +118,13 @@ def decode_datum(buf):
 
 def decode_blobproto(buf):
     """A BlobProto as an array: shaped by `shape` (or num, channels, height, width)."""
+    return decode_blob(buf)[0]
+
+
+def decode_blob(buf):
+    """A BlobProto -> (array, legacy): `legacy` is the (num, channels, height, width) of an
+    old-style blob (Caffe compares those with the target's shape padded to 4-D), else None.
+    Float `data` (packed or not) or `double_data` (then float64)."""
     dims, legacy, data, doubles = [], {}, [], []
     for number, wire, value in fields(buf):
         if number in (1, 2, 3, 4) and wire == 0:
@@ -132,12 +143,14 @@ def decode_blobproto(buf):
                         d, pos = _varint(v, pos)
                         dims.append(d)
     values = _floats(doubles, "<f8") if doubles else _floats(data, "<f4")
+    old = None
     if not dims:
         dims = [legacy.get(i, 1) for i in (1, 2, 3, 4)]
+        old = tuple(dims)
     if int(np.prod(dims)) != values.size:
         raise WireError(f"shape {dims} holds {int(np.prod(dims))} values, the blob has "
                         f"{values.size}")
-    return values.reshape(dims)
+    return values.reshape(dims), old
 
 
 def load_mean_file(path):
@@ -157,3 +170,61 @@ def load_mean_file(path):
     if mean.ndim == 4 and mean.shape[0] == 1:
         mean = mean[0]
     return mean
+
+
+# -- encoding (the records a .caffemodel needs) --------------------------------------------
+def _enc_varint(value):
+    value &= 0xFFFFFFFFFFFFFFFF                # negative int32/int64: ten bytes, as protobuf
+    out = bytearray()
+    while True:
+        b = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+class Writer:
+    """Builds one message: `varint`, `string`, `message` (bytes of an encoded message),
+    `packed_floats`, `packed_varints`; `bytes()` gives the encoding."""
+
+    def __init__(self):
+        self.parts = []
+
+    def _key(self, number, wire):
+        self.parts.append(_enc_varint(number << 3 | wire))
+
+    def varint(self, number, value):
+        self._key(number, 0)
+        self.parts.append(_enc_varint(int(value)))
+        return self
+
+    def length_delimited(self, number, payload):
+        self._key(number, 2)
+        self.parts.append(_enc_varint(len(payload)))
+        self.parts.append(bytes(payload))
+        return self
+
+    def string(self, number, text):
+        return self.length_delimited(number, str(text).encode("utf-8"))
+
+    def message(self, number, payload):
+        return self.length_delimited(number, payload)
+
+    def packed_floats(self, number, values, dtype="<f4"):
+        return self.length_delimited(number, np.ascontiguousarray(values, dtype).tobytes())
+
+    def packed_varints(self, number, values):
+        return self.length_delimited(number, b"".join(_enc_varint(int(v)) for v in values))
+
+    def bytes(self):
+        return b"".join(self.parts)
+
+
+def encode_blobproto(array):
+    """A BlobProto with `shape` and float `data` (what Caffe writes since 2015)."""
+    array = np.asarray(array)
+    shape = Writer().packed_varints(1, array.shape).bytes()
+    return Writer().message(7, shape).packed_floats(5, array.ravel()).bytes()

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..kernels.cpu.data import gather_rows
 from . import DataFileError, data_root
+from .mnist import check_regular
 
 
 class Source:
@@ -92,6 +93,7 @@ def cifar10_source(split, folder=None):
     chunks, parts = [], []
     for name in names:
         path = folder / name
+        check_regular(path)
         raw = np.fromfile(path, np.uint8)
         if raw.size % CIFAR10_RECORD:
             whole = raw.size // CIFAR10_RECORD
@@ -110,22 +112,27 @@ def cifar10_source(split, folder=None):
 
 # -- NPZ ------------------------------------------------------------------------------------
 def npz_source(path, keys):
-    """Named arrays of an .npz file (no pickle), one per top."""
+    """Named arrays of an .npz file (no pickle), one per top. Each array's header is checked
+    before it is inflated (io/weights.load_npz), and arrays not named are not read."""
+    from ..io.weights import WeightsFileError, load_npz
     path = Path(path)
     if not path.exists():
         raise DataFileError(f"{path}: file not found")
     try:
-        with np.load(path, allow_pickle=False) as z:
-            missing = [k for k in keys if k not in z.files]
-            if missing:
-                raise DataFileError(f"{path}: no array named {', '.join(map(repr, missing))} "
-                                    f"(it holds {', '.join(z.files) or 'nothing'})")
-            arrays = [z[k] for k in keys]
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-        if isinstance(exc, DataFileError):
-            raise
-        raise DataFileError(f"{path}: not a readable .npz file ({exc})") from None
-    return ArraySource(arrays, str(path))
+        arrays = load_npz(path, only=tuple(keys))
+    except WeightsFileError as exc:
+        raise DataFileError(str(exc).replace("not a valid .npz/zip file",
+                                            "not a readable .npz file")) from None
+    missing = [k for k in keys if k not in arrays]
+    if missing:
+        try:
+            with zipfile.ZipFile(path) as z:
+                held = [n[:-4] if n.endswith(".npy") else n for n in z.namelist()]
+        except (zipfile.BadZipFile, OSError):
+            held = []
+        raise DataFileError(f"{path}: no array named {', '.join(map(repr, missing))} "
+                            f"(it holds {', '.join(held) or 'nothing'})")
+    return ArraySource([arrays[k] for k in keys], str(path))
 
 
 # -- HDF5 -----------------------------------------------------------------------------------

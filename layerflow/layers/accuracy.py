@@ -1,5 +1,6 @@
 """Accuracy: the fraction of positions whose label is among the `top_k` highest scores
-along `axis` (positions labelled `ignore_label` are skipped). No gradient.
+along `axis` (positions labelled `ignore_label` are skipped). A position with a NaN score is
+counted as wrong, never right. No gradient.
 
     - {name: accuracy, type: Accuracy, bottom: [ip2, label], top: accuracy,
        include: {phase: TEST}}

@@ -2,6 +2,9 @@
 
 Reads `data_batch_1.bin` .. `data_batch_5.bin` (train) or `test_batch.bin` (test) from
 `$LAYERFLOW_DATA/cifar10` (or `source`; a `cifar-10-batches-bin` folder inside also works).
+Where they are missing, the first run downloads the binary archive into
+`$LAYERFLOW_DATA/cifar10` and unpacks it (`layerflow data fetch cifar10` by hand);
+`auto_download: false` or `LAYERFLOW_OFFLINE=1` turns that off.
 Each record is 1 label byte and 3072 pixel bytes, R, G, B planes of 32 x 32, values 0..255.
 No gradient.
 
@@ -11,8 +14,10 @@ No gradient.
 from dataclasses import dataclass
 from typing import Literal
 
+from ..data import data_root
+from ..data.fetch import ensure_dataset
 from ..data.layer import DataLayer, DataParams
-from ..data.sources import cifar10_source
+from ..data.sources import CIFAR10_FILES, cifar10_source
 from ..registry import register_layer
 
 
@@ -22,8 +27,15 @@ class CIFAR10Data(DataLayer):
     class Params(DataParams):
         split: Literal["train", "test"] = "train"
         source: str | None = None            # folder with the .bin files (default: data root)
+        auto_download: bool = True           # fetch into $LAYERFLOW_DATA/cifar10 when missing
 
     default_num_classes = 10
 
     def open_source(self):
+        if not self.p.source:
+            folder = data_root() / "cifar10"
+            first = CIFAR10_FILES[self.p.split][0]
+            if not ((folder / first).exists() or
+                    (folder / "cifar-10-batches-bin" / first).exists()):
+                ensure_dataset("cifar10", folder, self.p.auto_download, self.name)
         return cifar10_source(self.p.split, self.p.source)

@@ -4,7 +4,8 @@ of output m, with kernel (kh, kw), stride, zero padding and dilation.
 Output size: OH = (H + 2 ph - (dh (kh - 1) + 1)) // sh + 1 (OW alike).
 Weights W: (num_output, C / group, kh, kw); bias b: (num_output,), Caffe's layouts.
 
-Two ways of computing it, chosen in reshape:
+Three ways of computing it, chosen in reshape (the first in layers/convolution_depthwise.py):
+- depthwise (group == channels > 1): direct per-channel kernels, no im2col.
 - direct (ungrouped, stride 1, pad <= dilation (k - 1), the common case): register-tiled
   kernels with explicit vectors (kernels/cpu/direct_conv.py) for forward, weight gradient
   and data gradient (a convolution of the padded dY with the flipped weights); each
@@ -164,23 +165,36 @@ class Convolution(Layer):
         self._top_shape = (n, self.p.num_output, oh, ow)
         top[0].reshape(self._top_shape)
         self._direct = self.p.group == 1
+        # depthwise (group == channels): the direct kernels of layers/convolution_depthwise.py
+        from . import convolution_depthwise
+        self._depthwise = convolution_depthwise if convolution_depthwise.depthwise_applies(
+            self.p.group, c) else None
         if self.device is not None:        # CUDA mode: the batch's patches, on the device
             self._col_gpu = self.device.zeros(c * kh * kw * n * oh * ow, self.dtype).reshape(
                 c * kh * kw, n * oh * ow)
-        elif self._direct:
+            self._shape = shape
+            return
+        if self._depthwise:
+            self._shape = shape
+            return
+        if self._direct:
             self._plan_direct(n, c, h, w)
         else:
             self._plan(n, c * kh * kw, oh * ow)
         self._shape = shape
 
     def forward_cpu(self, bottom, top):
-        if self._direct:
+        if self._depthwise:
+            self._depthwise.depthwise_forward_layer(self, bottom, top)
+        elif self._direct:
             self._forward_direct(bottom, top)
         else:
             self._forward_im2col(bottom, top)
 
     def backward_cpu(self, top, propagate_down, bottom):
-        if self._direct:
+        if self._depthwise:
+            self._depthwise.depthwise_backward_layer(self, top, propagate_down, bottom)
+        elif self._direct:
             self._backward_direct(top, propagate_down, bottom)
         else:
             self._backward_im2col(top, propagate_down, bottom)

@@ -1,7 +1,8 @@
 """DummyData: tops of given shapes filled by fillers, for synthetic runs and benchmarks.
 
-Each top gets `shape[i]` and `data_filler[i]` (one entry applies to all). With `refill: true`
-the fillers draw anew every forward (fresh random batches); by default they fill once.
+Each top gets `shape[i]` and `data_filler[i]` (one entry applies to all; a flat
+`shape: [N, C]` is one shape). With `refill: true` the fillers draw anew every forward
+(fresh random batches); by default they fill once.
 
     - name: data
       type: DummyData
@@ -22,7 +23,7 @@ from ..registry import register_layer
 class DummyData(Layer):
     @dataclass
     class Params:
-        shape: list[list[int]] = field(default_factory=list)
+        shape: list[int] | list[list[int]] = field(default_factory=list)  # one, or one per top
         data_filler: list[FillerSpec] = field(default_factory=lambda: [FillerSpec()])
         refill: bool = False
         integer_labels: bool = True   # floor the values of 1-D tops (labels), as class ids
@@ -31,12 +32,14 @@ class DummyData(Layer):
     num_top = (1, None)
 
     def setup(self, bottom, top):
-        if len(self.p.shape) not in (1, len(top)):
-            raise self.shape_error(f"{len(self.p.shape)} shapes for {len(top)} tops")
+        shapes = self.p.shape if self.p.shape and isinstance(self.p.shape[0], list) \
+            else [self.p.shape]                  # a flat `shape: [..]`: one for all tops
+        if len(shapes) not in (1, len(top)):
+            raise self.shape_error(f"{len(shapes)} shapes for {len(top)} tops")
         if len(self.p.data_filler) not in (1, len(top)):
             raise self.shape_error(f"{len(self.p.data_filler)} fillers for {len(top)} tops")
         for i, t in enumerate(top):
-            t.reshape(self.p.shape[i if len(self.p.shape) > 1 else 0])
+            t.reshape(shapes[i if len(shapes) > 1 else 0])
         self._fill(top)
 
     def reshape(self, bottom, top):

@@ -37,7 +37,7 @@ class MemoryData(DataLayer):
         channels: int = bounded(1, lo=1)
         height: int = bounded(1, lo=1)
         width: int = bounded(1, lo=1)
-        prefetch: int = bounded(0, lo=0)
+        prefetch: int = bounded(0, lo=0, hi=64)
 
     def open_source(self):
         return _Unset((self.p.channels, self.p.height, self.p.width))

@@ -3,7 +3,8 @@ channel.
 
 Output size, Caffe's rounding: OH = ceil((H + 2 ph - kh) / sh) + 1, then OH -= 1 when
 ph > 0 and the last window would start at or past H + ph (so every window starts inside
-the padded input); `round_mode: FLOOR` rounds down instead. `global_pooling: true` pools
+the padded input); `round_mode: FLOOR` (or `ceil_mode: false`, as Caffe forks write it)
+rounds down instead. `global_pooling: true` pools
 the whole plane (kernel = H x W, stride 1, pad 0).
 MAX: y = max over the window clipped to the image; dx[argmax] += dy. A second top gets the
 argmax as a float flat index h*W + w (Caffe's mask).
@@ -34,6 +35,7 @@ class Pooling(Layer):
         pool: Literal["MAX", "AVE"] = "MAX"
         global_pooling: bool = False
         round_mode: Literal["CEIL", "FLOOR"] = "CEIL"
+        ceil_mode: bool = True          # false = FLOOR (the name of Caffe forks)
 
         def __post_init__(self):
             if self.global_pooling:
@@ -143,7 +145,7 @@ class Pooling(Layer):
     def out_size(self, size, k, s, p, other_pad):
         """Caffe's output size along one axis: when either pad is nonzero (Caffe tests
         pad_h || pad_w for both axes), the last window must start inside the input + pad."""
-        if self.p.round_mode == "CEIL":
+        if self.p.round_mode == "CEIL" and self.p.ceil_mode:
             out = int(math.ceil((size + 2 * p - k) / s)) + 1
         else:
             out = (size + 2 * p - k) // s + 1

@@ -1,9 +1,12 @@
 """SoftmaxWithLoss: softmax along `axis`, then the mean negative log-likelihood of the labels.
 
-loss = -1/Z * sum over positions of log p[label], where Z is set by `normalization`
-(Caffe's: FULL = all positions, VALID = positions whose label is not `ignore_label`,
-BATCH_SIZE = outer size, NONE = 1). Gradient: dx = loss_weight / Z * (p - onehot(label)).
-Labels never receive a gradient. An optional second top holds the probabilities.
+loss = -1/Z * sum over positions of log max(p[label], FLT_MIN), where Z is set by
+`normalization` (Caffe's: FULL = all positions, VALID = positions whose label is not
+`ignore_label`, BATCH_SIZE = outer size, NONE = 1; Z is at least 1). Without
+`normalization`, Caffe's older `normalize` decides (true: VALID, false: BATCH_SIZE); with
+neither, VALID. Positions labelled `ignore_label` add nothing and get dx = 0. Gradient:
+dx = loss_weight / Z * (p - onehot(label)). Labels never receive a gradient. An optional
+second top holds the probabilities.
 
     - {name: loss, type: SoftmaxWithLoss, bottom: [ip2, label], top: loss}
 """
@@ -16,11 +19,30 @@ from ..layer import Layer, split_shape
 from ..registry import register_layer
 
 
-def label_error(layer, labels, position, channels):
+NORMALIZATIONS = ("FULL", "VALID", "BATCH_SIZE", "NONE")
+
+
+def resolve_normalization(params, default):
+    """Caffe's rule: `normalization` if given, else `normalize` (true: VALID, false:
+    BATCH_SIZE), else the layer's default."""
+    if params.normalization is not None:
+        return params.normalization
+    if params.normalize is not None:
+        return "VALID" if params.normalize else "BATCH_SIZE"
+    return default
+
+
+def loss_normalizer(mode, outer, inner, valid):
+    """Caffe's get_normalizer: the divisor of a summed loss, never below 1."""
+    z = {"FULL": outer * inner, "VALID": valid, "BATCH_SIZE": outer, "NONE": 1}[mode]
+    return max(float(z), 1.0)
+
+
+def label_error(layer, labels, position, channels, ignorable=True):
     value = labels.reshape(-1)[position]
+    tail = " and is not ignore_label" if ignorable else ""
     return ValueError(f"layer '{layer.name}': label {value:g} at position {position} of "
-                      f"'{layer.label_name}' is outside [0, {channels}) and is not "
-                      f"ignore_label")
+                      f"'{layer.label_name}' is outside [0, {channels}){tail}")
 
 
 @register_layer("SoftmaxWithLoss")
@@ -29,7 +51,7 @@ class SoftmaxWithLoss(Layer):
     class Params:
         axis: int = 1
         ignore_label: int | None = None
-        normalization: Literal["FULL", "VALID", "BATCH_SIZE", "NONE"] = "VALID"
+        normalization: Literal[NORMALIZATIONS] | None = None     # None: see `normalize`
         normalize: bool | None = None      # Caffe's older switch: false means BATCH_SIZE
 
     num_bottom = 2
@@ -40,9 +62,7 @@ class SoftmaxWithLoss(Layer):
         return bottom_index == 0
 
     def setup(self, bottom, top):
-        self.norm = self.p.normalization
-        if self.p.normalize is not None:
-            self.norm = "VALID" if self.p.normalize else "BATCH_SIZE"
+        self.norm = resolve_normalization(self.p, "VALID")
         self.label_name = bottom[1].name
         self.prob = top[1] if len(top) > 1 else Blob((), self.dtype, name=f"{self.name}/prob",
                                                          device=self.device)
@@ -62,9 +82,7 @@ class SoftmaxWithLoss(Layer):
         top[0].reshape(())
 
     def normalizer(self, valid):
-        outer, _, inner = self.dims
-        z = {"FULL": outer * inner, "VALID": valid, "BATCH_SIZE": outer, "NONE": 1}[self.norm]
-        return max(float(z), 1.0)
+        return loss_normalizer(self.norm, self.dims[0], self.dims[2], valid)
 
     def forward_cpu(self, bottom, top):
         ignore = self.p.ignore_label

@@ -25,10 +25,12 @@ from collections import deque
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from ..backends import cpu_kernels
 from ..blob import Blob
 from ..config import Where, from_mapping, load_config, solver_section
+from ..io.solver_state import load_solver_state
 from ..io.weights import WeightsFileError, load_npz, load_weights, save_npz_atomic
 from ..net import Net
 from ..runtime import Runtime
@@ -145,11 +147,14 @@ class Solver:
         self._signals = None
         self._debug = DebugRunner(self.net) if self.p.debug_info else None
         self.callbacks = []
+        self.world_size = runtime.world_size     # MPI ranks training together (parallel/)
 
     def add_callback(self, callback):
         """Caffe's Solver::Callback: `callback.on_start(solver)` runs before each iteration's
         forward passes, `callback.on_gradients_ready(solver)` after them and before the
-        update (where data-parallel training averages the gradients); either may be absent."""
+        update (where data-parallel training averages the gradients), and
+        `callback.on_metric(solver, record)` with each record written to the metrics file
+        (TensorBoard logging); any may be absent."""
         self.callbacks.append(callback)
 
     def _finetune_from(self, path):
@@ -200,7 +205,9 @@ class Solver:
     def step(self, n):
         """Run n training iterations (fewer if a stop is requested)."""
         stop = self.iter + n
-        bar = _Progress(stop, self.iter) if sys.stderr.isatty() and not self.quiet else None
+        # tqdm: a bar on a terminal or in a notebook, nothing in a redirected log
+        bar = None if self.quiet else tqdm(total=stop, initial=self.iter, unit="it",
+                                           mininterval=0.2, disable=None, leave=False)
         tic, tic_iter = time.perf_counter(), self.iter
         try:
             while self.iter < stop and not self.stop_requested:
@@ -228,7 +235,8 @@ class Solver:
                     tic, tic_iter = toc, self.iter + 1
                 self.iter += 1
                 if bar is not None:
-                    bar.update(self.iter, self.smoothed_loss)
+                    bar.set_postfix_str(f"loss {self.smoothed_loss:.4g}", refresh=False)
+                    bar.update(1)
                 if self.p.snapshot and self.iter % self.p.snapshot == 0:
                     self.snapshot()
                 if self._poll_signals():
@@ -361,6 +369,8 @@ class Solver:
         self.metrics_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.metrics_path, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
+        for cb in self.callbacks:
+            getattr(cb, "on_metric", _noop_record)(self, record)
 
     def _trim_metrics(self):
         """Keep only the records of iterations before this run starts, so that a resumed
@@ -458,7 +468,7 @@ class Solver:
 
     def restore(self, path):
         """Continue from a state file written by `snapshot`, exactly where it stopped."""
-        arrays = load_npz(path)
+        arrays = load_solver_state(path, self)   # every field checked against this solver
         if "solver_type" not in arrays or "iter" not in arrays or "signature" not in arrays:
             raise WeightsFileError(f"{path}: not a layerflow solver state file (its arrays: "
                                    f"{', '.join(sorted(arrays)[:5]) or 'none'})")
@@ -475,6 +485,11 @@ class Solver:
             diff = sorted(set(theirs.split(";")) ^ set(ours.split(";")))
             raise WeightsFileError(f"{path}: written for a different net (params that differ, "
                                    f"as name:shape: {', '.join(diff[:6])})")
+        ranks = int(arrays.get("mpi/world_size", 1))
+        if ranks != self.world_size:
+            raise WeightsFileError(f"{path}: written by a run on {ranks} MPI rank(s); this run "
+                                   f"has {self.world_size}: resume with the same number "
+                                   f"(mpirun -n {ranks}), the data cursors are per rank")
         try:
             self._load_state(arrays)
         except (KeyError, ValueError) as exc:
@@ -520,29 +535,9 @@ def _device_arrays(blob):
     return blob.mutable_gpu_data.reshape(-1), blob.gpu_diff.reshape(-1)
 
 
-def _noop(solver):
+def _noop_record(solver, record):
     pass
 
 
-class _Progress:
-    """A one-line progress bar on a terminal (stderr), redrawn a few times a second."""
-
-    def __init__(self, total, start):
-        self.total, self.start, self.t0, self.last = total, start, time.perf_counter(), 0.0
-
-    def update(self, it, loss):
-        now = time.perf_counter()
-        if now - self.last < 0.2 and it < self.total:
-            return
-        self.last = now
-        frac = it / max(self.total, 1)
-        done = int(30 * frac)
-        rate = (it - self.start) / max(now - self.t0, 1e-9)
-        eta = (self.total - it) / max(rate, 1e-9)
-        sys.stderr.write(f"\r[{'#' * done}{'.' * (30 - done)}] {it}/{self.total} "
-                         f"loss {loss:.4g} {rate:.0f} it/s eta {eta:.0f}s ")
-        sys.stderr.flush()
-
-    def close(self):
-        sys.stderr.write("\n")
-        sys.stderr.flush()
+def _noop(solver):
+    pass

@@ -54,6 +54,7 @@ class SolverParams:
     threads: int = bounded(0, lo=0)          # 0: LAYERFLOW_NUM_THREADS, else the CPUs
     random_seed: int = -1
     debug_info: bool = False
+    mpi: bool = False                  # true: refuse to train unless started by mpirun
 
     def __post_init__(self):
         needs = {"step": ("stepsize", "gamma"), "exp": ("gamma",), "inv": ("gamma", "power"),

@@ -101,7 +101,7 @@ def test_direct_kernels_where_they_apply():
 @pytest.mark.parametrize("params", [{"num_output": 4, "kernel_size": 3},
                                     {"num_output": 4, "kernel_size": 3, "group": 2}])
 def test_reshape_keeps_buffers_until_the_shape_changes(params):
-    x = np.zeros((2, 2, 8, 8), np.float32)
+    x = np.zeros((2, 4, 8, 8), np.float32)        # 4 channels: group 2 is not depthwise
     layer, bottom, top = make_layer("Convolution", params, [x], dtype=np.float32)
 
     def buffer():
@@ -109,7 +109,7 @@ def test_reshape_keeps_buffers_until_the_shape_changes(params):
     before = buffer()
     layer.reshape(bottom, top)
     assert buffer() is before
-    bottom[0].reshape((4, 2, 10, 10))
+    bottom[0].reshape((4, 4, 10, 10))
     layer.reshape(bottom, top)
     assert top[0].shape[:2] == (4, 4) and buffer() is not before
 

@@ -68,3 +68,49 @@ def test_label_count_mismatch_names_blobs():
     from layerflow.layer import ShapeError
     with pytest.raises(ShapeError, match=r"label blob 'bottom1' of shape \[3\] must hold 2"):
         make_layer("SoftmaxWithLoss", {}, [np.zeros((2, 3)), np.zeros(3)])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("norm", ["FULL", "VALID", "BATCH_SIZE", "NONE"])
+def test_softmax_loss_every_normalization_with_ignore_on_spatial_scores(dtype, norm):
+    """Caffe's normalizers over (N, C, H, W) scores: FULL divides by N*H*W, VALID by the
+    positions not ignored, BATCH_SIZE by N, NONE by 1."""
+    x, labels = scores_labels(shape=(2, 4, 3, 2), dtype=dtype, ignore=-1)
+    layer, bottom, top = make_layer("SoftmaxWithLoss", {"normalization": norm, "ignore_label": -1},
+                                    [x, labels], dtype=dtype)
+    (loss,) = forward(layer, bottom, top)
+    (dx, _), _ = backward(layer, bottom, top, [np.array(1.5)])
+    tx = to_torch(x)
+    total = torch.nn.functional.cross_entropy(tx, torch.tensor(labels).long(), ignore_index=-1,
+                                              reduction="sum")
+    valid = int(np.sum(labels != -1))
+    z = {"FULL": labels.size, "VALID": valid, "BATCH_SIZE": 2, "NONE": 1}[norm]
+    (1.5 * total / z).backward()
+    np.testing.assert_allclose(loss, total.item() / z, rtol=10 * tol(dtype)[0])
+    np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=tol(dtype)[0], atol=10 * tol(dtype)[1])
+    assert not dx[:, :, 0, 0][0].any(), "an ignored position gets no gradient"
+
+
+def test_normalization_wins_over_legacy_normalize():
+    """Caffe reads `normalize` only when `normalization` is not given."""
+    x, labels = scores_labels(shape=(4, 3, 2), ignore=-1)
+    def loss(params):
+        return forward(*make_layer("SoftmaxWithLoss", dict(params, ignore_label=-1),
+                                   [x, labels]))[0]
+    none = loss({"normalization": "NONE"})
+    valid = np.sum(labels != -1)
+    np.testing.assert_allclose(loss({}), none / valid)
+    np.testing.assert_allclose(loss({"normalize": True}), none / valid)
+    np.testing.assert_allclose(loss({"normalize": False}), none / 4)
+    np.testing.assert_allclose(loss({"normalize": False, "normalization": "NONE"}), none)
+    np.testing.assert_allclose(loss({"normalize": True, "normalization": "FULL"}),
+                               none / labels.size)
+
+
+def test_all_positions_ignored_gives_zero_loss_and_gradient():
+    x, labels = scores_labels(shape=(3, 4))
+    labels[:] = 5                                  # out of range, but ignored: no error
+    layer, bottom, top = make_layer("SoftmaxWithLoss", {"ignore_label": 5}, [x, labels])
+    (loss,) = forward(layer, bottom, top)
+    (dx, _), _ = backward(layer, bottom, top, [np.array(1.0)])
+    assert loss == 0 and not dx.any()

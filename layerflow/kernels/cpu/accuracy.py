@@ -1,5 +1,11 @@
 """Accuracy kernel: a position is right when its label is among the top_k scores (ties
-count against, as in Caffe: a score strictly greater than the label's ranks above it)."""
+count against, as in Caffe: a score strictly greater than the label's ranks above it).
+
+A position with any NaN score is never right (it is counted, as wrong): in Caffe, and here
+before, NaN compares false with everything, so a label whose score was NaN had nothing
+"above" it and a net with NaN weights scored accuracy 1."""
+import math
+
 from numba import njit
 
 
@@ -18,10 +24,14 @@ def topk_correct(scores, labels, top_k, ignore_label, has_ignore):
                 return -1 - (o * inner + i), 0
             s = scores[o, label, i]
             above = 0
+            bad = math.isnan(s)
             for c in range(channels):
-                if scores[o, c, i] > s:
+                v = scores[o, c, i]
+                if v > s:
                     above += 1
-            if above < top_k:
+                elif math.isnan(v):
+                    bad = True
+            if above < top_k and not bad:
                 correct += 1
             counted += 1
     return correct, counted

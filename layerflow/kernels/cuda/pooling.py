@@ -11,7 +11,6 @@ Forward: one thread per output. MAX backward: one thread per (n, c) plane routes
 argmax in output order, as the CPU loop does (the same bits; N*C threads, no atomics).
 AVE backward: one thread per input pixel, gathering over the windows that cover it in
 window order (Caffe's GPU scheme)."""
-import numpy as np
 from numba import cuda
 
 from .launch import grid

@@ -69,6 +69,14 @@ class GpuForwardTanH(TanH):
         np.tanh(bottom[0].gpu_data, out=top[0].mutable_gpu_data)
 
 
+class CpuOnlyTanH(Layer):
+    """TanH's CPU pair alone (the built-in TanH has a GPU twin): the fallback's case."""
+    type_name = "TanH"
+    in_place = True
+    forward_cpu = TanH.forward_cpu
+    backward_cpu = TanH.backward_cpu
+
+
 class Double(Layer):
     """A plug-in as DESIGN shows them: forward/backward on host arrays only."""
 
@@ -144,7 +152,8 @@ def test_blob_refuses_a_size_no_machine_has():
         Blob((10**6, 10**6, 1000), name="huge")
 
 
-@pytest.mark.parametrize("middle", ["TanH", "tests.test_runtime:GpuForwardTanH",
+@pytest.mark.parametrize("middle", ["TanH", "tests.test_runtime:CpuOnlyTanH",
+                                    "tests.test_runtime:GpuForwardTanH",
                                     "tests.test_runtime:Double"])
 def test_fake_cuda_net_equals_cpu_net(middle):
     """A middle layer with no GPU twin (or only a GPU forward, or a plug-in with plain
@@ -165,7 +174,8 @@ def test_fake_cuda_iteration_copies_only_what_changed_sides():
     up in forward, its top diff down and bottom diff up in backward, and the loss comes
     down. Weights, param diffs (cleared on the device) and everything else stay put."""
     x, t = _data()
-    net = Net(net_yaml(), seed=3, dtype=np.float64, runtime=FakeRuntime(mode="cuda"))
+    net = Net(net_yaml("tests.test_runtime:CpuOnlyTanH"), seed=3, dtype=np.float64,
+              runtime=FakeRuntime(mode="cuda"))
     _run(net, x, t)                          # the first iteration also moves the weights up
     before = FAKE.copies()
     _run(net, x, t)

@@ -2,6 +2,7 @@
 
     python tools/bench.py                  # all models, table of median ms and ratios
     python tools/bench.py --only lenet_train --profile     # + layerflow per-layer ms
+    python tools/bench.py --mode cuda      # layerflow CUDA vs PyTorch CUDA, same card
 
 Models: LeNet training iteration (batch 64), LeNet forward (batch 100), cifar10-quick
 training iteration (batch 100), MNIST MLP 784-500-300-10 training iteration (batch 64).
@@ -14,6 +15,9 @@ after its last op, and without the pause they took the cores from the first laye
 iterations of each block (the layerflow side read 10-15 % slower on LeNet).
 "Time to first iteration" is measured from building the net (layerflow: including loading
 or compiling the Numba kernels) to the end of the first iteration.
+With --mode cuda both run on the GPU (layerflow's numba.cuda kernels, PyTorch's CUDA build),
+each step ending in a device synchronize so that the clock sees the work; "CPU ms" is then
+the host's share (Python, launches).
 """
 import argparse
 import os
@@ -116,16 +120,17 @@ MODELS = {  # name: (kind, layerflow yaml builder, batch, input shape, train)
 
 
 class LayerflowRunner:
-    def __init__(self, builder, batch, shape, train, x, y):
+    def __init__(self, builder, batch, shape, train, x, y, mode="cpu"):
         from layerflow import Net
         from layerflow.solvers import Solver
         t0 = time.perf_counter()
         cfg = builder(batch, train)
+        self.sync = _cuda_sync if mode == "cuda" else (lambda: None)
         if train:
-            self.solver = Solver(cfg, quiet=True)
+            self.solver = Solver(cfg, quiet=True, mode=mode)
             self.net = self.solver.net
         else:
-            self.net = Net(cfg, "test")
+            self.net = Net(cfg, "test", mode=mode)
         self.net.blobs["data"].data[...] = x
         self.net.blobs["label"].data[...] = y
         self.train = train
@@ -137,15 +142,23 @@ class LayerflowRunner:
             self.solver.step(1)
         else:
             self.net.forward()
+        self.sync()
+
+
+def _cuda_sync():
+    from numba import cuda
+    cuda.synchronize()
 
 
 class TorchRunner:
-    def __init__(self, kind, train, x, y):
+    def __init__(self, kind, train, x, y, mode="cpu"):
         import torch
         t0 = time.perf_counter()
         self.torch = torch
-        self.model = torch_model(kind)
-        self.x, self.y = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
+        self.device = "cuda" if mode == "cuda" else "cpu"
+        self.model = torch_model(kind).to(self.device)
+        self.x = torch.from_numpy(x).to(self.device)
+        self.y = torch.from_numpy(y.astype(np.int64)).to(self.device)
         self.train = train
         self.opt = torch.optim.SGD(self.model.parameters(), lr=0.01, momentum=0.9,
                                    weight_decay=0.0005) if train else None
@@ -162,6 +175,8 @@ class TorchRunner:
         else:
             with torch.no_grad():
                 self.model(self.x)
+        if self.device == "cuda":
+            torch.cuda.synchronize()
 
 
 def time_block(runner, n, out, cpu=None):
@@ -175,8 +190,9 @@ def time_block(runner, n, out, cpu=None):
             cpu.append(time.process_time() - c)
 
 
-def profile(net, iters):
-    """Median forward and backward ms per layer of a layerflow net."""
+def profile(net, iters, sync=lambda: None):
+    """Median forward and backward ms per layer of a layerflow net (`sync` waits for the
+    device after each layer in CUDA mode)."""
     fw = {l.name: [] for l in net.layers}
     bw = {l.name: [] for l in net.layers}
     for _ in range(iters):
@@ -184,12 +200,14 @@ def profile(net, iters):
             s = time.perf_counter()
             layer.reshape(b, t)
             layer.forward(b, t)
+            sync()
             fw[layer.name].append(time.perf_counter() - s)
         for i in range(len(net.layers) - 1, -1, -1):
             if net.layer_need_backward[i]:
                 s = time.perf_counter()
                 net.layers[i].backward(net.top_vecs[i], net.bottom_need_backward[i],
                                        net.bottom_vecs[i])
+                sync()
                 bw[net.layers[i].name].append(time.perf_counter() - s)
     print(f"  {'layer':<10} {'forward ms':>10} {'backward ms':>11}")
     total_f = total_b = 0.0
@@ -211,6 +229,8 @@ def main(argv=None):
                         help="seconds of sleep before each block, so that the other side's "
                              "idle threads have stopped spinning (0: none)")
     parser.add_argument("--profile", action="store_true", help="layerflow per-layer ms")
+    parser.add_argument("--mode", choices=["cpu", "cuda"], default="cpu",
+                        help="cuda: both frameworks on the GPU (default: cpu)")
     parser.add_argument("--mpi", type=int, metavar="K",
                         help="instead: LeNet training on MNIST at 1 and K MPI ranks (one thread "
                              "each): images/s, scaling efficiency, allreduce time and overlap")
@@ -226,6 +246,11 @@ def main(argv=None):
     threads = args.threads or usable_cpus()
     os.environ["LAYERFLOW_NUM_THREADS"] = str(threads)     # the runtime of every net below
     torch.set_num_threads(threads)
+    if args.mode == "cuda":
+        from numba import cuda
+        card = cuda.get_current_device().name
+        card = card.decode() if isinstance(card, bytes) else card
+        print(f"mode cuda: {card} (PyTorch: {torch.cuda.get_device_name()})")
     print(f"threads: {threads} (layerflow: numba + BLAS; torch.set_num_threads), "
           f"{args.iters} timed iterations each, alternating in blocks of {args.block}, "
           f"{args.pause} s pause before each block")
@@ -236,8 +261,8 @@ def main(argv=None):
         x = rng.normal(size=(batch,) + shape).astype(np.float32)
         y = rng.integers(0, 10, batch).astype(np.float32)
         torch.manual_seed(0)
-        lf = LayerflowRunner(builder, batch, shape, train, x, y)
-        pt = TorchRunner(kind, train, x, y)
+        lf = LayerflowRunner(builder, batch, shape, train, x, y, args.mode)
+        pt = TorchRunner(kind, train, x, y, args.mode)
         for r in (lf, pt):
             time_block(r, 5, [])            # warm up caches and pools
         t_lf, t_pt, c_lf, c_pt = [], [], [], []
@@ -251,7 +276,7 @@ def main(argv=None):
         print(f"{name}: layerflow {m_lf:.2f} ms, PyTorch {m_pt:.2f} ms, ratio {m_lf / m_pt:.2f}"
               f" (CPU {cm_lf:.2f} / {cm_pt:.2f} ms)", flush=True)
         if args.profile:
-            profile(lf.net, 30)
+            profile(lf.net, 30, lf.sync)
     print()
     print(f"load average before: {load[0]:.1f}, after: {os.getloadavg()[0]:.1f} "
           f"(on {os.cpu_count()} CPUs)")

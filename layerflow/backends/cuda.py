@@ -34,10 +34,11 @@ class CudaDevice:
 @cuda.jit
 def _zero(a):
     i = cuda.grid(1)
-    if i < a.size:
+    while i < a.size:
         a[i] = 0
+        i += cuda.gridsize(1)
 
 
 def _fill_zero(dev):
-    threads = 256
-    _zero[(dev.size + threads - 1) // threads, threads](dev)
+    from ..kernels.cuda.launch import grid      # capped grid (small blocks in the simulator)
+    _zero[grid(dev.size)](dev)

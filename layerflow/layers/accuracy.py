@@ -57,3 +57,15 @@ class Accuracy(Layer):
 
     def backward_cpu(self, top, propagate_down, bottom):
         pass
+
+    def forward_gpu(self, bottom, top):
+        ignore = self.p.ignore_label
+        correct, counted = self.device.kernels("accuracy").topk_correct(
+            bottom[0].gpu_data.reshape(self.dims), bottom[1].gpu_data.reshape(bottom[1].count),
+            self.p.top_k, ignore if ignore is not None else 0, ignore is not None)
+        if correct < 0:
+            raise label_error(self, bottom[1].cpu_data, -1 - correct, self.dims[1])
+        top[0].data[...] = correct / max(counted, 1)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        pass

@@ -67,6 +67,13 @@ class BatchNorm(Layer):
         self._inv_std_t = np.zeros(self.channels, self.dtype)  # so float32 loops stay float32
         self.xnorm = np.zeros(0, self.dtype)
         self._shape = None
+        if self.device is not None:     # the same buffers on the device (statistics float64)
+            z = self.device.zeros
+            c = self.channels
+            self._dev = {"mean": z(c, np.float64), "var": z(c, np.float64),
+                         "inv_std": z(c, np.float64), "mean_t": z(c, self.dtype),
+                         "inv_std_t": z(c, self.dtype)}
+            self.xnorm_gpu = z(0, self.dtype)
 
     def reshape(self, bottom, top):
         shape = bottom[0].shape
@@ -79,6 +86,9 @@ class BatchNorm(Layer):
             self._view = (shape[0], shape[1], bottom[0].count // max(shape[0] * shape[1], 1))
             if not self.use_global and self.xnorm.size != bottom[0].count:
                 self.xnorm = np.zeros(bottom[0].count, self.dtype)
+            if (self.device is not None and not self.use_global
+                    and self.xnorm_gpu.size != bottom[0].count):
+                self.xnorm_gpu = self.device.zeros(bottom[0].count, self.dtype)
 
     def forward_cpu(self, bottom, top):
         x = bottom[0].data.reshape(self._view)
@@ -120,6 +130,53 @@ class BatchNorm(Layer):
             batch_norm_backward_inplace(self.xnorm.reshape(self._view), dx, self.inv_std)
         else:
             batch_norm_backward(self.xnorm.reshape(self._view), dy, self.inv_std, dx)
+
+    def forward_gpu(self, bottom, top):
+        k, d = self.device.kernels("batch_norm"), self._dev
+        in_place = top[0] is bottom[0]
+        x = bottom[0].gpu_data.reshape(self._view)
+        y = top[0].mutable_gpu_data.reshape(self._view)
+        b = self.blobs
+        if self.use_global:
+            k.global_stats(b[0].gpu_data, b[1].gpu_data, b[2].gpu_data, self.p.eps, d["mean"],
+                           d["inv_std"])
+        else:
+            k.channel_mean_var(x, d["mean"], d["var"])
+            k.update_running(d["mean"], d["var"], self._view[0] * self._view[2],
+                             self.p.moving_average_fraction, b[0].mutable_gpu_data,
+                             b[1].mutable_gpu_data, b[2].mutable_gpu_data)
+            k.inv_std_of(d["var"], self.p.eps, d["inv_std"])
+        copy = self.device.kernels("eltwise").scale_into       # float64 -> the data's dtype
+        copy(d["mean"], 1.0, d["mean_t"])
+        copy(d["inv_std"], 1.0, d["inv_std_t"])
+        if self.use_global:
+            if in_place:
+                k.normalize_inplace(y, d["mean_t"], d["inv_std_t"])
+            else:
+                k.normalize(x, d["mean_t"], d["inv_std_t"], y)
+            return
+        xnorm = self.xnorm_gpu.reshape(self._view)
+        if in_place:
+            k.normalize_save_inplace(y, d["mean_t"], d["inv_std_t"], xnorm)
+        else:
+            k.normalize_save(x, d["mean_t"], d["inv_std_t"], y, xnorm)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        if not propagate_down[0]:
+            return
+        k, d = self.device.kernels("batch_norm"), self._dev
+        dy = top[0].gpu_diff.reshape(self._view)
+        dx = bottom[0].mutable_gpu_diff.reshape(self._view)
+        in_place = top[0] is bottom[0]
+        if self.use_global:
+            if in_place:
+                k.scale_by_channel_inplace(dx, d["inv_std_t"])
+            else:
+                k.scale_by_channel(dy, d["inv_std_t"], dx)
+        elif in_place:
+            k.batch_norm_backward_inplace(self.xnorm_gpu.reshape(self._view), dx, d["inv_std"])
+        else:
+            k.batch_norm_backward(self.xnorm_gpu.reshape(self._view), dy, d["inv_std"], dx)
 
     def _in_dtype(self):
         """The statistics (float64) in the data's dtype, for the per-element loops."""

@@ -100,6 +100,31 @@ class Bias(Layer):
         if propagate_down[0] and top[0] is not bottom[0]:
             bottom[0].diff[...] = top[0].diff
 
+    def forward_gpu(self, bottom, top):
+        k = self.device.kernels("scale")
+        b = bottom[1] if len(bottom) > 1 else self.blobs[0]
+        if top[0] is bottom[0]:
+            k.bias_forward_inplace(top[0].mutable_gpu_data.reshape(self._view),
+                                   b.gpu_data.reshape(b.count))
+        else:
+            k.bias_forward(bottom[0].gpu_data.reshape(self._view), b.gpu_data.reshape(b.count),
+                           top[0].mutable_gpu_data.reshape(self._view))
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        k = self.device.kernels("scale")
+        dy = top[0].gpu_diff.reshape(self._view)
+        if len(bottom) > 1:
+            if propagate_down[1]:
+                db = bottom[1].mutable_gpu_diff.reshape(bottom[1].count)
+                self.device.fill_zero(db)
+                k.bias_backward(dy, db)
+        else:
+            k.bias_backward(dy, self.blobs[0].mutable_gpu_diff.reshape(self.blobs[0].count))
+        if propagate_down[0] and top[0] is not bottom[0]:
+            self.device.kernels("eltwise").scale_into(
+                top[0].gpu_diff.reshape(top[0].count), 1.0,
+                bottom[0].mutable_gpu_diff.reshape(bottom[0].count))
+
     def to_onnx(self, g, x, y, bottom, top):
         scale_bias_nodes(self, g, x, y, bottom, "Add")
 

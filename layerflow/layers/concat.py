@@ -72,5 +72,25 @@ class Concat(Layer):
                 b.diff.reshape(self.outer, c, self.inner)[...] = dy[:, off:off + c, :]
             off += c
 
+    def forward_gpu(self, bottom, top):
+        k = self.device.kernels("copy")
+        y = top[0].mutable_gpu_data.reshape(self.outer, self.total, self.inner)
+        off = 0
+        for b in bottom:
+            c = b.shape[self.axis]
+            k.channel_copy(b.gpu_data.reshape(self.outer, c, self.inner), y, off, True)
+            off += c
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        k = self.device.kernels("copy")
+        dy = top[0].gpu_diff.reshape(self.outer, self.total, self.inner)
+        off = 0
+        for j, b in enumerate(bottom):
+            c = b.shape[self.axis]
+            if propagate_down[j]:
+                k.channel_copy(b.mutable_gpu_diff.reshape(self.outer, c, self.inner), dy, off,
+                               False)
+            off += c
+
     def to_onnx(self, g, x, y, bottom, top):
         g.node("Concat", x, y, self.name, axis=self.p.axis)

@@ -17,6 +17,11 @@ Three ways of computing it, chosen in reshape (the first in layers/convolution_d
   (M, n OH OW): dW_g += dY_g @ col_g^T, db += sum over n and pixels of dy,
   dx = col2im(W_g^T @ dY_g); the patches are kept from forward when a training layer's
   total at most 16 MB, else recomputed per chunk as Caffe does.
+In CUDA mode: im2col of the whole batch into one device `col`, then per group one strided
+GEMM over the images, Y_n = W_g @ col_n written straight into NCHW (kernels/cuda/gemm.py);
+dW_g += sum_n dY_n col_n^T is one GEMM with the images folded into k, dcol_n = W_g^T dY_n
+overwrites col, and col2im gathers it into dx (kernels/cuda/direct_conv.py has a direct
+kernel for few channels, unmeasured on a GPU so far: not used by the layer).
 
     - {name: conv1, type: Convolution, bottom: data, top: conv1, num_output: 20,
        kernel_size: 5, stride: 1, weight_filler: {type: xavier}}
@@ -164,6 +169,11 @@ class Convolution(Layer):
         from . import convolution_depthwise
         self._depthwise = convolution_depthwise if convolution_depthwise.depthwise_applies(
             self.p.group, c) else None
+        if self.device is not None:        # CUDA mode: the batch's patches, on the device
+            self._col_gpu = self.device.zeros(c * kh * kw * n * oh * ow, self.dtype).reshape(
+                c * kh * kw, n * oh * ow)
+            self._shape = shape
+            return
         if self._depthwise:
             self._shape = shape
             return
@@ -188,6 +198,50 @@ class Convolution(Layer):
             self._backward_direct(top, propagate_down, bottom)
         else:
             self._backward_im2col(top, propagate_down, bottom)
+
+    def forward_gpu(self, bottom, top):
+        n, m = self._top_shape[:2]
+        g, rows, pixels = self.p.group, self._col_gpu.shape[0], self.out_hw[0] * self.out_hw[1]
+        mg, rg = m // g, rows // g
+        im2col, gemm = self.device.kernels("im2col"), self.device.kernels("gemm")
+        im2col.im2col(bottom[0].gpu_data, *self._geometry(), self._col_gpu)
+        w = self.blobs[0].gpu_data.reshape(self.blobs[0].count)
+        col = self._col_gpu.reshape(self._col_gpu.size)
+        y = top[0].mutable_gpu_data
+        yf = y.reshape(y.size)
+        for gi in range(g):          # Y[n, g] = W_g @ col_g[:, n], W broadcast over the images
+            gemm.gemm_strided(mg, pixels, rg, w[gi * mg * rg:], (0, rg, 0, 1),
+                              col[gi * rg * n * pixels:], (pixels, 0, n * pixels, 1),
+                              yf[gi * mg * pixels:], (m * pixels, pixels, 1), batch=n)
+        if self.p.bias_term:
+            im2col.add_channel_bias(y.reshape(n, m, pixels), self.blobs[1].gpu_data)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        """col still holds forward's patches (nothing else writes it between the passes)."""
+        n, m = self._top_shape[:2]
+        g, rows, pixels = self.p.group, self._col_gpu.shape[0], self.out_hw[0] * self.out_hw[1]
+        mg, rg = m // g, rows // g
+        im2col, gemm = self.device.kernels("im2col"), self.device.kernels("gemm")
+        dy = top[0].gpu_diff
+        dyf = dy.reshape(dy.size)
+        col = self._col_gpu.reshape(self._col_gpu.size)
+        if self.p.bias_term:
+            im2col.channel_sum(dy.reshape(n, m, pixels), self.blobs[1].mutable_gpu_diff)
+        dw = self.blobs[0].mutable_gpu_diff
+        dwf = dw.reshape(dw.size)
+        for gi in range(g):          # dW_g += sum_n dY[n, g] col_g[:, n]^T (images in k)
+            gemm.gemm_strided(mg, rg, n * pixels, dyf[gi * mg * pixels:],
+                              (0, pixels, m * pixels, 1), col[gi * rg * n * pixels:],
+                              (0, pixels, 1, n * pixels), dwf[gi * mg * rg:], (0, rg, 1),
+                              kp=pixels, beta=1.0)
+        if not propagate_down[0]:
+            return
+        w = self.blobs[0].gpu_data.reshape(self.blobs[0].count)
+        for gi in range(g):          # dcol_g[:, n] = W_g^T dY[n, g]
+            gemm.gemm_strided(rg, pixels, mg, w[gi * mg * rg:], (0, 1, 0, rg),
+                              dyf[gi * mg * pixels:], (m * pixels, 0, pixels, 1),
+                              col[gi * rg * n * pixels:], (pixels, n * pixels, 1), batch=n)
+        im2col.col2im(self._col_gpu, *self._geometry(), bottom[0].mutable_gpu_diff)
 
     def _plan_direct(self, n, c, h, w):
         """Offsets and per-thread buffers of the direct kernels (kernels/cpu/direct_conv.py):

@@ -51,6 +51,23 @@ class Crop(Layer):
             dx[...] = 0
             dx[self._index] = top[0].diff
 
+    def forward_gpu(self, bottom, top):
+        if bottom[0].ndim > 4:                 # the copy kernel takes up to 4 axes
+            return self.forward_cpu(bottom, top)
+        self.device.kernels("copy").crop_forward(bottom[0].gpu_data, self._offsets(),
+                                                 top[0].mutable_gpu_data)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        if not propagate_down[0]:
+            return
+        if bottom[0].ndim > 4:
+            return self.backward_cpu(top, propagate_down, bottom)
+        self.device.kernels("copy").crop_backward(top[0].gpu_diff, self._offsets(),
+                                                  bottom[0].mutable_gpu_diff)
+
+    def _offsets(self):
+        return [s.start or 0 for s in self._index]
+
     def _plan(self, bottom):
         x, ref = bottom
         if x.ndim != ref.ndim:

@@ -55,6 +55,9 @@ class Deconvolution(Layer):
         self._x = np.empty((c, n * h * w), self.dtype)       # bottom (data or diff) as rows
         self._col = np.empty((rows, n * h * w), self.dtype)  # patches of the top
         self._wgrad = np.empty((c, rows // self.p.group), self.dtype)
+        if self.device is not None:        # CUDA mode: the top's patches, on the device
+            self._col_gpu = self.device.zeros(rows * n * h * w, self.dtype).reshape(
+                rows, n * h * w)
         self._shape = shape
 
     def forward_cpu(self, bottom, top):
@@ -91,6 +94,53 @@ class Deconvolution(Layer):
                 cs, rs = slice(i * cg, (i + 1) * cg), slice(i * rg, (i + 1) * rg)
                 matmul(wm[cs], self._col[rs], self._x[cs], self.runtime.product_parts)
             rows_to_nchw(self._x, self._no_bias, False, bottom[0].diff.reshape(n, c, -1))
+
+    def forward_gpu(self, bottom, top):
+        """col_g[:, n] = W_g^T x[n, g] by the strided GEMM (x read in NCHW), then col2im."""
+        n, c, h, w = self._shape
+        m, g, hw = self.p.num_output, self.p.group, h * w
+        rows = self._col_gpu.shape[0]
+        cg, rg = c // g, rows // g
+        im2col, gemm = self.device.kernels("im2col"), self.device.kernels("gemm")
+        x = bottom[0].gpu_data.reshape(bottom[0].count)
+        wf = self.blobs[0].gpu_data.reshape(self.blobs[0].count)
+        col = self._col_gpu.reshape(self._col_gpu.size)
+        for gi in range(g):
+            gemm.gemm_strided(rg, hw, cg, wf[gi * cg * rg:], (0, 1, 0, rg),
+                              x[gi * cg * hw:], (c * hw, 0, hw, 1),
+                              col[gi * rg * n * hw:], (hw, n * hw, 1), batch=n)
+        y = top[0].mutable_gpu_data
+        im2col.col2im(self._col_gpu, *self._geometry(), y)
+        if self.p.bias_term:
+            im2col.add_channel_bias(y.reshape(n, m, -1), self.blobs[1].gpu_data)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        n, c, h, w = self._shape
+        m, g, hw = self.p.num_output, self.p.group, h * w
+        rows = self._col_gpu.shape[0]
+        cg, rg = c // g, rows // g
+        im2col, gemm = self.device.kernels("im2col"), self.device.kernels("gemm")
+        dy = top[0].gpu_diff
+        if self.p.bias_term:
+            im2col.channel_sum(dy.reshape(n, m, -1), self.blobs[1].mutable_gpu_diff)
+        im2col.im2col(dy, *self._geometry(), self._col_gpu)
+        col = self._col_gpu.reshape(self._col_gpu.size)
+        x = bottom[0].gpu_data.reshape(bottom[0].count)
+        dw = self.blobs[0].mutable_gpu_diff
+        dwf = dw.reshape(dw.size)
+        for gi in range(g):          # dW_g += sum_n x[n, g] col_g[:, n]^T (images in k)
+            gemm.gemm_strided(cg, rg, n * hw, x[gi * cg * hw:], (0, hw, c * hw, 1),
+                              col[gi * rg * n * hw:], (0, hw, 1, n * hw),
+                              dwf[gi * cg * rg:], (0, rg, 1), kp=hw, beta=1.0)
+        if not propagate_down[0]:
+            return
+        wf = self.blobs[0].gpu_data.reshape(self.blobs[0].count)
+        dx = bottom[0].mutable_gpu_diff
+        dxf = dx.reshape(dx.size)
+        for gi in range(g):          # dx[n, g] = W_g col_g[:, n]
+            gemm.gemm_strided(cg, hw, rg, wf[gi * cg * rg:], (0, rg, 0, 1),
+                              col[gi * rg * n * hw:], (hw, 0, n * hw, 1),
+                              dxf[gi * cg * hw:], (c * hw, hw, 1), batch=n)
 
     def _geometry(self):
         (kh, kw), (sh, sw) = self.p.kernel, self.p.strides

@@ -54,6 +54,9 @@ class Eltwise(Layer):
         top[0].reshape(shape)
         if self.p.operation == "MAX" and self.arg.size != bottom[0].count:
             self.arg = np.zeros(bottom[0].count, np.int32)
+        if (self.device is not None and self.p.operation == "MAX"
+                and getattr(self, "arg_gpu", np.zeros(0)).size != bottom[0].count):
+            self.arg_gpu = self.device.zeros(bottom[0].count, np.int32)
 
     def forward_cpu(self, bottom, top):
         xs = [b.data.reshape(-1) for b in bottom]
@@ -90,6 +93,45 @@ class Eltwise(Layer):
                     multiply_into(x, dx)
             else:
                 divide_product(dy, top[0].data.reshape(-1), b.data.reshape(-1), dx)
+
+    def forward_gpu(self, bottom, top):
+        k = self.device.kernels("eltwise")
+        xs = [b.gpu_data.reshape(b.count) for b in bottom]
+        y = top[0].mutable_gpu_data.reshape(top[0].count)
+        op = self.p.operation
+        if op == "SUM":
+            k.weighted_sum2(xs[0], self.coeff[0], xs[1], self.coeff[1], y)
+            for j in range(2, len(xs)):
+                k.axpy(xs[j], self.coeff[j], y)
+        elif op == "PROD":
+            k.multiply2(xs[0], xs[1], y)
+            for x in xs[2:]:
+                k.multiply_into(x, y)
+        else:
+            k.max2(xs[0], xs[1], y, self.arg_gpu)
+            for j in range(2, len(xs)):
+                k.max_update(xs[j], j, y, self.arg_gpu)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        k = self.device.kernels("eltwise")
+        dy = top[0].gpu_diff.reshape(top[0].count)
+        op = self.p.operation
+        for j, b in enumerate(bottom):
+            if not propagate_down[j]:
+                continue
+            dx = b.mutable_gpu_diff.reshape(b.count)
+            if op == "SUM":
+                k.scale_into(dy, self.coeff[j], dx)
+            elif op == "MAX":
+                k.max_backward(dy, self.arg_gpu, j, dx)
+            elif self.p.stable_prod_grad:
+                others = [o.gpu_data.reshape(o.count) for i, o in enumerate(bottom) if i != j]
+                k.multiply2(dy, others[0], dx)
+                for x in others[1:]:
+                    k.multiply_into(x, dx)
+            else:
+                k.divide_product(dy, top[0].gpu_data.reshape(top[0].count),
+                                 b.gpu_data.reshape(b.count), dx)
 
     def to_onnx(self, g, x, y, bottom, top):
         op, name = self.p.operation, self.name

@@ -41,6 +41,12 @@ class ViewLayer(Layer):
     def backward_cpu(self, top, propagate_down, bottom):
         """dx = dy: nothing to do while the diffs are shared."""
 
+    def forward_gpu(self, bottom, top):
+        """y = x: nothing to do while the data are shared (host and device copies alike)."""
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        """dx = dy: nothing to do while the diffs are shared."""
+
     def to_onnx(self, g, x, y, bottom, top):
         target = list(top[0].shape)
         if target and bottom[0].ndim and target[0] == bottom[0].shape[0]:

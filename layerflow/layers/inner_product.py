@@ -97,6 +97,33 @@ class InnerProduct(Layer):
         if propagate_down[0]:
             data_grad()
 
+    def forward_gpu(self, bottom, top):
+        """y = x W^T (or x W with `transpose`) by the tiled GEMM, then the bias."""
+        x = bottom[0].gpu_data.reshape(self.M, self.K)
+        y = top[0].mutable_gpu_data.reshape(self.M, self.p.num_output)
+        self.device.kernels("gemm").gemm(x, self.blobs[0].gpu_data, y,
+                                         trans_b=not self.p.transpose)
+        if self.p.bias_term:
+            self.device.kernels("inner_product").add_bias(y, self.blobs[1].gpu_data)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        """dW += dy^T x (x^T dy transposed) straight into the diff (beta = 1), db += the
+        column sums of dy, dx = dy W (dy W^T)."""
+        gemm = self.device.kernels("gemm")
+        dy = top[0].gpu_diff.reshape(self.M, self.p.num_output)
+        x = bottom[0].gpu_data.reshape(self.M, self.K)
+        w = self.blobs[0]
+        if self.p.transpose:
+            gemm.gemm(x, dy, w.mutable_gpu_diff, trans_a=True, beta=1.0)
+        else:
+            gemm.gemm(dy, x, w.mutable_gpu_diff, trans_a=True, beta=1.0)
+        if self.p.bias_term:
+            self.device.kernels("inner_product").accumulate_bias_grad(
+                dy, self.blobs[1].mutable_gpu_diff)
+        if propagate_down[0]:
+            gemm.gemm(dy, w.gpu_data, bottom[0].mutable_gpu_diff.reshape(self.M, self.K),
+                      trans_b=self.p.transpose)
+
     def to_onnx(self, g, x, y, bottom, top):
         if self.axis != 1:
             raise g.error(self, f"InnerProduct with axis {self.p.axis} is not exported "

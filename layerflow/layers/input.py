@@ -36,3 +36,7 @@ class Input(Layer):
 
     def forward_cpu(self, bottom, top):
         pass
+
+    def forward_gpu(self, bottom, top):
+        """Nothing to compute: the tops are filled from Python, and a host write goes up
+        on the next layer's device read."""

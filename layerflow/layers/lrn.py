@@ -62,6 +62,11 @@ class LRN(Layer):
                                  self.dtype)
             self.scale, self.pw = (self._buf[i].reshape(self._view) for i in range(2))
             self._scratch = [self._buf[i].reshape(self._view) for i in range(2, len(self._buf))]
+            if self.device is not None:      # the same buffers on the device
+                rows = len(self._buf)
+                buf = self.device.zeros(rows * count, self.dtype)
+                self._dev = [buf[i * count:(i + 1) * count].reshape(self._view)
+                             for i in range(rows)]
 
     def forward_cpu(self, bottom, top):
         x = bottom[0].data.reshape(self._view)
@@ -88,6 +93,34 @@ class LRN(Layer):
             lrn_within_backward(x, dy, self.scale, self.pw, p.local_size,
                                 t(2.0 * p.alpha * p.beta / p.local_size ** 2),
                                 self._scratch[0], self._scratch[1], dx)
+
+    def forward_gpu(self, bottom, top):
+        k, (scale, pw, *scratch) = self.device.kernels("lrn"), self._dev
+        x = bottom[0].gpu_data.reshape(self._view)
+        y = top[0].mutable_gpu_data.reshape(self._view)
+        p, t = self.p, self.dtype.type
+        if p.norm_region == "ACROSS_CHANNELS":
+            k.lrn_across_forward(x, p.local_size, t(p.alpha / p.local_size), t(p.beta), t(p.k),
+                                 t(1), scale, pw, y)
+        else:
+            k.lrn_within_forward(x, p.local_size, t(p.alpha / p.local_size ** 2), t(p.beta),
+                                 t(1), scratch[1], scale, pw, y)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        if not propagate_down[0]:
+            return
+        k, (scale, pw, *scratch) = self.device.kernels("lrn"), self._dev
+        x = bottom[0].gpu_data.reshape(self._view)
+        dy = top[0].gpu_diff.reshape(self._view)
+        dx = bottom[0].mutable_gpu_diff.reshape(self._view)
+        p, t = self.p, self.dtype.type
+        if p.norm_region == "ACROSS_CHANNELS":
+            k.lrn_across_backward(x, dy, scale, pw, p.local_size,
+                                  t(2.0 * p.alpha * p.beta / p.local_size), scratch[0], dx)
+        else:
+            k.lrn_within_backward(x, dy, scale, pw, p.local_size,
+                                  t(2.0 * p.alpha * p.beta / p.local_size ** 2), scratch[0],
+                                  scratch[1], dx)
 
     def to_onnx(self, g, x, y, bottom, top):
         if self.p.norm_region != "ACROSS_CHANNELS":

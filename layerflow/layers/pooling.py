@@ -95,6 +95,9 @@ class Pooling(Layer):
         chunks = min(n * c, 8 * self.runtime.threads)
         if self.p.pool == "MAX":
             self._mask = np.empty(self._top_shape, np.int32)
+            if self.device is not None:             # the argmax stays on the device
+                self._mask_gpu = self.device.zeros(self._mask.size, np.int32).reshape(
+                    self._top_shape)
             self._plan = max_pool_plan(h, w, kh, kw, sh, sw, ph, pw, oh, ow, self.dtype,
                                        chunks)
         else:
@@ -118,6 +121,26 @@ class Pooling(Layer):
             max_pool_backward(top[0].diff, self._mask, bottom[0].diff)
         else:
             ave_pool_backward(top[0].diff, *self.geometry, bottom[0].diff, *self._plan)
+
+    def forward_gpu(self, bottom, top):
+        k = self.device.kernels("pooling")
+        x, y = bottom[0].gpu_data, top[0].mutable_gpu_data
+        if self.p.pool == "MAX":
+            k.max_pool_forward(x, *self.geometry, y, self._mask_gpu, *self._plan)
+            if len(top) == 2:
+                k.mask_to_float(self._mask_gpu, top[1].mutable_gpu_data)
+        else:
+            k.ave_pool_forward(x, *self.geometry, y, *self._plan)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        if not propagate_down[0]:
+            return
+        k = self.device.kernels("pooling")
+        dy, dx = top[0].gpu_diff, bottom[0].mutable_gpu_diff
+        if self.p.pool == "MAX":
+            k.max_pool_backward(dy, self._mask_gpu, dx)
+        else:
+            k.ave_pool_backward(dy, *self.geometry, dx, *self._plan)
 
     def out_size(self, size, k, s, p, other_pad):
         """Caffe's output size along one axis: when either pad is nonzero (Caffe tests

@@ -38,6 +38,26 @@ class ReLU(Layer):
         else:
             relu_backward(x, top[0].diff.reshape(-1), self.slope, bottom[0].diff.reshape(-1))
 
+    def forward_gpu(self, bottom, top):
+        k = self.device.kernels("relu")
+        if top[0] is bottom[0]:
+            x = top[0].mutable_gpu_data
+            k.relu_forward_inplace(x.reshape(x.size), self.slope)
+        else:
+            x, y = bottom[0].gpu_data, top[0].mutable_gpu_data
+            k.relu_forward(x.reshape(x.size), self.slope, y.reshape(y.size))
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        if not propagate_down[0]:
+            return
+        k = self.device.kernels("relu")
+        x = bottom[0].gpu_data.reshape(bottom[0].count)
+        dx = bottom[0].mutable_gpu_diff.reshape(bottom[0].count)
+        if top[0] is bottom[0]:
+            k.relu_backward_inplace(x, dx, self.slope)
+        else:
+            k.relu_backward(x, top[0].gpu_diff.reshape(top[0].count), self.slope, dx)
+
     def to_onnx(self, g, x, y, bottom, top):
         if self.p.negative_slope:
             g.node("LeakyRelu", x, y, self.name, alpha=float(self.p.negative_slope))

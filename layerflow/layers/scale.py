@@ -57,6 +57,14 @@ class Scale(Layer):
             self._zero_bias = np.zeros(self._view[1], self.dtype)
         if top[0] is bottom[0] and self._xcopy.size != bottom[0].count:
             self._xcopy = np.zeros(bottom[0].count, self.dtype)
+        if self.device is not None:        # the same buffers on the device
+            dev = getattr(self, "_dev", None)
+            if dev is None or dev["zero_bias"].size != self._view[1] or (
+                    top[0] is bottom[0] and dev["xcopy"].size != bottom[0].count):
+                z = self.device.zeros
+                self._dev = {"none": z(0, self.dtype), "zero_bias": z(self._view[1], self.dtype),
+                             "xcopy": z(bottom[0].count if top[0] is bottom[0] else 0,
+                                        self.dtype)}
 
     def forward_cpu(self, bottom, top):
         s = bottom[1] if len(bottom) > 1 else self.blobs[0]
@@ -83,6 +91,40 @@ class Scale(Layer):
             scale_backward(bottom[0].data.reshape(self._view), top[0].diff.reshape(self._view),
                            s.data.reshape(-1), ds, db, bottom[0].diff.reshape(self._view),
                            propagate_down[0])
+
+    def forward_gpu(self, bottom, top):
+        k, d = self.device.kernels("scale"), self._dev
+        s = bottom[1] if len(bottom) > 1 else self.blobs[0]
+        b = (self.blobs[-1].gpu_data.reshape(self.blobs[-1].count) if self.p.bias_term
+             else d["zero_bias"])
+        sc = s.gpu_data.reshape(s.count)
+        if top[0] is bottom[0]:
+            k.scale_forward_inplace(top[0].mutable_gpu_data.reshape(self._view), sc, b,
+                                    d["xcopy"].reshape(self._view))
+        else:
+            k.scale_forward(bottom[0].gpu_data.reshape(self._view), sc, b,
+                            top[0].mutable_gpu_data.reshape(self._view))
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        k, d = self.device.kernels("scale"), self._dev
+        s = bottom[1] if len(bottom) > 1 else self.blobs[0]
+        if len(bottom) > 1:
+            ds = bottom[1].mutable_gpu_diff.reshape(bottom[1].count) if propagate_down[1] \
+                else d["none"]
+            self.device.fill_zero(ds)
+        else:
+            ds = s.mutable_gpu_diff.reshape(s.count)
+        db = (self.blobs[-1].mutable_gpu_diff.reshape(self.blobs[-1].count) if self.p.bias_term
+              else d["none"])
+        sc = s.gpu_data.reshape(s.count)
+        if top[0] is bottom[0]:
+            k.scale_backward_inplace(d["xcopy"].reshape(self._view),
+                                     top[0].mutable_gpu_diff.reshape(self._view), sc, ds, db,
+                                     propagate_down[0])
+        else:
+            k.scale_backward(bottom[0].gpu_data.reshape(self._view),
+                             top[0].gpu_diff.reshape(self._view), sc, ds, db,
+                             bottom[0].mutable_gpu_diff.reshape(self._view), propagate_down[0])
 
     def to_onnx(self, g, x, y, bottom, top):
         scale_bias_nodes(self, g, x, y, bottom, "Mul")

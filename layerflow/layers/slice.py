@@ -69,6 +69,20 @@ class Slice(Layer):
         for t, (a, b) in zip(top, self.bounds):
             dx[:, a:b, :] = t.diff.reshape(self.outer, b - a, self.inner)
 
+    def forward_gpu(self, bottom, top):
+        k = self.device.kernels("copy")
+        x = bottom[0].gpu_data.reshape(self.outer, self.n, self.inner)
+        for t, (a, b) in zip(top, self.bounds):
+            k.channel_copy(t.mutable_gpu_data.reshape(self.outer, b - a, self.inner), x, a, False)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        if not propagate_down[0]:
+            return
+        k = self.device.kernels("copy")
+        dx = bottom[0].mutable_gpu_diff.reshape(self.outer, self.n, self.inner)
+        for t, (a, b) in zip(top, self.bounds):
+            k.channel_copy(t.gpu_diff.reshape(self.outer, b - a, self.inner), dx, a, True)
+
     def to_onnx(self, g, x, y, bottom, top):
         axis = self.p.axis if self.p.axis >= 0 else self.p.axis + bottom[0].ndim
         sizes = [t.shape[axis] for t in top]

@@ -30,5 +30,15 @@ class Softmax(Layer):
             softmax_backward(top[0].data.reshape(self.dims), top[0].diff.reshape(self.dims),
                              bottom[0].diff.reshape(self.dims))
 
+    def forward_gpu(self, bottom, top):
+        self.device.kernels("softmax").softmax_forward(
+            bottom[0].gpu_data.reshape(self.dims), top[0].mutable_gpu_data.reshape(self.dims))
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        if propagate_down[0]:
+            self.device.kernels("softmax").softmax_backward(
+                top[0].gpu_data.reshape(self.dims), top[0].gpu_diff.reshape(self.dims),
+                bottom[0].mutable_gpu_diff.reshape(self.dims))
+
     def to_onnx(self, g, x, y, bottom, top):
         g.node("Softmax", x, y, self.name, axis=self.p.axis)

@@ -64,7 +64,8 @@ class SoftmaxWithLoss(Layer):
     def setup(self, bottom, top):
         self.norm = resolve_normalization(self.p, "VALID")
         self.label_name = bottom[1].name
-        self.prob = top[1] if len(top) > 1 else Blob((), self.dtype, name=f"{self.name}/prob")
+        self.prob = top[1] if len(top) > 1 else Blob((), self.dtype, name=f"{self.name}/prob",
+                                                         device=self.device)
 
     def reshape(self, bottom, top):
         try:
@@ -102,3 +103,24 @@ class SoftmaxWithLoss(Layer):
         softmax_loss_backward(self.prob.data.reshape(self.dims), bottom[1].data.reshape(-1),
                               ignore if ignore is not None else 0, ignore is not None, scale,
                               bottom[0].diff.reshape(self.dims))
+
+    def forward_gpu(self, bottom, top):
+        ignore = self.p.ignore_label
+        total, count = self.device.kernels("softmax_loss").softmax_loss_forward(
+            bottom[0].gpu_data.reshape(self.dims), bottom[1].gpu_data.reshape(bottom[1].count),
+            ignore if ignore is not None else 0, ignore is not None,
+            self.prob.mutable_gpu_data.reshape(self.dims))
+        if count < 0:
+            raise label_error(self, bottom[1].cpu_data, -1 - count, self.dims[1])
+        self.valid = count
+        top[0].data[...] = total / self.normalizer(count)      # the loss comes down
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        if not propagate_down[0]:
+            return
+        ignore = self.p.ignore_label
+        scale = float(top[0].cpu_diff) / self.normalizer(self.valid)
+        self.device.kernels("softmax_loss").softmax_loss_backward(
+            self.prob.gpu_data.reshape(self.dims), bottom[1].gpu_data.reshape(bottom[1].count),
+            ignore if ignore is not None else 0, ignore is not None, scale,
+            bottom[0].mutable_gpu_diff.reshape(self.dims))

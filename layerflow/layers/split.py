@@ -26,3 +26,22 @@ class Split(Layer):
         sum_into(top[0].diff.reshape(-1), top[1].diff.reshape(-1), dx)
         for t in top[2:]:
             sum_into(dx, t.diff.reshape(-1), dx)
+
+    def forward_gpu(self, bottom, top):
+        k = self.device.kernels("eltwise")
+        x = bottom[0].gpu_data.reshape(bottom[0].count)
+        for t in top:
+            k.scale_into(x, 1.0, t.mutable_gpu_data.reshape(t.count))
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        if not propagate_down[0]:
+            return
+        n = bottom[0].count
+        dx = bottom[0].mutable_gpu_diff.reshape(n)
+        if len(top) == 1:
+            self.device.kernels("eltwise").scale_into(top[0].gpu_diff.reshape(n), 1.0, dx)
+            return
+        k = self.device.kernels("split")
+        k.sum_into(top[0].gpu_diff.reshape(n), top[1].gpu_diff.reshape(n), dx)
+        for t in top[2:]:
+            k.sum_into(dx, t.gpu_diff.reshape(n), dx)

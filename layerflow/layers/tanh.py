@@ -27,5 +27,24 @@ class TanH(Layer):
         else:
             tanh_backward(y, top[0].diff.reshape(-1), bottom[0].diff.reshape(-1))
 
+    def forward_gpu(self, bottom, top):
+        k = self.device.kernels("tanh")
+        n = bottom[0].count
+        if top[0] is bottom[0]:
+            k.tanh_forward_inplace(top[0].mutable_gpu_data.reshape(n))
+        else:
+            k.tanh_forward(bottom[0].gpu_data.reshape(n), top[0].mutable_gpu_data.reshape(n))
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        if not propagate_down[0]:
+            return
+        k = self.device.kernels("tanh")
+        n = top[0].count
+        y = top[0].gpu_data.reshape(n)
+        if top[0] is bottom[0]:
+            k.tanh_backward_inplace(y, bottom[0].mutable_gpu_diff.reshape(n))
+        else:
+            k.tanh_backward(y, top[0].gpu_diff.reshape(n), bottom[0].mutable_gpu_diff.reshape(n))
+
     def to_onnx(self, g, x, y, bottom, top):
         g.node("Tanh", x, y, self.name)

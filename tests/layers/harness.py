@@ -41,10 +41,10 @@ def make_layer(type_name, params=None, bottoms=(), num_top=1, dtype=np.float64, 
                 runtime=runtime)
     bottom = []
     for i, a in enumerate(bottoms):
-        blob = Blob(np.shape(a), dtype, name=f"bottom{i}")
+        blob = Blob(np.shape(a), dtype, name=f"bottom{i}", device=layer.device)
         blob.data[...] = a
         bottom.append(blob)
-    top = [Blob((), dtype, name=f"top{i}") for i in range(num_top)]
+    top = [Blob((), dtype, name=f"top{i}", device=layer.device) for i in range(num_top)]
     layer.check_arity(len(bottom), len(top))
     layer.setup(bottom, top)
     layer.reshape(bottom, top)

@@ -15,7 +15,7 @@ from .blob import Blob
 from .config import ConfigError, Where, from_mapping, load_config, net_section
 from .config.errors import did_you_mean
 from .config.specs import COMMON_KEYS, LayerCommon
-from .io.weights import WeightsFileError, load_weights, save_weights
+from .io.weights import copy_weights, save_weights
 from .kernels.cpu import threads
 from .layer import ShapeError
 from .registry import get_layer_class, import_plugin, layer_types, plugins_allowed
@@ -455,26 +455,10 @@ class Net:
         save_weights(path, arrays)
 
     def copy_from(self, path):
-        """Load weights saved by `save` into layers of the same name (shapes must match).
-
-        Layers the file does not mention keep their values (fine-tuning); a file that
-        matches no layer of this net is refused."""
-        arrays = load_weights(path)
-        matched = 0
-        for layer in self.layers:
-            for i, blob in enumerate(layer.blobs):
-                key = f"{layer.name}/{i}"
-                if key not in arrays:
-                    continue
-                if arrays[key].shape != blob.shape:
-                    raise WeightsFileError(f"{path}: '{key}' has shape "
-                                           f"{list(arrays[key].shape)}, the net expects "
-                                           f"{list(blob.shape)}")
-                blob.data[...] = arrays[key]
-                matched += 1
-        if arrays and not matched and any(layer.blobs for layer in self.layers):
-            raise WeightsFileError(f"{path}: none of its {len(arrays)} arrays names a layer "
-                                   f"of net '{self.name}' (keys like '{next(iter(arrays))}')")
+        """Load weights saved by `save` into layers of the same name: each array's header is
+        checked against the net before it is read. Layers the file does not mention keep
+        their values (fine-tuning); a file that matches no layer of this net is refused."""
+        copy_weights(self, path)
 
     def __repr__(self):
         return f"<Net '{self.name}' {self.phase}: {len(self.layers)} layers>"

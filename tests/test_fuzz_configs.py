@@ -8,9 +8,9 @@ runs thousands, each built net also run forward and backward once.
 LAYERFLOW_FUZZ_SEED picks another seed; a failing case prints its seed and keeps its file.
 
 Hostile numbers are those the value parser must refuse (2**31, 2**63, 1e308, 1.5, NaN ...) and
-small ones (-1 .. 7): mid-sized numbers that pass the parser but ask for terabytes
-(`num_output: 1e9`) are the allocator's to refuse (blob.py); they join with
-LAYERFLOW_FUZZ_ALLOC=1 (HOSTILE_ALLOC), to be on by default once blob.py refuses them.
+small ones (-1 .. 7), and mid-sized numbers that pass the parser but ask for terabytes
+(`num_output: 1e9`, `pad: 100000`: HOSTILE_ALLOC), which the blob allocator refuses from
+the shape before allocating (blob.py).
 """
 import copy
 import os
@@ -36,11 +36,9 @@ HOSTILE = [-1, 0, 1, 2, 3, 7, 2**31, -2**31 - 1, 2**63, 2**64 + 1, 10**30, 1e308
            [0, 0, 0], [1e308], [2**40, 2**40, 2**40], [[2**31 - 1, 2**31 - 1, 2**31 - 1]], {},
            {"a": 1}, {"type": "xavier"}, {"phase": "TRAIN"}, [{"lr_mult": "x"}]]
 # Sizes that pass the value parser but cannot be allocated (pad 100000, num_output 1e9): the
-# net must refuse them from its shape table before allocating (blob.py, the lead's part of
-# issue 16). Off until then; LAYERFLOW_FUZZ_ALLOC=1 mixes them in.
+# blob allocator refuses them from the shape, before allocating (blob.py).
 HOSTILE_ALLOC = [100_000, 1_000_000_000, 2**31 - 1, [100_000, 100_000], [[10**6, 10**6]]]
-if os.environ.get("LAYERFLOW_FUZZ_ALLOC"):
-    HOSTILE = HOSTILE + HOSTILE_ALLOC
+HOSTILE = HOSTILE + HOSTILE_ALLOC
 TEXT_JUNK = ["\x00", "\x07", "\t", "\r", "\ufeff", "&a ", "*a ", "!!python/object:os.system ",
              "{", "}", "[", "]", ":", "- ", "? ", "'", '"', "%YAML 1.1\n", "---\n", "...\n",
              "<<: *a\n", "\\", "#", "|\n", ">\n", "@", "`", "!!binary ", "!!set ", "0x", "1e999"]

@@ -43,6 +43,12 @@ def resolved_net(path):
     return cfg, net
 
 
+def model_layers(path):
+    """The net's layers other than the data layers."""
+    return [layer for layer in resolved_net(path)[1]["layers"]
+            if layer["type"] not in DATA_TYPES]
+
+
 def needs_real_data(path):
     _, net = resolved_net(path)
     return any(layer["type"] in ("CIFAR10Data", "ImageFolderData") for layer in net["layers"])
@@ -85,9 +91,8 @@ def test_model_builds_and_steps(path, fake_data):
     if needs_real_data(path):
         dummy = path.with_name(path.stem + "_dummy.yaml")
         assert dummy.is_file(), f"{path.name} reads data absent here and has no {dummy.name}"
-        strip = lambda p: [l for l in resolved_net(p)[1]["layers"]     # noqa: E731
-                           if l["type"] not in DATA_TYPES]
-        assert strip(path) == strip(dummy), f"{dummy.name}'s layers differ from {path.name}'s"
+        assert model_layers(path) == model_layers(dummy), \
+            f"{dummy.name}'s layers differ from {path.name}'s"
         pytest.skip(f"{path.name} needs its dataset; built through {dummy.name}")
     _, net_cfg = resolved_net(path)
     net_cfg = small(net_cfg, fake_data)

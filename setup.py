@@ -10,5 +10,6 @@ setup(
     packages=find_packages(include=["layerflow", "layerflow.*"]) + sorted(ZOO),
     package_dir=ZOO,
     package_data={"layerflow.zoo_configs": ["*.yaml", "*.txt"],
-                  "layerflow.zoo_models": ["*/*.yaml", "*/*.md", "*/*.txt"]},
+                  "layerflow.zoo_models": ["*/*.yaml", "*/*.md", "*/*.txt", "*/*.py",
+                                           "*/*.png"]},
 )

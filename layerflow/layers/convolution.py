@@ -5,10 +5,11 @@ Output size: OH = (H + 2 ph - (dh (kh - 1) + 1)) // sh + 1 (OW alike).
 Weights W: (num_output, C / group, kh, kw); bias b: (num_output,), Caffe's layouts.
 
 Two ways of computing it, chosen in reshape:
-- direct (ungrouped, stride 1, pad <= dilation (k - 1), the common case): register-tiled
-  kernels with explicit vectors (kernels/cpu/direct_conv.py) for forward, weight gradient
-  and data gradient (a convolution of the padded dY with the flipped weights); each
-  thread takes a contiguous range of images.
+- direct (ungrouped): register-tiled kernels with explicit vectors
+  (kernels/cpu/direct_conv.py) for forward, weight gradient and data gradient; their tile
+  shapes and the data gradient's way are chosen for the CPU and the shape by measuring,
+  once per machine (kernels/cpu/conv_plan.py, LAYERFLOW_TUNE=0 for a fixed default);
+  each thread takes a contiguous range of images.
 - im2col (groups, strides, larger pads): chunks of a few images whose patches fit in about
   an L2 cache: im2col of the chunk, col (C kh kw, n OH OW), then one matrix product per
   group, Y = W_g @ col_g, moved into NCHW with the bias added in the same pass; the chunks
@@ -26,7 +27,8 @@ import numpy as np
 
 from ..config.schema import bounded
 from ..fillers import FillerSpec
-from ..kernels.cpu import direct_conv as dc
+from ..kernels.cpu import conv_plan
+from ..kernels.cpu.conv_plan import ConvShape
 from ..kernels.cpu.im2col import col2im, im2col, nchw_to_rows_bias_grad, rows_to_nchw
 from ..kernels.cpu.threads import num_threads, run_parallel
 from ..layer import Layer
@@ -103,9 +105,6 @@ class ConvParams(SpatialParams):
 
 CHUNK_BYTES = 1 << 20     # patches per thread chunk: about an L2 cache
 KEEP_BYTES = 16 << 20     # training layers with at most this much patches keep them
-COL2IM_ADD = 14           # col2im's add (~0.17 ns an element, as masked vector adds) in
-                          # lane products of the tile (~0.012 ns at 165 GFLOP/s), measured
-                          # on LeNet's conv2; it picks the faster way on every benchmark layer
 
 
 def conv_out_size(size, k, s, p, d):
@@ -159,10 +158,14 @@ class Convolution(Layer):
         self._top_shape = (n, self.p.num_output, oh, ow)
         top[0].reshape(self._top_shape)
         self._direct = self.p.group == 1
+        threads = num_threads()
         if self._direct:
-            self._plan_direct(n, c, h, w)
+            s = ConvShape(n, c, h, w, self.p.num_output, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+            choice, self._plan_how = conv_plan.choose(s, self.dtype, threads, self.p.bias_term)
+            self._plan = conv_plan.Direct(s, self.dtype, threads, choice)
         else:
-            self._plan(n, c * kh * kw, oh * ow)
+            self._plan = None
+            self._plan_im2col(n, c * kh * kw, oh * ow, threads)
         self._shape = shape
 
     def forward_cpu(self, bottom, top):
@@ -177,119 +180,16 @@ class Convolution(Layer):
         else:
             self._backward_im2col(top, propagate_down, bottom)
 
-    def _plan_direct(self, n, c, h, w):
-        """Offsets and per-thread buffers of the direct kernels (kernels/cpu/direct_conv.py):
-        each thread takes a contiguous range of images."""
-        (kh, kw), (sh, sw) = self.p.kernel, self.p.strides
-        (ph, pw), (dh, dw) = self.p.pads, self.p.dilations
-        (oh, ow), m, dt = self.out_hw, self.p.num_output, self.dtype
-        lanes = dc.lanes_of(dt)
-        hp, wp = h + 2 * ph, w + 2 * pw
-        self._offs = dc.tap_offsets(c, kh, kw, dh, dw, hp, wp, row_major=True)
-        self._spans = dc.tap_spans(oh, ow, h, kh, sh, ph, dh, c * kw)
-        self._out_rows = dc.pixel_offsets(oh, ow, wp, sh, sw)
-        self._taps = dc.pad_rows(dc.tap_offsets(c, kh, kw, dh, dw, hp, wp))
-        group = dc.image_group(oh * ow)
-        self._out_pixels = dc.group_offsets(self._out_rows[:oh * ow], group, c * hp * wp)
-        blocks = -(-m // lanes)
-        self._panels = np.zeros(blocks * self._offs.size * lanes, dt)
-        self._parts = max(1, min(num_threads(), n))
-        self._ranges = [(t * n // self._parts, (t + 1) * n // self._parts)
-                        for t in range(self._parts)]
-        self._xpad = self._each(group * c * hp * wp)
-        self._acc = self._each(dc.ROWS * lanes)
-        self._dypanel = self._each(blocks * group * oh * ow * lanes)
-        self._wsum = self._each(blocks * self._taps.size * lanes)
-        self._bsum = self._each(m)
-        self._plan_data_grad(c, h, w, lanes)
-
-    def _plan_data_grad(self, c, h, w, lanes):
-        """The data gradient's way: "full" (a stride-1 convolution of the padded dY, only
-        the kernel rows that reach dY) or "columns" (W^T dY, then col2im; any stride),
-        whichever costs less, counting a col2im add as COL2IM_ADD lane products."""
-        (kh, kw), (sh, sw) = self.p.kernel, self.p.strides
-        (ph, pw), (dh, dw) = self.p.pads, self.p.dilations
-        (oh, ow), m, dt = self.out_hw, self.p.num_output, self.dtype
-        qh, qw = dh * (kh - 1) - ph, dw * (kw - 1) - pw      # dY's padding for "full"
-        k, pixels = c * kh * kw, oh * ow
-        self._dx_full = (sh, sw) == (1, 1) and qh >= 0 and qw >= 0
-        if self._dx_full:
-            spans = dc.tap_spans(h, w, oh, kh, 1, qh, dh, m * kw)
-            full = int((spans[:, 1] - spans[:, 0]).sum()) * dc.ROWS * -(-c // lanes) * lanes
-            columns = k * -(-pixels // lanes) * lanes * m + COL2IM_ADD * k * pixels
-            self._dx_full = full <= columns
-        if self._dx_full:
-            hq, wq = oh + 2 * qh, ow + 2 * qw
-            self._dx_pad = (qh, qw)
-            self._offs_dx = dc.tap_offsets(m, kh, kw, dh, dw, hq, wq, row_major=True)
-            self._spans_dx = spans
-            self._rows_dx = dc.pixel_offsets(h, w, wq)
-            self._panels_dx = np.zeros(-(-c // lanes) * self._offs_dx.size * lanes, dt)
-            self._dypad = self._each(m * hq * wq)
-            self._stage = self._each(max(self._out_rows.size, self._rows_dx.size) * lanes)
-        else:
-            blocks = -(-pixels // lanes)
-            self._taps_dx = dc.pad_rows(np.arange(k, dtype=np.int64))
-            self._channels_dx = np.arange(m, dtype=np.int64) * k
-            self._dypanel_dx = self._each(blocks * m * lanes)
-            self._columns = self._each(blocks * self._taps_dx.size * lanes)
-            self._stage = self._each(self._out_rows.size * lanes)
-
-    def _each(self, size):
-        """One zeroed buffer per thread."""
-        return [np.zeros(size, self.dtype) for _ in range(self._parts)]
-
     def _forward_direct(self, bottom, top):
-        x, (ph, pw) = bottom[0].data, self.p.pads
-        m = self.p.num_output
-        y = top[0].data.reshape(self._top_shape[0], m, -1)
-        dc.panel_weights(self.blobs[0].data, self._panels)
         bias = self.blobs[1].data if self.p.bias_term else self._no_bias
-
-        def work(t):
-            n0, n1 = self._ranges[t]
-            dc.conv_forward(x, n0, n1, ph, pw, self._out_rows, self._offs, self._spans,
-                            self._panels, bias, self.p.bias_term, self._xpad[t],
-                            self._stage[t], y)
-
-        run_parallel(work, self._parts)
+        self._plan.forward(bottom[0].data, self.blobs[0].data, bias, self.p.bias_term,
+                           top[0].data)
 
     def _backward_direct(self, top, propagate_down, bottom):
-        x, (ph, pw) = bottom[0].data, self.p.pads
-        n, m = self._top_shape[:2]
-        dy = top[0].diff
-        dy3 = dy.reshape(n, m, -1)
-        dx = bottom[0].diff
-        if propagate_down[0] and self._dx_full:
-            dc.panel_weights_flipped(self.blobs[0].data, self._panels_dx)
-
-        def work(t):
-            n0, n1 = self._ranges[t]
-            self._wsum[t][...] = 0
-            self._bsum[t][...] = 0
-            dc.conv_weight_grad(x, dy3, n0, n1, ph, pw, self._taps, self._out_pixels,
-                                self._xpad[t], self._dypanel[t], self._acc[t], self._wsum[t],
-                                self._bsum[t], self.p.bias_term)
-            if propagate_down[0]:
-                self._data_grad(t, n0, n1, dy, dx)
-
-        run_parallel(work, self._parts)
-        wd = self.blobs[0].diff.reshape(m, -1)
-        for t in range(self._parts):
-            dc.unpanel_add(self._wsum[t], self._offs.size, wd)
-            if self.p.bias_term:
-                np.add(self.blobs[1].diff, self._bsum[t], out=self.blobs[1].diff)
-
-    def _data_grad(self, t, n0, n1, dy, dx):
-        if self._dx_full:
-            qh, qw = self._dx_pad
-            dc.conv_forward(dy, n0, n1, qh, qw, self._rows_dx, self._offs_dx, self._spans_dx,
-                            self._panels_dx, self._no_bias, False, self._dypad[t],
-                            self._stage[t], dx.reshape(dx.shape[0], dx.shape[1], -1))
-        else:
-            dc.conv_data_grad_columns(dy, n0, n1, self.blobs[0].data.reshape(-1),
-                                      self._taps_dx, self._channels_dx, *self._geometry()[:8],
-                                      self._dypanel_dx[t], self._columns[t], dx)
+        bias_diff = self.blobs[1].diff if self.p.bias_term else self._no_bias
+        self._plan.backward(bottom[0].data, top[0].diff, self.blobs[0].data,
+                            propagate_down[0], bottom[0].diff, self.blobs[0].diff, bias_diff,
+                            self.p.bias_term)
 
     def _forward_im2col(self, bottom, top):
         x, geo = bottom[0].data, self._geometry()
@@ -341,14 +241,14 @@ class Convolution(Layer):
             if self.p.bias_term:
                 np.add(self.blobs[1].diff, self._bsum[t], out=self.blobs[1].diff)
 
-    def _plan(self, n, rows, pixels):
+    def _plan_im2col(self, n, rows, pixels, threads):
         """Chunks of `per` images whose patches (rows x per*pixels) fit in ~L2, handed out
         round-robin to `parts` threads; per-thread buffers, so each thread writes only its
         own (col, product, weight and bias gradient partial sums)."""
         item = self.dtype.itemsize
         per = max(1, min(n, CHUNK_BYTES // max(rows * pixels * item, 1)))
         chunks = -(-n // per)
-        self._parts = max(1, min(num_threads(), chunks))
+        self._parts = max(1, min(threads, chunks))
         chunks = -(-chunks // self._parts) * self._parts   # a multiple of the threads, and
         self._per = -(-n // chunks)                         # even chunks: balanced threads
         self._chunks = -(-n // self._per)

@@ -296,6 +296,20 @@ def _tile_shape(shape):
     return len(shape[0]), len(shape[1])
 
 
+NO_UNROLL = True
+
+
+def _no_unroll(module):
+    """Loop metadata that keeps LLVM from unrolling the tile's loop: unrolled twice, it
+    hoists the next step's R broadcasts above this step's FMAs, and those extra live
+    registers spill even a tile that fits (10 x 2 on AVX-512: 20 stack accesses a step)."""
+    opt = module.add_metadata([ir.MetaDataString(module, "llvm.loop.unroll.disable")])
+    tag = ir.MetaDataString(module, f"layerflow.vtile.{len(module.metadata)}")
+    loop = module.add_metadata([tag, opt])          # unique, then made to name itself
+    loop.operands = (loop, opt)
+    return loop
+
+
 @intrinsic
 def vtile(typingctx, x, rows, r0, offs, i0, i1, b, b0, acc, at, shape):
     """The register tile of rows R x vecs V vectors (shape ((0,) * R, (0,) * V)):
@@ -367,7 +381,9 @@ def vtile(typingctx, x, rows, r0, offs, i0, i1, b, b0, acc, at, shape):
             new.append([builder.call(fma, [s, panel[v], accs[r][v]]) for v in range(V)])
         nxt = builder.add(i, ir.Constant(i64, 1))
         end = builder.block
-        builder.branch(head)
+        back = builder.branch(head)
+        if NO_UNROLL:
+            back.set_metadata("llvm.loop", _no_unroll(builder.module))
         i.add_incoming(i0_, entry)
         i.add_incoming(nxt, end)
         for r in range(R):

@@ -13,13 +13,14 @@ width V L pads the channels (LeNet's 20 outputs take one 24-channel panel of 3 A
 vectors, or two of 16 with 2), and the rows pad the pixels.
 
 `choose` times every candidate of each part once on the layer's shape, threads and dtype
-(best of a few runs, random data) on first use, like cuDNN's benchmark mode, and keeps the
+(best of two runs after a warm-up, random data, a few images a thread) on first use, like cuDNN's benchmark mode, and keeps the
 winner in a JSON file per CPU target under ~/.cache/layerflow/tuning (LAYERFLOW_TUNING_DIR,
 else $XDG_CACHE_HOME/layerflow/tuning); later runs read it. LAYERFLOW_TUNE=0 turns the
 timing off: every layer then gets `default_choice`, the same on every run (the first tile,
 and the data gradient's way by a cost model). Layers of under TUNE_FLOPS per product are
 not worth timing and get the default too. `describe(layer)` says what a layer runs.
 """
+import dataclasses
 import json
 import os
 import tempfile
@@ -45,6 +46,7 @@ COL2IM_ADD = 14           # the default's cost model: col2im's add (~0.17 ns an 
                           # masked vector adds) in lane products of the tile (~0.012 ns at
                           # 165 GFLOP/s), measured on LeNet's conv2
 TUNE_FLOPS = 1e7          # products smaller than this take the default (not worth timing)
+TUNE_IMAGES = 4           # images a thread in the timed runs
 VERSION = 1               # of the cached choices: a new kernel set invalidates them
 
 
@@ -310,7 +312,7 @@ def _store(path, key, choice):
         pass                      # a read-only home: the choice holds for this process
 
 
-def _best(candidates, make, run, repeats=3):
+def _best(candidates, make, run, repeats=2):
     """The candidate c whose run(make(c)) takes least time (best of `repeats` after one
     warm-up run, which also compiles or loads its kernels)."""
     best, best_t = None, float("inf")
@@ -330,7 +332,9 @@ def _timed(run, p):
 
 
 def measure(s, dtype, threads, bias):
-    """Time each candidate of each part on random data; the fastest of each."""
+    """Time each candidate of each part on random data; the fastest of each. The batch is
+    cut to TUNE_IMAGES images a thread (the time per image is what differs)."""
+    s = dataclasses.replace(s, n=min(s.n, TUNE_IMAGES * max(1, threads)))
     rng = np.random.default_rng(0)
     x = rng.standard_normal((s.n, s.c, s.h, s.w)).astype(dtype)
     w4 = rng.standard_normal((s.m, s.c, s.kh, s.kw)).astype(dtype)

@@ -4,19 +4,12 @@ of output m, with kernel (kh, kw), stride, zero padding and dilation.
 Output size: OH = (H + 2 ph - (dh (kh - 1) + 1)) // sh + 1 (OW alike).
 Weights W: (num_output, C / group, kh, kw); bias b: (num_output,), Caffe's layouts.
 
-Two ways of computing it, chosen in reshape:
-- direct (ungrouped): register-tiled kernels with explicit vectors
-  (kernels/cpu/direct_conv.py) for forward, weight gradient and data gradient; their tile
-  shapes and the data gradient's way are chosen for the CPU and the shape by measuring,
-  once per machine (kernels/cpu/conv_plan.py, LAYERFLOW_TUNE=0 for a fixed default);
-  each thread takes a contiguous range of images.
-- im2col (groups, strides, larger pads): chunks of a few images whose patches fit in about
-  an L2 cache: im2col of the chunk, col (C kh kw, n OH OW), then one matrix product per
-  group, Y = W_g @ col_g, moved into NCHW with the bias added in the same pass; the chunks
-  are shared out among the threads (each with its own buffers). Gradients with dY as
-  (M, n OH OW): dW_g += dY_g @ col_g^T, db += sum over n and pixels of dy,
-  dx = col2im(W_g^T @ dY_g); the patches are kept from forward when a training layer's
-  total at most 16 MB, else recomputed per chunk as Caffe does.
+Computed by a plan made in reshape (kernels/cpu/conv_plan.py): register-tiled direct
+kernels with explicit vectors (kernels/cpu/direct_conv.py), or im2col + one BLAS product
+per group (grouped convolutions always). For each ungrouped shape the plan times the
+candidates once per machine (tile shapes, the data gradient's two ways, im2col) and keeps
+the fastest on disk; LAYERFLOW_TUNE=0 gives a fixed default. Each thread takes its own
+images.
 
     - {name: conv1, type: Convolution, bottom: data, top: conv1, num_output: 20,
        kernel_size: 5, stride: 1, weight_filler: {type: xavier}}
@@ -29,8 +22,7 @@ from ..config.schema import bounded
 from ..fillers import FillerSpec
 from ..kernels.cpu import conv_plan
 from ..kernels.cpu.conv_plan import ConvShape
-from ..kernels.cpu.im2col import col2im, im2col, nchw_to_rows_bias_grad, rows_to_nchw
-from ..kernels.cpu.threads import num_threads, run_parallel
+from ..kernels.cpu.threads import num_threads
 from ..layer import Layer
 from ..registry import register_layer
 
@@ -103,10 +95,6 @@ class ConvParams(SpatialParams):
             raise ValueError("only axis: 1 (NCHW) is supported")
 
 
-CHUNK_BYTES = 1 << 20     # patches per thread chunk: about an L2 cache
-KEEP_BYTES = 16 << 20     # training layers with at most this much patches keep them
-
-
 def conv_out_size(size, k, s, p, d):
     return (size + 2 * p - (d * (k - 1) + 1)) // s + 1
 
@@ -157,146 +145,20 @@ class Convolution(Layer):
         self.out_hw = (oh, ow)
         self._top_shape = (n, self.p.num_output, oh, ow)
         top[0].reshape(self._top_shape)
-        self._direct = self.p.group == 1
-        threads = num_threads()
-        if self._direct:
-            s = ConvShape(n, c, h, w, self.p.num_output, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
-            choice, self._plan_how = conv_plan.choose(s, self.dtype, threads, self.p.bias_term)
-            self._plan = conv_plan.Direct(s, self.dtype, threads, choice)
-        else:
-            self._plan = None
-            self._plan_im2col(n, c * kh * kw, oh * ow, threads)
+        s = ConvShape(n, c, h, w, self.p.num_output, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow,
+                      self.p.group)
+        self._plan, self._plan_how = conv_plan.plan(s, self.dtype, num_threads(),
+                                                    self.p.bias_term, self.phase == "TRAIN")
+        self._direct = isinstance(self._plan, conv_plan.Direct)
         self._shape = shape
 
     def forward_cpu(self, bottom, top):
-        if self._direct:
-            self._forward_direct(bottom, top)
-        else:
-            self._forward_im2col(bottom, top)
-
-    def backward_cpu(self, top, propagate_down, bottom):
-        if self._direct:
-            self._backward_direct(top, propagate_down, bottom)
-        else:
-            self._backward_im2col(top, propagate_down, bottom)
-
-    def _forward_direct(self, bottom, top):
         bias = self.blobs[1].data if self.p.bias_term else self._no_bias
         self._plan.forward(bottom[0].data, self.blobs[0].data, bias, self.p.bias_term,
                            top[0].data)
 
-    def _backward_direct(self, top, propagate_down, bottom):
+    def backward_cpu(self, top, propagate_down, bottom):
         bias_diff = self.blobs[1].diff if self.p.bias_term else self._no_bias
         self._plan.backward(bottom[0].data, top[0].diff, self.blobs[0].data,
                             propagate_down[0], bottom[0].diff, self.blobs[0].diff, bias_diff,
                             self.p.bias_term)
-
-    def _forward_im2col(self, bottom, top):
-        x, geo = bottom[0].data, self._geometry()
-        m = self.p.num_output
-        out = top[0].data.reshape(self._top_shape[0], m, -1)
-        w = self.blobs[0].data.reshape(m, -1)
-        bias = self.blobs[1].data if self.p.bias_term else self._no_bias
-        mg, rg = m // self.p.group, self._rows // self.p.group
-
-        def work(t):
-            for i in range(t, self._chunks, self._parts):
-                n0, n1, col, y = self._chunk(t, i, self._keep)
-                im2col(x[n0:n1], *geo, col)
-                self._gemm(w, col, y, mg, rg)
-                rows_to_nchw(y, bias, self.p.bias_term, out[n0:n1])
-
-        run_parallel(work, self._parts)
-
-    def _backward_im2col(self, top, propagate_down, bottom):
-        x, geo = bottom[0].data, self._geometry()
-        n, m = self._top_shape[:2]
-        dy = top[0].diff.reshape(n, m, -1)
-        w = self.blobs[0].data.reshape(m, -1)
-        g = self.p.group
-        mg, rg = m // g, self._rows // g
-
-        def work(t):
-            wsum, bsum, wtmp = self._wsum[t], self._bsum[t], self._wtmp[t]
-            wsum[...] = 0
-            bsum[...] = 0
-            for i in range(t, self._chunks, self._parts):
-                n0, n1, col, dyr = self._chunk(t, i, self._keep)
-                if not self._keep:
-                    im2col(x[n0:n1], *geo, col)      # recomputed, as Caffe does
-                nchw_to_rows_bias_grad(dy[n0:n1], dyr, bsum, self.p.bias_term)
-                for gi in range(g):                   # dW_g = dY_g @ col_g^T
-                    np.matmul(dyr[gi * mg:(gi + 1) * mg], col[gi * rg:(gi + 1) * rg].T,
-                              out=wtmp[gi * mg:(gi + 1) * mg])
-                np.add(wsum, wtmp, out=wsum)
-                if propagate_down[0]:
-                    dcol = self._chunk(t, i)[2] if self._keep else col
-                    self._gemm(w, dyr, dcol, mg, mg, transpose_a=True)  # W_g^T dY_g
-                    col2im(dcol, *geo, bottom[0].diff[n0:n1])
-
-        run_parallel(work, self._parts)
-        wd = self.blobs[0].diff.reshape(m, -1)
-        for t in range(self._parts):
-            np.add(wd, self._wsum[t], out=wd)
-            if self.p.bias_term:
-                np.add(self.blobs[1].diff, self._bsum[t], out=self.blobs[1].diff)
-
-    def _plan_im2col(self, n, rows, pixels, threads):
-        """Chunks of `per` images whose patches (rows x per*pixels) fit in ~L2, handed out
-        round-robin to `parts` threads; per-thread buffers, so each thread writes only its
-        own (col, product, weight and bias gradient partial sums)."""
-        item = self.dtype.itemsize
-        per = max(1, min(n, CHUNK_BYTES // max(rows * pixels * item, 1)))
-        chunks = -(-n // per)
-        self._parts = max(1, min(threads, chunks))
-        chunks = -(-chunks // self._parts) * self._parts   # a multiple of the threads, and
-        self._per = -(-n // chunks)                         # even chunks: balanced threads
-        self._chunks = -(-n // self._per)
-        m, width = self.p.num_output, self._per * pixels
-        self._col = [np.empty(rows * width, self.dtype) for _ in range(self._parts)]
-        self._y = [np.empty(m * width, self.dtype) for _ in range(self._parts)]
-        self._rows = rows
-        # Training nets whose patches are small keep every chunk's from forward for backward
-        # (reading them back is cheaper than im2col again); large ones recompute, as Caffe.
-        self._keep = (self.phase == "TRAIN" and
-                      n * rows * pixels * item <= KEEP_BYTES and self._chunks > 1)
-        self._kept = (np.empty(self._chunks * rows * width, self.dtype) if self._keep
-                      else None)
-        wshape = (m, rows // self.p.group)
-        self._wtmp = [np.empty(wshape, self.dtype) for _ in range(self._parts)]
-        self._wsum = [np.empty(wshape, self.dtype) for _ in range(self._parts)]
-        self._bsum = [np.empty(m, self.dtype) for _ in range(self._parts)]
-        self._pixels = pixels
-
-    def _chunk(self, t, i, kept=False):
-        """Images [n0, n1) of chunk i and contiguous (col, product) views: thread t's
-        buffers, or with `kept` the patches forward kept for chunk i."""
-        n0 = i * self._per
-        n1 = min(n0 + self._per, self._top_shape[0])
-        width = (n1 - n0) * self._pixels
-        size = self._rows * width
-        if kept:
-            start = i * self._rows * self._per * self._pixels
-            col = self._kept[start:start + size].reshape(self._rows, width)
-        else:
-            col = self._col[t][:size].reshape(self._rows, width)
-        y = self._y[t][:self.p.num_output * width].reshape(self.p.num_output, width)
-        return n0, n1, col, y
-
-    def _geometry(self):
-        (kh, kw), (sh, sw) = self.p.kernel, self.p.strides
-        (ph, pw), (dh, dw) = self.p.pads, self.p.dilations
-        return kh, kw, sh, sw, ph, pw, dh, dw, self.out_hw[0], self.out_hw[1]
-
-    def _gemm(self, a, b, out, a_rows_per_group, b_rows_per_group, transpose_a=False,
-              transpose_b=False):
-        """out = a @ b per group (row blocks of a, b and out)."""
-        g = self.p.group
-        if g == 1:
-            np.matmul(a.T if transpose_a else a, b.T if transpose_b else b, out=out)
-            return
-        ra, rb, ro = a_rows_per_group, b_rows_per_group, out.shape[0] // g
-        for i in range(g):
-            ai, bi = a[i * ra:(i + 1) * ra], b[i * rb:(i + 1) * rb]
-            np.matmul(ai.T if transpose_a else ai, bi.T if transpose_b else bi,
-                      out=out[i * ro:(i + 1) * ro])

@@ -2,10 +2,17 @@ import numpy as np
 import pytest
 
 from layerflow import ConfigError, Net, ShapeError
-
 from layerflow.kernels.cpu import conv_plan
 
-from .harness import DTYPES, backward, check_gradient, forward, make_layer, to_torch, torch
+from .harness import (
+    DTYPES,
+    backward,
+    check_gradient,
+    forward,
+    make_layer,
+    to_torch,
+    torch,
+)
 
 F = torch.nn.functional
 
@@ -106,7 +113,7 @@ def test_reshape_keeps_buffers_until_the_shape_changes(params):
     layer, bottom, top = make_layer("Convolution", params, [x], dtype=np.float32)
 
     def buffer():
-        return layer._plan.fwd.xpad[0] if layer._direct else layer._col[0]
+        return layer._plan.fwd.xpad[0] if layer._direct else layer._plan.col[0]
     before = buffer()
     layer.reshape(bottom, top)
     assert buffer() is before
@@ -122,7 +129,8 @@ def test_every_candidate_matches_torch(monkeypatch, index, tile, way):
     """Each tile of this CPU target in each product, and both data gradient ways: the
     data gradient as a convolution of the padded dY ("full") and as W^T dY + col2im
     ("columns")."""
-    choice = {"forward": list(tile), "weight": list(tile), "data": [way, *tile]}
+    choice = {"algorithm": "direct", "forward": list(tile), "weight": list(tile),
+              "data": [way, *tile]}
     monkeypatch.setattr(conv_plan, "choose", lambda *a: (choice, "test"))
     params, shape = GRID[index]
     rng = np.random.default_rng(4)
@@ -239,14 +247,13 @@ def test_net_error_names_file_layer_and_shapes(tmp_path):
 def test_chunked_and_threaded_paths_match_torch(monkeypatch, keep):
     """One image per chunk (so several chunks share out over the threads), with the
     patches kept from forward or recomputed in backward."""
-    import layerflow.layers.convolution as conv
-    monkeypatch.setattr(conv, "CHUNK_BYTES", 1)
-    monkeypatch.setattr(conv, "KEEP_BYTES", 1 << 30 if keep else 0)
+    monkeypatch.setattr(conv_plan, "CHUNK_BYTES", 1)
+    monkeypatch.setattr(conv_plan, "KEEP_BYTES", 1 << 30 if keep else 0)
     params, shape = GRID[3]
     rng = np.random.default_rng(8)
     x = rng.normal(size=(5,) + shape[1:])
     layer, bottom, top = make_layer("Convolution", params, [x])
-    assert layer._chunks == 5 and layer._keep == keep
+    assert layer._plan.chunks == 5 and layer._plan.keep == keep
     (y,) = forward(layer, bottom, top)
     dy = rng.normal(size=y.shape)
     (dx,), pgrads = backward(layer, bottom, top, [dy])

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from . import direct_conv as dc
+from .im2col import col2im, im2col, nchw_to_rows_bias_grad, rows_to_nchw
 from .isa import fits, target
 from .threads import run_parallel
 
@@ -42,6 +43,8 @@ TILES = {
     "neon": [(6, 4), (8, 3), (12, 2)],
     "generic": [(6, 2)],
 }
+CHUNK_BYTES = 1 << 20     # im2col: patches per thread chunk, about an L2 cache
+KEEP_BYTES = 16 << 20     # im2col: training layers with at most this much patches keep them
 COL2IM_ADD = 14           # the default's cost model: col2im's add (~0.17 ns an element, as
                           # masked vector adds) in lane products of the tile (~0.012 ns at
                           # 165 GFLOP/s), measured on LeNet's conv2
@@ -69,16 +72,17 @@ class ConvShape:
     dw: int
     oh: int
     ow: int
+    g: int = 1
 
     @property
     def flops(self):
         """Multiply-adds x 2 of one product (forward)."""
-        return 2 * self.n * self.m * self.oh * self.ow * self.c * self.kh * self.kw
+        return 2 * self.n * self.m * self.oh * self.ow * self.c * self.kh * self.kw // self.g
 
     def key(self, dtype, threads, bias):
         return (f"{np.dtype(dtype).name} n{self.n} c{self.c} {self.h}x{self.w} m{self.m} "
                 f"k{self.kh}x{self.kw} s{self.sh}x{self.sw} p{self.ph}x{self.pw} "
-                f"d{self.dh}x{self.dw} t{threads} b{int(bias)}")
+                f"d{self.dh}x{self.dw} g{self.g} t{threads} b{int(bias)}")
 
     def full_pad(self):
         """dY's padding for the "full" data gradient, or None where it does not apply."""
@@ -89,8 +93,9 @@ class ConvShape:
 
 
 def tiles():
-    """The candidate tiles of this CPU target, default first."""
-    return TILES[target().isa]
+    """The candidate tiles of this CPU target, default first (only those that fit its
+    register file, should TILES ever list one that does not)."""
+    return [t for t in TILES[target().isa] if fits(*t)]
 
 
 def _each(parts, size, dtype):
@@ -209,6 +214,115 @@ class _DataColumns:
 DATA_WAYS = {"full": _DataFull, "columns": _DataColumns}
 
 
+class Im2col:
+    """A convolution as im2col + one BLAS product per group (any group, as Caffe).
+
+    Chunks of a few images whose patches fit in about an L2 cache (CHUNK_BYTES): im2col of
+    the chunk, col (C kh kw, n OH OW), then Y = W_g @ col_g per group, moved into NCHW
+    with the bias added in the same pass; the chunks are shared out among the threads
+    (each with its own buffers). Gradients with dY as (M, n OH OW): dW_g += dY_g @
+    col_g^T, db += sum over n and pixels of dy, dx = col2im(W_g^T @ dY_g); the patches
+    are kept from forward when a training layer's total at most KEEP_BYTES, else
+    recomputed per chunk as Caffe does."""
+    def __init__(self, s, dtype, threads, training):
+        self.s, self.dtype = s, np.dtype(dtype)
+        self.choice = {"algorithm": "im2col"}
+        self.geometry = (s.kh, s.kw, s.sh, s.sw, s.ph, s.pw, s.dh, s.dw, s.oh, s.ow)
+        rows, pixels, n = s.c * s.kh * s.kw, s.oh * s.ow, s.n
+        item = self.dtype.itemsize
+        per = max(1, min(n, CHUNK_BYTES // max(rows * pixels * item, 1)))
+        chunks = -(-n // per)
+        self.parts = max(1, min(threads, chunks))
+        chunks = -(-chunks // self.parts) * self.parts   # a multiple of the threads, and
+        self.per = -(-n // chunks)                        # even chunks: balanced threads
+        self.chunks = -(-n // self.per)
+        m, width = s.m, self.per * pixels
+        self.col = [np.empty(rows * width, dtype) for _ in range(self.parts)]
+        self.y = [np.empty(m * width, dtype) for _ in range(self.parts)]
+        self.rows, self.pixels = rows, pixels
+        # Training nets whose patches are small keep every chunk's from forward for backward
+        # (reading them back is cheaper than im2col again); large ones recompute, as Caffe.
+        self.keep = training and n * rows * pixels * item <= KEEP_BYTES and self.chunks > 1
+        self.kept = np.empty(self.chunks * rows * width, dtype) if self.keep else None
+        wshape = (m, rows // s.g)
+        self.wtmp = [np.empty(wshape, dtype) for _ in range(self.parts)]
+        self.wsum = [np.empty(wshape, dtype) for _ in range(self.parts)]
+        self.bsum = [np.empty(m, dtype) for _ in range(self.parts)]
+
+    def forward(self, x, w4, bias, has_bias, y):
+        s = self.s
+        out = y.reshape(s.n, s.m, -1)
+        w = w4.reshape(s.m, -1)
+        mg, rg = s.m // s.g, self.rows // s.g
+
+        def work(t):
+            for i in range(t, self.chunks, self.parts):
+                n0, n1, col, yc = self._chunk(t, i, self.keep)
+                im2col(x[n0:n1], *self.geometry, col)
+                self._gemm(w, col, yc, mg, rg)
+                rows_to_nchw(yc, bias, has_bias, out[n0:n1])
+
+        run_parallel(work, self.parts)
+
+    def backward(self, x, dy, w4, data, dx, wdiff, bdiff, has_bias):
+        s = self.s
+        dy = dy.reshape(s.n, s.m, -1)
+        w = w4.reshape(s.m, -1)
+        g = s.g
+        mg, rg = s.m // g, self.rows // g
+
+        def work(t):
+            wsum, bsum, wtmp = self.wsum[t], self.bsum[t], self.wtmp[t]
+            wsum[...] = 0
+            bsum[...] = 0
+            for i in range(t, self.chunks, self.parts):
+                n0, n1, col, dyr = self._chunk(t, i, self.keep)
+                if not self.keep:
+                    im2col(x[n0:n1], *self.geometry, col)      # recomputed, as Caffe does
+                nchw_to_rows_bias_grad(dy[n0:n1], dyr, bsum, has_bias)
+                for gi in range(g):                             # dW_g = dY_g @ col_g^T
+                    np.matmul(dyr[gi * mg:(gi + 1) * mg], col[gi * rg:(gi + 1) * rg].T,
+                              out=wtmp[gi * mg:(gi + 1) * mg])
+                np.add(wsum, wtmp, out=wsum)
+                if data:
+                    dcol = self._chunk(t, i)[2] if self.keep else col
+                    self._gemm(w, dyr, dcol, mg, mg, transpose_a=True)  # W_g^T dY_g
+                    col2im(dcol, *self.geometry, dx[n0:n1])
+
+        run_parallel(work, self.parts)
+        wd = wdiff.reshape(s.m, -1)
+        for t in range(self.parts):
+            np.add(wd, self.wsum[t], out=wd)
+            if has_bias:
+                np.add(bdiff, self.bsum[t], out=bdiff)
+
+    def _chunk(self, t, i, kept=False):
+        """Images [n0, n1) of chunk i and contiguous (col, product) views: thread t's
+        buffers, or with `kept` the patches forward kept for chunk i."""
+        n0 = i * self.per
+        n1 = min(n0 + self.per, self.s.n)
+        width = (n1 - n0) * self.pixels
+        size = self.rows * width
+        if kept:
+            start = i * self.rows * self.per * self.pixels
+            col = self.kept[start:start + size].reshape(self.rows, width)
+        else:
+            col = self.col[t][:size].reshape(self.rows, width)
+        y = self.y[t][:self.s.m * width].reshape(self.s.m, width)
+        return n0, n1, col, y
+
+    def _gemm(self, a, b, out, a_rows_per_group, b_rows_per_group, transpose_a=False):
+        """out = a @ b per group (row blocks of a, b and out)."""
+        g = self.s.g
+        if g == 1:
+            np.matmul(a.T if transpose_a else a, b, out=out)
+            return
+        ra, rb, ro = a_rows_per_group, b_rows_per_group, out.shape[0] // g
+        for i in range(g):
+            ai, bi = a[i * ra:(i + 1) * ra], b[i * rb:(i + 1) * rb]
+            np.matmul(ai.T if transpose_a else ai, bi, out=out[i * ro:(i + 1) * ro])
+
+
 class Direct:
     """A convolution by the direct kernels with one choice: each of `threads` threads
     takes a contiguous range of images, with its own buffers."""
@@ -265,7 +379,7 @@ def default_choice(s, dtype):
         columns = k * -(-pixels // lanes) * lanes * s.m + COL2IM_ADD * k * pixels
         if full <= columns:
             way = "full"
-    return {"forward": [R, V], "weight": [R, V], "data": [way, R, V]}
+    return {"algorithm": "direct", "forward": [R, V], "weight": [R, V], "data": [way, R, V]}
 
 
 def tuning_dir():
@@ -331,7 +445,7 @@ def _timed(run, p):
     return time.perf_counter() - t0
 
 
-def measure(s, dtype, threads, bias):
+def measure(s, dtype, threads, bias, training):
     """Time each candidate of each part on random data; the fastest of each. The batch is
     cut to TUNE_IMAGES images a thread (the time per image is what differs)."""
     s = dataclasses.replace(s, n=min(s.n, TUNE_IMAGES * max(1, threads)))
@@ -360,24 +474,47 @@ def measure(s, dtype, threads, bias):
         run_parallel(lambda t: p.dgrad.run(t, dy, *p.ranges[t], w4, dx), p.parts)
 
     cands = [list(t) for t in tiles()]
-    return {"forward": _best(cands, plan("forward"), fwd),
-            "weight": _best(cands, plan("weight"), weight),
-            "data": _best([[way, *t] for way in ways for t in cands], plan("data"), data)}
+    direct = {"algorithm": "direct", "forward": _best(cands, plan("forward"), fwd),
+              "weight": _best(cands, plan("weight"), weight),
+              "data": _best([[way, *t] for way in ways for t in cands], plan("data"), data)}
+    im2col_ = dict(direct, algorithm="im2col")
+
+    def both(p):
+        p.forward(x, w4, b, bias, y)
+        p.backward(x, dy, w4, True, dx, wd, b, bias)
+    return _best([direct, im2col_], lambda c: make(s, dtype, threads, c, training), both)
 
 
-def choose(s, dtype, threads, bias):
+def make(s, dtype, threads, choice, training):
+    """The plan object of a choice."""
+    if choice["algorithm"] == "im2col":
+        return Im2col(s, dtype, threads, training)
+    return Direct(s, dtype, threads, choice)
+
+
+def plan(s, dtype, threads, bias, training):
+    """(plan, how) for a layer of shape s: grouped convolutions take im2col + BLAS; the
+    others what `choose` picks. plan.forward / plan.backward run it."""
+    if s.g != 1:
+        return Im2col(s, dtype, threads, training), "grouped"
+    choice, how = choose(s, dtype, threads, bias, training)
+    return make(s, dtype, threads, choice, training), how
+
+
+def choose(s, dtype, threads, bias, training=True):
     """The choice for this shape: from the tuning file, else measured (and stored), or the
     default when tuning is off or the layer is small. Returns (choice, how)."""
     if not tuning_enabled():
         return default_choice(s, dtype), "default (LAYERFLOW_TUNE=0)"
     if s.flops < TUNE_FLOPS:
         return default_choice(s, dtype), "default (small)"
-    path, key = tuning_file(), s.key(dtype, threads, bias)
+    path = tuning_file()
+    key = s.key(dtype, threads, bias) + (" train" if training else " test")
     choice = _load(path).get(key)
     if _valid(choice, s):
         return choice, "measured (cached)"
     t0 = time.perf_counter()
-    choice = measure(s, dtype, threads, bias)
+    choice = measure(s, dtype, threads, bias, training)
     _store(path, key, choice)
     return choice, f"measured ({time.perf_counter() - t0:.2f} s)"
 
@@ -387,13 +524,16 @@ def _valid(choice, s):
     try:
         cands = [list(t) for t in tiles()]
         way, *tile = choice["data"]
-        return (choice["forward"] in cands and choice["weight"] in cands and tile in cands
+        return (choice["algorithm"] in ("direct", "im2col")
+                and choice["forward"] in cands and choice["weight"] in cands and tile in cands
                 and way in DATA_WAYS and (way == "columns" or s.full_pad() is not None))
     except (TypeError, KeyError, ValueError):
         return False
 
 
 def describe_choice(choice):
+    if choice["algorithm"] == "im2col":
+        return "im2col + BLAS"
     (fr, fv), (wr, wv) = choice["forward"], choice["weight"]
     way, dr, dv = choice["data"]
     return f"direct fwd {fr}x{fv}, dW {wr}x{wv}, dX {way} {dr}x{dv}"
@@ -402,7 +542,7 @@ def describe_choice(choice):
 def describe(layer):
     """One line: the algorithm a Convolution layer runs (after reshape), for `layerflow
     time` / `layerflow device`."""
-    plan = getattr(layer, "_plan", None)
-    if plan is None:
-        return "im2col + BLAS" if getattr(layer, "_shape", None) else "not set up"
-    return f"{describe_choice(plan.choice)} [{layer._plan_how}; {target().isa}]"
+    p = getattr(layer, "_plan", None)
+    if p is None:
+        return "not set up"
+    return f"{describe_choice(p.choice)} [{layer._plan_how}; {target().isa}]"

@@ -89,8 +89,8 @@ def classify(cpu, flags, machine):
 @functools.cache
 def target():
     """The Target Numba compiles for in this process."""
-    from numba.core import config
     import llvmlite.binding as ll
+    from numba.core import config
     host_cpu = ll.get_host_cpu_name()
     cpu = config.CPU_NAME or host_cpu
     try:

@@ -7,23 +7,9 @@ from numba.core.errors import TypingError
 
 from layerflow.kernels.cpu import conv_plan, isa
 from layerflow.kernels.cpu import direct_conv as dc
-from layerflow.kernels.cpu.simd import (
-    VECTOR_BYTES,
-    lanes,
-    vadd,
-    vbroadcast,
-    vdiv,
-    vfma,
-    vgather,
-    vload,
-    vload_index,
-    vload_n,
-    vselect_gt,
-    vshift,
-    vstore,
-    vstore_n,
-    vzero,
-)
+from layerflow.kernels.cpu.simd import (VECTOR_BYTES, lanes, vadd, vbroadcast, vdiv, vfma,
+                                        vgather, vload, vload_index, vload_n, vselect_gt,
+                                        vshift, vstore, vstore_n, vzero)
 
 
 @njit

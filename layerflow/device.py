@@ -124,6 +124,10 @@ def report():
              f"CPU        {cpu['model']}",
              f"cores      {cpu['logical']} logical, {cpu['physical'] or '?'} physical, "
              f"{cpu['usable']} usable by this process"]
+    from .kernels.cpu import conv_plan, isa
+    lines.append(f"vectors    {isa.features()}")
+    lines.append(f"conv plans {conv_plan.tuning_file()}" +
+                 ("" if conv_plan.tuning_enabled() else " (LAYERFLOW_TUNE=0: fixed default)"))
     from .kernels.cpu.threads import configure_threads
     layers = {}
     for own in (False, True):        # what a dense net, then a conv net, sets

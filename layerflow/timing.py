@@ -147,6 +147,9 @@ def time_net(config, iterations=50, phase="train", mode="cpu", seed=1):
     report.iteration_ms = report.forward_total_ms + report.backward_total_ms
     report.memory = memory_report(net, solver, report.layers)
     report.cpu_ms, report.wall_ms = cpu_ms, wall_ms
+    from .kernels.cpu import conv_plan, isa
+    report.algorithms = [f"{layer.name}: {conv_plan.describe(layer)}" for layer in net.layers
+                         if layer.type_name == "Convolution"] + [f"CPU: {isa.features()}"]
     return report
 
 
@@ -242,6 +245,7 @@ def format_report(r):
         top = _mb(l.top_bytes) if not l.inplace_saved else "in place"
         lines.append(f"{l.name:<{w}}  {l.type:<{tw}}  {_ms(l.forward_ms):>32}  {back:>32}  "
                      f"{top:>12}  {_mb(l.buffer_bytes):>12}")
+    lines += ["Algorithms:"] + [f"  {a}" for a in getattr(r, "algorithms", [])]
     lines += ["",
               f"Average forward pass:          {_ms(r.forward_total_ms)} ms",
               f"Average backward pass:         {_ms(r.backward_total_ms)} ms",

@@ -150,6 +150,7 @@ class Convolution(Layer):
         self._plan, self._plan_how = conv_plan.plan(s, self.dtype, num_threads(),
                                                     self.p.bias_term, self.phase == "TRAIN")
         self._direct = isinstance(self._plan, conv_plan.Direct)
+        self._buffers = conv_plan.arrays(self._plan)      # seen by memory reports
         self._shape = shape
 
     def forward_cpu(self, bottom, top):

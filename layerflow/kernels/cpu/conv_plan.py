@@ -13,9 +13,11 @@ width V L pads the channels (LeNet's 20 outputs take one 24-channel panel of 3 A
 vectors, or two of 16 with 2), and the rows pad the pixels.
 
 `choose` times every candidate of each part once on the layer's shape, threads and dtype
-(best of two runs after a warm-up, random data, a few images a thread) on first use, like cuDNN's benchmark mode, and keeps the
-winner in a JSON file per CPU target under ~/.cache/layerflow/tuning (LAYERFLOW_TUNING_DIR,
-else $XDG_CACHE_HOME/layerflow/tuning); later runs read it. LAYERFLOW_TUNE=0 turns the
+on first use, like cuDNN's benchmark mode (a warm-up, then three rounds that take each
+candidate in turn, best of them; random data, a few images a thread; a candidate must
+beat the default by MARGIN), then the best direct kernels against im2col + BLAS, and
+keeps the winner in a JSON file per CPU target under ~/.cache/layerflow/tuning
+(LAYERFLOW_TUNING_DIR, else $XDG_CACHE_HOME/layerflow/tuning); later runs read it. LAYERFLOW_TUNE=0 turns the
 timing off: every layer then gets `default_choice`, the same on every run (the first tile,
 and the data gradient's way by a cost model). Layers of under TUNE_FLOPS per product are
 not worth timing and get the default too. `describe(layer)` says what a layer runs.
@@ -50,7 +52,8 @@ COL2IM_ADD = 14           # the default's cost model: col2im's add (~0.17 ns an 
                           # 165 GFLOP/s), measured on LeNet's conv2
 TUNE_FLOPS = 1e7          # products smaller than this take the default (not worth timing)
 TUNE_IMAGES = 4           # images a thread in the timed runs
-VERSION = 1               # of the cached choices: a new kernel set invalidates them
+MARGIN = 0.05             # a candidate replaces the default only when this much faster
+VERSION = 2               # of the cached choices: a new kernel set invalidates them
 
 
 @dataclass(frozen=True)
@@ -426,23 +429,22 @@ def _store(path, key, choice):
         pass                      # a read-only home: the choice holds for this process
 
 
-def _best(candidates, make, run, repeats=2):
-    """The candidate c whose run(make(c)) takes least time (best of `repeats` after one
-    warm-up run, which also compiles or loads its kernels)."""
-    best, best_t = None, float("inf")
-    for c in candidates:
-        p = make(c)
+def _best(candidates, make, run, repeats=3, margin=MARGIN):
+    """The candidate c whose run(make(c)) takes least time: one warm-up run each (which
+    also compiles or loads its kernels), then `repeats` rounds that time each candidate in
+    turn (a burst of load from other processes then hits all alike), best of the rounds.
+    The first candidate (the default) stays unless another is faster by `margin`."""
+    plans = [make(c) for c in candidates]
+    for p in plans:
         run(p)
-        t = min(_timed(run, p) for _ in range(repeats))
-        if t < best_t:
-            best, best_t = c, t
-    return best
-
-
-def _timed(run, p):
-    t0 = time.perf_counter()
-    run(p)
-    return time.perf_counter() - t0
+    best = [float("inf")] * len(plans)
+    for _ in range(repeats):
+        for i, p in enumerate(plans):
+            t0 = time.perf_counter()
+            run(p)
+            best[i] = min(best[i], time.perf_counter() - t0)
+    i = min(range(len(plans)), key=best.__getitem__)
+    return candidates[i] if best[i] < best[0] * (1 - margin) else candidates[0]
 
 
 def measure(s, dtype, threads, bias, training):
@@ -482,7 +484,8 @@ def measure(s, dtype, threads, bias, training):
     def both(p):
         p.forward(x, w4, b, bias, y)
         p.backward(x, dy, w4, True, dx, wd, b, bias)
-    return _best([direct, im2col_], lambda c: make(s, dtype, threads, c, training), both)
+    return _best([direct, im2col_], lambda c: make(s, dtype, threads, c, training), both,
+                 margin=2 * MARGIN)
 
 
 def make(s, dtype, threads, choice, training):
@@ -529,6 +532,18 @@ def _valid(choice, s):
                 and way in DATA_WAYS and (way == "columns" or s.full_pad() is not None))
     except (TypeError, KeyError, ValueError):
         return False
+
+
+def arrays(plan):
+    """Every numpy buffer a plan holds (for memory reports)."""
+    out = []
+    for value in vars(plan).values():
+        for v in value if isinstance(value, list) else [value]:
+            if isinstance(v, np.ndarray):
+                out.append(v)
+            elif isinstance(v, (_Forward, _WeightGrad, _DataFull, _DataColumns)):
+                out += arrays(v)
+    return out
 
 
 def describe_choice(choice):

@@ -171,8 +171,9 @@ def test_kernels_on_other_targets(cpu, tmp_path):
     env = dict(os.environ, NUMBA_CPU_NAME=cpu, NUMBA_CPU_FEATURES=TARGETS[cpu],
                NUMBA_CACHE_DIR=str(Path(tempfile_root()) / f"layerflow-nbcache-{cpu}"),
                LAYERFLOW_TUNING_DIR=str(tmp_path), PYTHONPATH=str(root))
-    tests = ["tests/test_simd.py", "tests/layers/test_convolution.py::test_convolution_matches_torch",
-             "tests/layers/test_pooling.py"]
+    conv = "tests/layers/test_convolution.py::"
+    tests = ["tests/test_simd.py", conv + "test_convolution_matches_torch",
+             conv + "test_every_candidate_matches_torch", "tests/layers/test_pooling.py"]
     out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
                           "-k", "not other_targets and not gradient", *tests], cwd=root, env=env,
                          capture_output=True, text=True, timeout=900, check=False)

@@ -168,7 +168,7 @@ def test_tuning_measures_once_then_reads_the_file(monkeypatch, tmp_path):
     assert conv_plan.target().isa in path.name
     again = make_layer("Convolution", params, [x], dtype=np.float32)[0]
     assert again._plan_how == "measured (cached)" and again._plan.choice == first._plan.choice
-    assert "direct fwd" in conv_plan.describe(again)
+    assert "[measured (cached); " in conv_plan.describe(again)
     monkeypatch.setenv("LAYERFLOW_TUNE", "0")
     fixed = make_layer("Convolution", params, [x], dtype=np.float32)[0]
     assert fixed._plan.choice == conv_plan.default_choice(fixed._plan.s, np.float32)

@@ -51,9 +51,10 @@ COL2IM_ADD = 14           # the default's cost model: col2im's add (~0.17 ns an 
                           # masked vector adds) in lane products of the tile (~0.012 ns at
                           # 165 GFLOP/s), measured on LeNet's conv2
 TUNE_FLOPS = 1e7          # products smaller than this take the default (not worth timing)
-TUNE_IMAGES = 4           # images a thread in the timed runs
+TUNE_IMAGES = 4           # images a thread in the timed runs of the tiles
+ALGO_IMAGES = 16          # images a thread in those of direct against im2col
 MARGIN = 0.05             # a candidate replaces the default only when this much faster
-VERSION = 2               # of the cached choices: a new kernel set invalidates them
+VERSION = 3               # of the cached choices: a new kernel set invalidates them
 
 
 @dataclass(frozen=True)
@@ -447,18 +448,25 @@ def _best(candidates, make, run, repeats=3, margin=MARGIN):
     return candidates[i] if best[i] < best[0] * (1 - margin) else candidates[0]
 
 
-def measure(s, dtype, threads, bias, training):
-    """Time each candidate of each part on random data; the fastest of each. The batch is
-    cut to TUNE_IMAGES images a thread (the time per image is what differs)."""
-    s = dataclasses.replace(s, n=min(s.n, TUNE_IMAGES * max(1, threads)))
+def _arrays(s, dtype):
+    """Random x, weights, bias, y, dy, dx, dW of shape s."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((s.n, s.c, s.h, s.w)).astype(dtype)
     w4 = rng.standard_normal((s.m, s.c, s.kh, s.kw)).astype(dtype)
-    b = np.zeros(s.m, dtype)
     y = np.empty((s.n, s.m, s.oh, s.ow), dtype)
     dy = rng.standard_normal(y.shape).astype(dtype)
-    dx = np.empty_like(x)
-    wd = np.zeros_like(w4)
+    return x, w4, np.zeros(s.m, dtype), y, dy, np.empty_like(x), np.zeros_like(w4)
+
+
+def measure(s, dtype, threads, bias, training):
+    """Time each candidate of each part on random data; the fastest of each (a test-phase
+    layer, which runs forward only, times only the forward tiles). The tiles are timed on
+    TUNE_IMAGES images a thread (the time per image is what differs), the best direct
+    kernels against im2col on ALGO_IMAGES a thread: im2col's chunks are several images
+    each, and with fewer it would run on fewer threads than the direct kernels."""
+    full = s
+    s = dataclasses.replace(full, n=min(full.n, TUNE_IMAGES * max(1, threads)))
+    x, w4, b, y, dy, dx, wd = _arrays(s, dtype)
     base = default_choice(s, dtype)
     ways = ["columns"] + (["full"] if s.full_pad() is not None else [])
 
@@ -476,16 +484,19 @@ def measure(s, dtype, threads, bias, training):
         run_parallel(lambda t: p.dgrad.run(t, dy, *p.ranges[t], w4, dx), p.parts)
 
     cands = [list(t) for t in tiles()]
-    direct = {"algorithm": "direct", "forward": _best(cands, plan("forward"), fwd),
-              "weight": _best(cands, plan("weight"), weight),
-              "data": _best([[way, *t] for way in ways for t in cands], plan("data"), data)}
-    im2col_ = dict(direct, algorithm="im2col")
+    direct = dict(base, forward=_best(cands, plan("forward"), fwd))
+    if training:
+        direct["weight"] = _best(cands, plan("weight"), weight)
+        direct["data"] = _best([[way, *t] for way in ways for t in cands], plan("data"), data)
+    s = dataclasses.replace(full, n=min(full.n, ALGO_IMAGES * max(1, threads)))
+    x, w4, b, y, dy, dx, wd = _arrays(s, dtype)
 
-    def both(p):
+    def step(p):
         p.forward(x, w4, b, bias, y)
-        p.backward(x, dy, w4, True, dx, wd, b, bias)
-    return _best([direct, im2col_], lambda c: make(s, dtype, threads, c, training), both,
-                 margin=2 * MARGIN)
+        if training:
+            p.backward(x, dy, w4, True, dx, wd, b, bias)
+    return _best([direct, dict(direct, algorithm="im2col")],
+                 lambda c: make(s, dtype, threads, c, training), step, margin=2 * MARGIN)
 
 
 def make(s, dtype, threads, choice, training):

@@ -54,7 +54,7 @@ TUNE_FLOPS = 1e7          # products smaller than this take the default (not wor
 TUNE_IMAGES = 4           # images a thread in the timed runs of the tiles
 ALGO_IMAGES = 16          # images a thread in those of direct against im2col
 MARGIN = 0.05             # a candidate replaces the default only when this much faster
-VERSION = 3               # of the cached choices: a new kernel set invalidates them
+VERSION = 4               # of the cached choices: a new kernel set invalidates them
 
 
 @dataclass(frozen=True)
@@ -228,7 +228,9 @@ class Im2col:
     col_g^T, db += sum over n and pixels of dy, dx = col2im(W_g^T @ dY_g); the patches
     are kept from forward when a training layer's total at most KEEP_BYTES, else
     recomputed per chunk as Caffe does."""
-    def __init__(self, s, dtype, threads, training):
+    def __init__(self, s, dtype, threads, training, batch=None):
+        """batch: the layer's real batch when s is a cut one for timing (whether the
+        patches are kept depends on it)."""
         self.s, self.dtype = s, np.dtype(dtype)
         self.choice = {"algorithm": "im2col"}
         self.geometry = (s.kh, s.kw, s.sh, s.sw, s.ph, s.pw, s.dh, s.dw, s.oh, s.ow)
@@ -246,7 +248,8 @@ class Im2col:
         self.rows, self.pixels = rows, pixels
         # Training nets whose patches are small keep every chunk's from forward for backward
         # (reading them back is cheaper than im2col again); large ones recompute, as Caffe.
-        self.keep = training and n * rows * pixels * item <= KEEP_BYTES and self.chunks > 1
+        self.keep = (training and (batch or n) * rows * pixels * item <= KEEP_BYTES
+                     and self.chunks > 1)
         self.kept = np.empty(self.chunks * rows * width, dtype) if self.keep else None
         wshape = (m, rows // s.g)
         self.wtmp = [np.empty(wshape, dtype) for _ in range(self.parts)]
@@ -496,13 +499,14 @@ def measure(s, dtype, threads, bias, training):
         if training:
             p.backward(x, dy, w4, True, dx, wd, b, bias)
     return _best([direct, dict(direct, algorithm="im2col")],
-                 lambda c: make(s, dtype, threads, c, training), step, margin=2 * MARGIN)
+                 lambda c: make(s, dtype, threads, c, training, full.n), step,
+                 margin=2 * MARGIN)
 
 
-def make(s, dtype, threads, choice, training):
-    """The plan object of a choice."""
+def make(s, dtype, threads, choice, training, batch=None):
+    """The plan object of a choice (batch: see Im2col)."""
     if choice["algorithm"] == "im2col":
-        return Im2col(s, dtype, threads, training)
+        return Im2col(s, dtype, threads, training, batch)
     return Direct(s, dtype, threads, choice)
 
 

@@ -129,6 +129,10 @@ def report():
     runtime = Runtime.create()
     lines.append(f"runtime    {runtime.describe()} (LAYERFLOW_NUM_THREADS, "
                  "LAYERFLOW_BLAS_THREADS, --threads)")
+    from .kernels.cpu import conv_plan, isa
+    lines.append(f"vectors    {isa.features()}")
+    lines.append(f"conv plans {conv_plan.tuning_file()}" +
+                 ("" if conv_plan.tuning_enabled() else " (LAYERFLOW_TUNE=0: fixed default)"))
     layers = {}
     for own in (False, True):        # what a dense net, then a conv net, puts in force
         threads.apply(runtime.for_net(own))

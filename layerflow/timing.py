@@ -156,6 +156,9 @@ def time_net(config, iterations=50, phase="train", mode=None, seed=1, runtime=No
     report.iteration_ms = report.forward_total_ms + report.backward_total_ms
     report.memory = memory_report(net, solver, report.layers)
     report.cpu_ms, report.wall_ms = cpu_ms, wall_ms
+    from .kernels.cpu import isa
+    report.algorithms = [f"{layer.name}: {layer.algorithm()}" for layer in net.layers
+                         if hasattr(layer, "algorithm")] + [f"CPU: {isa.features()}"]
     return report
 
 
@@ -251,6 +254,7 @@ def format_report(r):
         top = _mb(l.top_bytes) if not l.inplace_saved else "in place"
         lines.append(f"{l.name:<{w}}  {l.type:<{tw}}  {_ms(l.forward_ms):>32}  {back:>32}  "
                      f"{top:>12}  {_mb(l.buffer_bytes):>12}")
+    lines += ["Algorithms:"] + [f"  {a}" for a in getattr(r, "algorithms", [])]
     lines += ["",
               f"Average forward pass:          {_ms(r.forward_total_ms)} ms",
               f"Average backward pass:         {_ms(r.backward_total_ms)} ms",

@@ -219,6 +219,16 @@ def profile(net, iters, sync=lambda: None):
     print(f"  {'total':<10} {total_f:>10.3f} {total_b:>11.3f}")
 
 
+def target_line(torch):
+    """The CPU target of both sides: what Numba compiles for (NUMBA_CPU_NAME/FEATURES) and
+    the ISA PyTorch's kernels may use (ONEDNN_MAX_CPU_ISA)."""
+    from layerflow.kernels.cpu import isa
+    capability = getattr(getattr(torch.backends, "cpu", None), "get_cpu_capability",
+                         lambda: "?")()
+    return (f"layerflow target: {isa.features()}; PyTorch: {capability}, "
+            f"ONEDNN_MAX_CPU_ISA={os.environ.get('ONEDNN_MAX_CPU_ISA', 'unset')}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", choices=list(MODELS), help="models to run")
@@ -254,6 +264,7 @@ def main(argv=None):
     print(f"threads: {threads} (layerflow: numba + BLAS; torch.set_num_threads), "
           f"{args.iters} timed iterations each, alternating in blocks of {args.block}, "
           f"{args.pause} s pause before each block")
+    print(target_line(torch))
     rows, load = [], os.getloadavg()
     for name in args.only or MODELS:
         kind, builder, batch, shape, train = MODELS[name]
@@ -262,6 +273,9 @@ def main(argv=None):
         y = rng.integers(0, 10, batch).astype(np.float32)
         torch.manual_seed(0)
         lf = LayerflowRunner(builder, batch, shape, train, x, y, args.mode)
+        for layer in lf.net.layers:
+            if layer.type_name == "Convolution":
+                print(f"  {name} {layer.name}: {layer.algorithm()}")
         pt = TorchRunner(kind, train, x, y, args.mode)
         for r in (lf, pt):
             time_block(r, 5, [])            # warm up caches and pools

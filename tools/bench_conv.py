@@ -78,6 +78,8 @@ def main():
     threads.apply(Runtime.create().for_net(own_threads=True))
     print(f"forward+backward, float32, {args.threads} threads, median of {args.rounds} "
           f"rounds x {args.iters} iterations")
+    from bench import target_line
+    print(target_line(torch))
     print("| layer | layerflow ms | PyTorch ms | ratio | GFLOP/s layerflow / PyTorch |")
     print("|---|---|---|---|---|")
     for name, flops, lf, pt in cases():

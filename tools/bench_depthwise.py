@@ -70,9 +70,11 @@ def main():
     ap.add_argument("--im2col", action="store_true")
     args = ap.parse_args()
     import torch
-    from layerflow.kernels.cpu.threads import configure_threads
+    from layerflow.kernels.cpu import threads
+    from layerflow.runtime import Runtime
     torch.set_num_threads(args.threads)
-    configure_threads(args.threads, own_threads=True)
+    os.environ["LAYERFLOW_NUM_THREADS"] = str(args.threads)   # the layers' runtime
+    threads.apply(Runtime.create().for_net(own_threads=True))
     print(f"depthwise 3x3, batch {args.batch}, forward+backward, float32, {args.threads} "
           f"threads, median of {args.rounds} rounds x {args.iters} iterations")
     print("| layer | layerflow ms | PyTorch ms | ratio |" + (" im2col ms |" if args.im2col else ""))

@@ -2,9 +2,18 @@ import numpy as np
 import pytest
 
 from layerflow import ConfigError, Net, ShapeError
+from layerflow.kernels.cpu import conv_plan
 from layerflow.runtime import Runtime
 
-from .harness import DTYPES, backward, check_gradient, forward, make_layer, to_torch, torch
+from .harness import (
+    DTYPES,
+    backward,
+    check_gradient,
+    forward,
+    make_layer,
+    to_torch,
+    torch,
+)
 
 F = torch.nn.functional
 
@@ -105,7 +114,7 @@ def test_reshape_keeps_buffers_until_the_shape_changes(params):
     layer, bottom, top = make_layer("Convolution", params, [x], dtype=np.float32)
 
     def buffer():
-        return layer._xpad[0] if layer._direct else layer._col[0]
+        return layer._plan.fwd.xpad[0] if layer._direct else layer._plan.col[0]
     before = buffer()
     layer.reshape(bottom, top)
     assert buffer() is before
@@ -114,31 +123,61 @@ def test_reshape_keeps_buffers_until_the_shape_changes(params):
     assert top[0].shape[:2] == (4, 4) and buffer() is not before
 
 
-@pytest.mark.parametrize("add_cost", [0, 10 ** 9])
+@pytest.mark.parametrize("way", ["full", "columns"])
+@pytest.mark.parametrize("tile", conv_plan.tiles())
 @pytest.mark.parametrize("index", [0, 8, 9])
-def test_both_data_gradient_ways_match_torch(monkeypatch, index, add_cost):
-    """The data gradient as a convolution of the padded dY ("full", when col2im is dear)
-    and as W^T dY + col2im ("columns", when col2im is cheap)."""
-    import layerflow.layers.convolution as conv
-    monkeypatch.setattr(conv, "COL2IM_ADD", add_cost)
+def test_every_candidate_matches_torch(monkeypatch, index, tile, way):
+    """Each tile of this CPU target in each product, and both data gradient ways: the
+    data gradient as a convolution of the padded dY ("full") and as W^T dY + col2im
+    ("columns")."""
+    choice = {"algorithm": "direct", "forward": list(tile), "weight": list(tile),
+              "data": [way, *tile]}
+    monkeypatch.setattr(conv_plan, "choose", lambda *a: (choice, "test"))
     params, shape = GRID[index]
     rng = np.random.default_rng(4)
     x = rng.normal(size=shape)
     layer, bottom, top = make_layer("Convolution", params, [x])
-    assert layer._dx_full == (add_cost > 0)
+    assert layer._plan.choice == choice
     (y,) = forward(layer, bottom, top)
     dy = rng.normal(size=y.shape)
-    (dx,), _ = backward(layer, bottom, top, [dy])
-    np.testing.assert_allclose(dx, conv_reference(layer, x, dy)[1], **close(np.float64))
+    (dx,), pgrads = backward(layer, bottom, top, [dy])
+    ry, rdx, rgrads = conv_reference(layer, x, dy)
+    np.testing.assert_allclose(y, ry, **close(np.float64))
+    np.testing.assert_allclose(dx, rdx, **close(np.float64))
+    for g, r in zip(pgrads, rgrads):
+        np.testing.assert_allclose(g, r, **close(np.float64))
 
 
-def test_data_gradient_way_follows_the_work():
-    lenet = make_layer("Convolution", {"num_output": 50, "kernel_size": 5},
-                       [np.zeros((2, 20, 12, 12), np.float32)], dtype=np.float32)[0]
-    cifar = make_layer("Convolution", {"num_output": 32, "kernel_size": 5, "pad": 2},
-                       [np.zeros((2, 32, 16, 16), np.float32)], dtype=np.float32)[0]
-    strided = make_layer("Convolution", GRID[2][0], [np.zeros(GRID[2][1])])[0]
-    assert not lenet._dx_full and cifar._dx_full and not strided._dx_full
+def test_default_data_gradient_way_follows_the_work():
+    def way(shape, params):
+        layer = make_layer("Convolution", params, [np.zeros(shape, np.float32)],
+                           dtype=np.float32)[0]
+        return conv_plan.default_choice(layer._plan.s, np.float32)["data"][0]
+    assert way((2, 20, 12, 12), {"num_output": 50, "kernel_size": 5}) == "columns"
+    assert way((2, 32, 16, 16), {"num_output": 32, "kernel_size": 5, "pad": 2}) == "full"
+    assert way(GRID[2][1], GRID[2][0]) == "columns"          # strided: only columns
+
+
+def test_tuning_measures_once_then_reads_the_file(monkeypatch, tmp_path):
+    monkeypatch.setenv("LAYERFLOW_TUNING_DIR", str(tmp_path))
+    monkeypatch.setattr(conv_plan, "TUNE_FLOPS", 0)
+    params, shape = GRID[8]
+    x = np.zeros(shape, np.float32)
+    first = make_layer("Convolution", params, [x], dtype=np.float32)[0]
+    assert first._plan_how.startswith("measured (") and "cached" not in first._plan_how
+    (path,) = tmp_path.iterdir()
+    assert conv_plan.target().isa in path.name
+    again = make_layer("Convolution", params, [x], dtype=np.float32)[0]
+    assert again._plan_how == "measured (cached)" and again._plan.choice == first._plan.choice
+    assert "[measured (cached); " in conv_plan.describe(again)
+    monkeypatch.setenv("LAYERFLOW_TUNE", "0")
+    fixed = make_layer("Convolution", params, [x], dtype=np.float32)[0]
+    assert fixed._plan.choice == conv_plan.default_choice(fixed._plan.s, np.float32)
+    assert "LAYERFLOW_TUNE=0" in fixed._plan_how
+    path.write_text("{not json")                       # a broken file: measured again
+    monkeypatch.delenv("LAYERFLOW_TUNE")
+    assert "cached" not in make_layer("Convolution", params, [x],
+                                      dtype=np.float32)[0]._plan_how
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -150,7 +189,7 @@ def test_direct_path_split_over_threads_matches_torch(monkeypatch, dtype):
     x = rng.normal(size=(5,) + shape[1:]).astype(dtype)
     layer, bottom, top = make_layer("Convolution", params, [x], dtype=dtype,
                                     runtime=Runtime(threads=3, blas_threads=1))
-    assert layer._direct and layer._parts == 3
+    assert layer._direct and layer._plan.parts == 3
     (y,) = forward(layer, bottom, top)
     dy = rng.normal(size=y.shape).astype(dtype)
     (dx,), pgrads = backward(layer, bottom, top, [dy])
@@ -208,14 +247,13 @@ def test_net_error_names_file_layer_and_shapes(tmp_path):
 def test_chunked_and_threaded_paths_match_torch(monkeypatch, keep):
     """One image per chunk (so several chunks share out over the threads), with the
     patches kept from forward or recomputed in backward."""
-    import layerflow.layers.convolution as conv
-    monkeypatch.setattr(conv, "CHUNK_BYTES", 1)
-    monkeypatch.setattr(conv, "KEEP_BYTES", 1 << 30 if keep else 0)
+    monkeypatch.setattr(conv_plan, "CHUNK_BYTES", 1)
+    monkeypatch.setattr(conv_plan, "KEEP_BYTES", 1 << 30 if keep else 0)
     params, shape = GRID[3]
     rng = np.random.default_rng(8)
     x = rng.normal(size=(5,) + shape[1:])
     layer, bottom, top = make_layer("Convolution", params, [x])
-    assert layer._chunks == 5 and layer._keep == keep
+    assert layer._plan.chunks == 5 and layer._plan.keep == keep
     (y,) = forward(layer, bottom, top)
     dy = rng.normal(size=y.shape)
     (dx,), pgrads = backward(layer, bottom, top, [dy])

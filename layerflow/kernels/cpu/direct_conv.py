@@ -1,105 +1,51 @@
 """Direct convolution kernels (no im2col) for ungrouped convolutions.
 
-All three products of a convolution are one pattern: a block of ROWS x 2L outputs
-(L = vector lanes: 16 float32, 8 float64) accumulated in registers as
+All three products of a convolution are one pattern: a block of R x W outputs (W = V L,
+L = vector lanes) accumulated in registers as
 
     acc[r, :] = sum_i x[rows[r] + offs[i]] * b[i, :]
 
 where x is one zero-padded image (flat), `rows` and `offs` are element offsets into it
-and b is a (n, 2L) panel. Each step loads two vectors of b, broadcasts ROWS values of x
-and does 2 ROWS fused multiply-adds (`tile`): 150-175 GFLOP/s on one AVX-512 core, where
-OpenBLAS reaches 60-110 GFLOP/s on the thin products of im2col.
+and b is a (n, W) panel. Each step loads V vectors of b, broadcasts R values of x and
+does R V fused multiply-adds (`simd.vtile`). The tile shape (R, V) is an argument of every
+kernel (`tile_shape(R, V)`, one compiled kernel per shape); conv_plan.py picks it for the
+CPU (its vector width and register file, isa.py) and the layer's shape, by measuring.
+On one AVX-512 core a 10 x 2 tile runs 150-175 GFLOP/s, where OpenBLAS reaches 60-110
+GFLOP/s on the thin products of im2col.
 
 - forward: rows = output pixels (oh sh Wp + ow sw), offs = taps (ki, c, kj), b = the
-  weights as (kh C kw, M) panels of 2L output channels; each tile sums only the kernel
+  weights as (kh C kw, M) panels of W output channels; each tile sums only the kernel
   rows that reach the image from one of its pixels (`tap_spans`);
 - weight gradient: rows = taps (c, ki, kj), offs = output pixels, b = dY as (P, M) panels;
-- data gradient, two ways (the layer picks the one with less work):
+- data gradient, two ways (conv_plan.py picks one):
   "full": for stride 1, a forward convolution of dY zero-padded by d (k - 1) - pad with
-  the flipped, transposed weights (panels of 2L input channels); it multiplies some
+  the flipped, transposed weights (panels of W input channels); it multiplies some
   padding zeros, which is cheap for large images with many channels (cifar10-quick);
   "columns": dcol = W^T dY (rows = taps, offs = output channels into W, b = dY as panels
-  of 2L pixels), then col2im adds each column into the image: no zeros multiplied, any
+  of W pixels), then col2im adds each column into the image: no zeros multiplied, any
   stride (LeNet's conv2, with 8x8 outputs and 20 channels, is 2x faster this way).
 
-Panels are padded with zero lanes to a multiple of 2L channels and `rows` to a multiple
-of ROWS (repeating the last offset); the padded results are computed and dropped.
+Panels are padded with zero lanes to a multiple of W channels and `rows` to a multiple
+of R (repeating the last offset); the padded results are computed and dropped.
 """
 import numpy as np
 from numba import njit
 
 from .im2col import _valid_range, pad_plane
-from .simd import (VECTOR_BYTES, lanes, vadd, vbroadcast, vfma, vload, vload_n, vstore, vstore_n,
-                   vzero)
+from .simd import VECTOR_BYTES, lanes, vadd, vload_n, vstore_n, vtile
 
-ROWS = 10     # rows of the register tile: 2 ROWS accumulators + 2 panel vectors + 1 broadcast
+
+def tile_shape(rows, vecs):
+    """The tile argument of the kernels: ((0,) * rows, (0,) * vecs), a type per shape."""
+    return ((0,) * rows, (0,) * vecs)
 
 
 @njit(cache=True, nogil=True)
-def tile(x, rows, r0, offs, i0, i1, b, b0, acc, at):
-    """acc[at + 2L r : at + 2L (r+1)] = sum_{i0 <= i < i1} x[rows[r0+r] + offs[i]] *
-    b[b0 + 2L i : b0 + 2L (i+1)] for r < ROWS: one register block of a product whose left
-    factor is gathered from x."""
-    L = lanes(x)
-    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = a8 = a9 = vzero(x)
-    c0 = c1 = c2 = c3 = c4 = c5 = c6 = c7 = c8 = c9 = vzero(x)
-    r0_, r1, r2, r3, r4 = rows[r0], rows[r0 + 1], rows[r0 + 2], rows[r0 + 3], rows[r0 + 4]
-    r5, r6, r7, r8, r9 = rows[r0 + 5], rows[r0 + 6], rows[r0 + 7], rows[r0 + 8], rows[r0 + 9]
-    for i in range(i0, i1):
-        o = offs[i]
-        u = vload(b, b0 + 2 * L * i)
-        v = vload(b, b0 + 2 * L * i + L)
-        s = vbroadcast(x, o + r0_)
-        a0 = vfma(s, u, a0)
-        c0 = vfma(s, v, c0)
-        s = vbroadcast(x, o + r1)
-        a1 = vfma(s, u, a1)
-        c1 = vfma(s, v, c1)
-        s = vbroadcast(x, o + r2)
-        a2 = vfma(s, u, a2)
-        c2 = vfma(s, v, c2)
-        s = vbroadcast(x, o + r3)
-        a3 = vfma(s, u, a3)
-        c3 = vfma(s, v, c3)
-        s = vbroadcast(x, o + r4)
-        a4 = vfma(s, u, a4)
-        c4 = vfma(s, v, c4)
-        s = vbroadcast(x, o + r5)
-        a5 = vfma(s, u, a5)
-        c5 = vfma(s, v, c5)
-        s = vbroadcast(x, o + r6)
-        a6 = vfma(s, u, a6)
-        c6 = vfma(s, v, c6)
-        s = vbroadcast(x, o + r7)
-        a7 = vfma(s, u, a7)
-        c7 = vfma(s, v, c7)
-        s = vbroadcast(x, o + r8)
-        a8 = vfma(s, u, a8)
-        c8 = vfma(s, v, c8)
-        s = vbroadcast(x, o + r9)
-        a9 = vfma(s, u, a9)
-        c9 = vfma(s, v, c9)
-    w = 2 * L
-    vstore(acc, at + 0 * w, a0)
-    vstore(acc, at + 0 * w + L, c0)
-    vstore(acc, at + 1 * w, a1)
-    vstore(acc, at + 1 * w + L, c1)
-    vstore(acc, at + 2 * w, a2)
-    vstore(acc, at + 2 * w + L, c2)
-    vstore(acc, at + 3 * w, a3)
-    vstore(acc, at + 3 * w + L, c3)
-    vstore(acc, at + 4 * w, a4)
-    vstore(acc, at + 4 * w + L, c4)
-    vstore(acc, at + 5 * w, a5)
-    vstore(acc, at + 5 * w + L, c5)
-    vstore(acc, at + 6 * w, a6)
-    vstore(acc, at + 6 * w + L, c6)
-    vstore(acc, at + 7 * w, a7)
-    vstore(acc, at + 7 * w + L, c7)
-    vstore(acc, at + 8 * w, a8)
-    vstore(acc, at + 8 * w + L, c8)
-    vstore(acc, at + 9 * w, a9)
-    vstore(acc, at + 9 * w + L, c9)
+def tile(x, rows, r0, offs, i0, i1, b, b0, acc, at, shape):
+    """acc[at + W r : at + W (r+1)] = sum_{i0 <= i < i1} x[rows[r0+r] + offs[i]] *
+    b[b0 + W i : b0 + W (i+1)] for r < R (W = V L, shape as tile_shape(R, V)): one
+    register block of a product whose left factor is gathered from x (simd.vtile)."""
+    vtile(x, rows, r0, offs, i0, i1, b, b0, acc, at, shape)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -112,23 +58,24 @@ def _pad_into(x, ph, pw, xp):
 
 
 @njit(cache=True, nogil=True)
-def conv_forward(x, n0, n1, ph, pw, rows, offs, spans, panels, bias, has_bias, xp, stage, y):
+def conv_forward(x, n0, n1, ph, pw, rows, offs, spans, panels, bias, has_bias, xp, stage, y,
+                 shape):
     """y[n] (M, P) = conv(x[n] padded by ph, pw) (+ bias) for n in [n0, n1).
-    rows: P pixel offsets (padded to a multiple of ROWS), offs: the taps' offsets, kernel
-    row outermost; spans[t // ROWS]: the taps [lo, hi) whose kernel rows reach into the
+    rows: P pixel offsets (padded to a multiple of R), offs: the taps' offsets, kernel
+    row outermost; spans[t // R]: the taps [lo, hi) whose kernel rows reach into the
     image from some pixel of tile t (the others would multiply padding zeros); panels: the
-    weights as (blocks, taps, 2L); xp: this thread's padded image; stage: (len(rows), 2L),
+    weights as (blocks, taps, W); xp: this thread's padded image; stage: (len(rows), W),
     one panel of results, moved into y channel by channel (contiguous writes; scattering
     each tile into y's channels was a third of conv1's time)."""
     M, P = y.shape[1], y.shape[2]
     K = offs.size
-    w = 2 * lanes(xp)
+    R, w = len(shape[0]), len(shape[1]) * lanes(xp)
     for n in range(n0, n1):
         _pad_into(x[n], ph, pw, xp)
         for jb in range(panels.size // (K * w)):
-            for t in range(0, P, ROWS):
-                tile(xp, rows, t, offs, spans[t // ROWS, 0], spans[t // ROWS, 1], panels,
-                     jb * K * w, stage, t * w)
+            for t in range(0, P, R):
+                vtile(xp, rows, t, offs, spans[t // R, 0], spans[t // R, 1], panels,
+                      jb * K * w, stage, t * w, shape)
             for j in range(min(w, M - jb * w)):
                 m = jb * w + j
                 b = bias[m] if has_bias else stage[0] * 0
@@ -147,16 +94,17 @@ def _sum(v):
 
 
 @njit(cache=True, nogil=True)
-def conv_weight_grad(x, dy, n0, n1, ph, pw, taps, pixels, xp, dyp, acc, dw, db, has_bias):
-    """dw (blocks, len(taps), 2L) += sum over n in [n0, n1) of the product of the taps of
+def conv_weight_grad(x, dy, n0, n1, ph, pw, taps, pixels, xp, dyp, acc, dw, db, has_bias,
+                     shape):
+    """dw (blocks, len(taps), W) += sum over n in [n0, n1) of the product of the taps of
     x[n] with dy[n] (M, P); db[m] += sum of dy[n, m].
 
     Images go in groups of G = len(pixels) / P: xp holds G padded images one after the
-    other, `pixels` the P pixel offsets of each, and dyp (blocks, G P, 2L) their dY panels
+    other, `pixels` the P pixel offsets of each, and dyp (blocks, G P, W) their dY panels
     (padded lanes stay 0), so that one tile sums over G P pixels: LeNet's conv2 has only
     64 pixels per image, too short a loop to pay for loading and storing the tile."""
     M, P = dy.shape[1], dy.shape[2]
-    w = 2 * lanes(xp)
+    R, w = len(shape[0]), len(shape[1]) * lanes(xp)
     kp = taps.size
     group = pixels.size // P
     image = xp.size // group
@@ -174,23 +122,23 @@ def conv_weight_grad(x, dy, n0, n1, ph, pw, taps, pixels, xp, dyp, acc, dw, db, 
                     for j in range(min(w, M - jb * w)):
                         dyp[o + j] = dy[n, jb * w + j, p]
         for jb in range(-(-M // w)):
-            for t in range(0, kp, ROWS):
-                tile(xp, taps, t, pixels, 0, (g1 - g0) * P, dyp, jb * rows * w, acc, 0)
+            for t in range(0, kp, R):
+                vtile(xp, taps, t, pixels, 0, (g1 - g0) * P, dyp, jb * rows * w, acc, 0, shape)
                 base = (jb * kp + t) * w
-                for q in range(ROWS * w):
+                for q in range(R * w):
                     dw[base + q] += acc[q]
 
 
 @njit(cache=True, nogil=True)
 def conv_data_grad_columns(dy, n0, n1, w, taps, channels, kh, kw, sh, sw, ph, pw, dh, dw,
-                           panel, stage, dx):
+                           panel, stage, dx, shape):
     """dx[n] = col2im(W^T dy[n]) for n in [n0, n1). w: the weights (M, C kh kw) flat;
-    taps: 0 .. C kh kw - 1 padded to ROWS; channels: m * C kh kw; panel (blocks, M, 2L):
-    dy[n] as panels of 2L pixels; stage (blocks, len(taps), 2L): the columns."""
+    taps: 0 .. C kh kw - 1 padded to R; channels: m * C kh kw; panel (blocks, M, W):
+    dy[n] as panels of W pixels; stage (blocks, len(taps), W): the columns."""
     M, P = dy.shape[1], dy.shape[2] * dy.shape[3]
     ow = dy.shape[3]
     C = dx.shape[1]
-    lw = 2 * lanes(w)
+    R, lw = len(shape[0]), len(shape[1]) * lanes(w)
     kp = taps.size
     for n in range(n0, n1):
         d = dy[n].reshape(M, P)
@@ -198,8 +146,9 @@ def conv_data_grad_columns(dy, n0, n1, w, taps, channels, kh, kw, sh, sw, ph, pw
             for p in range(P):
                 panel[((p // lw) * M + m) * lw + p % lw] = d[m, p]
         for jb in range(-(-P // lw)):
-            for t in range(0, kp, ROWS):
-                tile(w, taps, t, channels, 0, M, panel, jb * M * lw, stage, (jb * kp + t) * lw)
+            for t in range(0, kp, R):
+                vtile(w, taps, t, channels, 0, M, panel, jb * M * lw, stage, (jb * kp + t) * lw,
+                      shape)
         dx[n] = 0
         planes = dx[n].reshape(C, dx.shape[2] * dx.shape[3])
         for a in range(kh):
@@ -238,10 +187,10 @@ def _add_columns(stage, tap, taps_per_channel, kp, lw, ow, i, jlo, jhi, o, sw, p
 
 
 @njit(cache=True, nogil=True)
-def unpanel_add(dw, k, out):
-    """out (M, k) += dw (blocks, kp >= k, 2L) read back as (M, k)."""
+def unpanel_add(dw, k, out, vecs):
+    """out (M, k) += dw (blocks, kp >= k, vecs L) read back as (M, k)."""
     M = out.shape[0]
-    w = 2 * lanes(dw)
+    w = vecs * lanes(dw)
     kp = dw.size // (-(-M // w) * w)
     for m in range(M):
         jb, j = m // w, m % w
@@ -250,11 +199,12 @@ def unpanel_add(dw, k, out):
 
 
 @njit(cache=True, nogil=True)
-def panel_weights(w4, panels):
-    """panels (blocks, kh C kw, 2L)[jb, (a*C + c)*kw + b, j] = w4 (M, C, kh, kw)[jb*2L + j,
-    c, a, b]: taps in forward's order (kernel row outermost); lanes past M stay 0."""
+def panel_weights(w4, panels, vecs):
+    """panels (blocks, kh C kw, W)[jb, (a*C + c)*kw + b, j] = w4 (M, C, kh, kw)[jb*W + j,
+    c, a, b], W = vecs L: taps in forward's order (kernel row outermost); lanes past M
+    stay 0."""
     M, C, kh, kw = w4.shape
-    w = 2 * lanes(panels)
+    w = vecs * lanes(panels)
     K = C * kh * kw
     for m in range(M):
         jb, j = m // w, m % w
@@ -265,11 +215,11 @@ def panel_weights(w4, panels):
 
 
 @njit(cache=True, nogil=True)
-def panel_weights_flipped(w4, panels):
-    """panels (blocks, kh M kw, 2L)[jb, (a*M + m)*kw + b, j] = w4[m, jb*2L + j, kh-1-a,
-    kw-1-b]: the weights of the data gradient as a forward convolution of dY."""
+def panel_weights_flipped(w4, panels, vecs):
+    """panels (blocks, kh M kw, W)[jb, (a*M + m)*kw + b, j] = w4[m, jb*W + j, kh-1-a,
+    kw-1-b], W = vecs L: the weights of the data gradient as a forward convolution of dY."""
     M, C, kh, kw = w4.shape
-    w = 2 * lanes(panels)
+    w = vecs * lanes(panels)
     K = M * kh * kw
     for c in range(C):
         jb, j = c // w, c % w
@@ -280,16 +230,16 @@ def panel_weights_flipped(w4, panels):
                         w4[m, c, kh - 1 - a, kw - 1 - b]
 
 
-def lanes_of(dtype):
-    """2L: the channels one panel holds for this dtype."""
-    return 2 * VECTOR_BYTES // np.dtype(dtype).itemsize
+def lanes_of(dtype, vecs):
+    """vecs L: the channels (or pixels) one panel of a tile with vecs vectors holds."""
+    return vecs * VECTOR_BYTES // np.dtype(dtype).itemsize
 
 
-def pixel_offsets(oh, ow, wp, sh=1, sw=1):
+def pixel_offsets(oh, ow, wp, sh, sw, rows):
     """Offsets of the output pixels' windows in a padded image of width wp, padded to a
-    multiple of ROWS by repeating the last."""
+    multiple of `rows` by repeating the last."""
     p = (np.arange(oh)[:, None] * sh * wp + np.arange(ow)[None, :] * sw).ravel()
-    return pad_rows(p)
+    return pad_rows(p, rows)
 
 
 def tap_offsets(c, kh, kw, dh, dw, hp, wp, row_major=False):
@@ -300,12 +250,12 @@ def tap_offsets(c, kh, kw, dh, dw, hp, wp, row_major=False):
     return (o.transpose(1, 0, 2) if row_major else o).ravel().astype(np.int64)
 
 
-def tap_spans(oh, ow, h, kh, sh, ph, dh, taps_per_row):
-    """For each tile of ROWS output pixels, the taps [lo, hi) (kernel row outermost,
+def tap_spans(oh, ow, h, kh, sh, ph, dh, taps_per_row, rows):
+    """For each tile of `rows` output pixels, the taps [lo, hi) (kernel row outermost,
     taps_per_row each) of the kernel rows a that land inside the image rows [0, h) for some
     pixel of the tile: input row = i sh - ph + a dh for output row i."""
-    p = np.minimum(np.arange(-(-oh * ow // ROWS) * ROWS), oh * ow - 1) // ow
-    first, last = p[::ROWS], p[ROWS - 1::ROWS]
+    p = np.minimum(np.arange(-(-oh * ow // rows) * rows), oh * ow - 1) // ow
+    first, last = p[::rows], p[rows - 1::rows]
     lo = np.maximum(0, -((last * sh - ph) // dh))                    # ceil((ph - i sh) / dh)
     hi = np.minimum(kh - 1, (h - 1 + ph - first * sh) // dh)
     hi = np.maximum(hi, lo - 1)                                      # empty: no kernel row
@@ -322,9 +272,9 @@ def group_offsets(pixels, group, image):
     return (np.arange(group)[:, None] * image + pixels[None, :]).ravel().astype(np.int64)
 
 
-def pad_rows(offsets):
-    """offsets padded to a multiple of ROWS by repeating the last one."""
-    n = -(-offsets.size // ROWS) * ROWS
+def pad_rows(offsets, rows):
+    """offsets padded to a multiple of `rows` by repeating the last one."""
+    n = -(-offsets.size // rows) * rows
     out = np.full(n, offsets[-1], np.int64)
     out[:offsets.size] = offsets
     return out

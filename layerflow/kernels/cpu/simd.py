@@ -1,4 +1,5 @@
-"""512-bit vectors for Numba kernels: load, store, broadcast, fused multiply-add.
+"""Explicit vectors for Numba kernels: load, store, broadcast, fused multiply-add, and the
+register tile of the matrix kernels (`vtile`).
 
 Why: Numba's auto-vectorizer cannot keep a tile of accumulators in registers across a
 reduction loop (it cannot prove that the arrays do not alias, and LLVM prefers 256-bit
@@ -6,9 +7,11 @@ vectors on this CPU family), so a plain-loop matrix kernel reaches 10-30 GFLOP/s
 with these explicit vectors the same kernel keeps 20 accumulators in registers and reaches
 about 160 GFLOP/s on one AVX-512 core (`docs/convolution.md`).
 
-A vector holds 64 bytes of the array's dtype: 16 float32 or 8 float64 lanes
-(`lanes(a)`). LLVM lowers them to zmm registers with AVX-512 and to pairs (or quads) of
-narrower registers elsewhere, so the kernels stay correct on any x86 or ARM CPU.
+A vector is one register of the CPU Numba compiles for (`isa.target()`, read at import):
+64 bytes with AVX-512 (16 float32 or 8 float64 lanes, `lanes(a)`), 32 with AVX2, 16 with
+NEON and the generic fallback. A vector wider than the registers would be split by LLVM
+into several, and a tile sized for 32 registers then spills out of 16
+(docs/convolution.md, "Every CPU").
 
 The intrinsics do not check bounds: callers index 1-D contiguous arrays within their
 size, and the tests compare every kernel with a plain reference.
@@ -18,7 +21,9 @@ from numba import types
 from numba.core.errors import TypingError
 from numba.extending import intrinsic, models, register_model
 
-VECTOR_BYTES = 64
+from .isa import target
+
+VECTOR_BYTES = target().vector_bytes
 
 
 class Vec(types.Type):
@@ -280,3 +285,115 @@ def vstore_n(typingctx, arr, idx, vec, n):
         builder.call(fn, [args[2], ptr, mask])
         return context.get_dummy_value()
     return types.none(arr, idx, vec, n), codegen
+
+
+def _tile_shape(shape):
+    """(rows, vecs) of a tile shape given as a pair of tuples ((0,) * rows, (0,) * vecs):
+    their lengths are part of the type, so each shape compiles its own kernel."""
+    if not (isinstance(shape, types.BaseTuple) and len(shape) == 2
+            and all(isinstance(t, types.BaseTuple) and len(t) > 0 for t in shape)):
+        raise TypingError(f"a tile shape is ((0,) * rows, (0,) * vecs), got {shape}")
+    return len(shape[0]), len(shape[1])
+
+
+NO_UNROLL = True
+
+
+def _no_unroll(module):
+    """Loop metadata that keeps LLVM from unrolling the tile's loop: unrolled twice, it
+    hoists the next step's R broadcasts above this step's FMAs, and those extra live
+    registers spill even a tile that fits (10 x 2 on AVX-512: 20 stack accesses a step)."""
+    opt = module.add_metadata([ir.MetaDataString(module, "llvm.loop.unroll.disable")])
+    tag = ir.MetaDataString(module, f"layerflow.vtile.{len(module.metadata)}")
+    loop = module.add_metadata([tag, opt])          # unique, then made to name itself
+    loop.operands = (loop, opt)
+    return loop
+
+
+@intrinsic
+def vtile(typingctx, x, rows, r0, offs, i0, i1, b, b0, acc, at, shape):
+    """The register tile of rows R x vecs V vectors (shape ((0,) * R, (0,) * V)):
+
+        acc[at + W r + L v : ... + L] = sum_{i0 <= i < i1} x[rows[r0 + r] + offs[i]]
+                                        * b[b0 + W i + L v : ... + L]
+
+    W = V L. Each step loads V vectors of b, broadcasts R values of x and does R V fused
+    multiply-adds (mul + add where the CPU has no FMA) into R V accumulators that stay in
+    registers (SSA values of the loop, as a hand-unrolled kernel's locals). rows and offs
+    are int64; one source for every ISA and tile shape."""
+    _check_array(x, "vtile")
+    _check_array(b, "vtile")
+    _check_array(acc, "vtile")
+    R, V = _tile_shape(shape)
+    vt = Vec(x.dtype)
+    for arr in (rows, offs):
+        if not (isinstance(arr, types.Array) and arr.ndim == 1 and arr.dtype == types.int64):
+            raise TypingError(f"vtile's offsets are 1-D int64 arrays, got {arr}")
+
+    def codegen(context, builder, sig, args):
+        ax, arows, ar0, aoffs, ai0, ai1, ab, ab0, aacc, aat, _ = args
+        tx, trows, tr0, toffs, ti0, ti1, tb, tb0, tacc, tat, _ = sig.args
+        i64 = ir.IntType(64)
+        L = vt.lanes
+        ty = context.get_value_type(vt)
+        align = vt.dtype.bitwidth // 8
+
+        def data(arrty, arr):
+            return context.make_array(arrty)(context, builder, arr).data
+
+        def as_i64(ty_, val):
+            return context.cast(builder, val, ty_, types.int64)
+
+        px, pb, pacc = data(tx, ax), data(tb, ab), data(tacc, aacc)
+        prows, poffs = data(trows, arows), data(toffs, aoffs)
+        r0_, i0_, i1_ = as_i64(tr0, ar0), as_i64(ti0, ai0), as_i64(ti1, ai1)
+        b0_, at_ = as_i64(tb0, ab0), as_i64(tat, aat)
+        row = [builder.load(builder.gep(prows, [builder.add(r0_, ir.Constant(i64, r))]))
+               for r in range(R)]
+        suffix = "f32" if vt.dtype == types.float32 else "f64"
+        fma = builder.module.declare_intrinsic(f"llvm.fmuladd.v{L}{suffix}", (),
+                                               ir.FunctionType(ty, [ty, ty, ty]))
+        zero = ir.Constant(ty, None)
+        idx0 = ir.Constant(ir.VectorType(ir.IntType(32), L), [0] * L)
+        entry = builder.block
+        head = builder.append_basic_block("vtile.head")
+        body = builder.append_basic_block("vtile.body")
+        done = builder.append_basic_block("vtile.done")
+        builder.branch(head)
+        builder.position_at_end(head)
+        i = builder.phi(i64)
+        accs = [[builder.phi(ty) for _ in range(V)] for _ in range(R)]
+        builder.cbranch(builder.icmp_signed("<", i, i1_), body, done)
+        builder.position_at_end(body)
+        o = builder.load(builder.gep(poffs, [i]))
+        base = builder.add(b0_, builder.mul(i, ir.Constant(i64, V * L)))
+        panel = []
+        for v in range(V):
+            ptr = builder.gep(pb, [builder.add(base, ir.Constant(i64, v * L))])
+            panel.append(builder.load(builder.bitcast(ptr, ty.as_pointer()), align=align))
+        new = []
+        for r in range(R):
+            value = builder.load(builder.gep(px, [builder.add(o, row[r])]))
+            s = builder.shuffle_vector(
+                builder.insert_element(ir.Constant(ty, ir.Undefined), value,
+                                       ir.Constant(ir.IntType(32), 0)),
+                ir.Constant(ty, ir.Undefined), idx0)
+            new.append([builder.call(fma, [s, panel[v], accs[r][v]]) for v in range(V)])
+        nxt = builder.add(i, ir.Constant(i64, 1))
+        end = builder.block
+        back = builder.branch(head)
+        if NO_UNROLL:
+            back.set_metadata("llvm.loop", _no_unroll(builder.module))
+        i.add_incoming(i0_, entry)
+        i.add_incoming(nxt, end)
+        for r in range(R):
+            for v in range(V):
+                accs[r][v].add_incoming(zero, entry)
+                accs[r][v].add_incoming(new[r][v], end)
+        builder.position_at_end(done)
+        for r in range(R):
+            for v in range(V):
+                ptr = builder.gep(pacc, [builder.add(at_, ir.Constant(i64, (r * V + v) * L))])
+                builder.store(accs[r][v], builder.bitcast(ptr, ty.as_pointer()), align=align)
+        return context.get_dummy_value()
+    return types.none(x, rows, r0, offs, i0, i1, b, b0, acc, at, shape), codegen

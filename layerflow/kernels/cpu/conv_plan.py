@@ -1,0 +1,578 @@
+"""How a convolution runs on this CPU: the direct kernels' tile shapes and the data
+gradient's way, chosen per layer shape by measuring, kept on disk.
+
+A choice is three parts, each picked on its own (all write the same results):
+  forward  (R, V): the register tile of the forward product (direct_conv.conv_forward)
+  weight   (R, V): that of the weight gradient (conv_weight_grad)
+  data     ("full" | "columns", R, V): the data gradient as a convolution of the padded dY
+           (stride 1 only) or as W^T dY + col2im, with its tile
+R x V tiles (rows x vectors) come from TILES for the CPU's vector ISA (isa.target()); each
+keeps R V accumulators + V panel vectors + 1 broadcast within the register file
+(isa.fits), the first is the default. Which one is fastest depends on the shape: the panel
+width V L pads the channels (LeNet's 20 outputs take one 24-channel panel of 3 AVX2
+vectors, or two of 16 with 2), and the rows pad the pixels.
+
+`choose` times every candidate of each part once on the layer's shape, threads and dtype
+on first use, like cuDNN's benchmark mode (a warm-up, then three rounds that take each
+candidate in turn, best of them; random data, a few images a thread; a candidate must
+beat the default by MARGIN), then the best direct kernels against im2col + BLAS, and
+keeps the winner in a JSON file per CPU target under ~/.cache/layerflow/tuning
+(LAYERFLOW_TUNING_DIR, else $XDG_CACHE_HOME/layerflow/tuning); later runs read it. LAYERFLOW_TUNE=0 turns the
+timing off: every layer then gets `default_choice`, the same on every run (the first tile,
+and the data gradient's way by a cost model). Layers of under TUNE_FLOPS per product are
+not worth timing and get the default too. `describe(layer)` says what a layer runs.
+"""
+import dataclasses
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import direct_conv as dc
+from .im2col import col2im, im2col, nchw_to_rows_bias_grad, rows_to_nchw
+from .isa import fits, target
+from .threads import run_parallel
+
+# Candidate tiles (rows, vectors) per ISA; the first is the default. AVX-512 and NEON have
+# 32 registers, AVX2 and generic x86 16.
+TILES = {
+    "avx512": [(10, 2), (6, 4), (14, 2), (8, 3)],
+    "avx2": [(6, 2), (4, 3), (12, 1)],
+    "neon": [(6, 4), (8, 3), (12, 2)],
+    "generic": [(6, 2)],
+}
+CHUNK_BYTES = 1 << 20     # im2col: patches per thread chunk, about an L2 cache
+KEEP_BYTES = 16 << 20     # im2col: training layers with at most this much patches keep them
+COL2IM_ADD = 14           # the default's cost model: col2im's add (~0.17 ns an element, as
+                          # masked vector adds) in lane products of the tile (~0.012 ns at
+                          # 165 GFLOP/s), measured on LeNet's conv2
+TUNE_FLOPS = 1e7          # products smaller than this take the default (not worth timing)
+TUNE_IMAGES = 4           # images a thread in the timed runs of the tiles
+ALGO_IMAGES = 16          # images a thread in those of direct against im2col
+MARGIN = 0.05             # a candidate replaces the default only when this much faster
+VERSION = 4               # of the cached choices: a new kernel set invalidates them
+
+
+@dataclass(frozen=True)
+class ConvShape:
+    """One convolution's sizes: batch, channels, image, outputs, kernel, stride, pad,
+    dilation, output image."""
+    n: int
+    c: int
+    h: int
+    w: int
+    m: int
+    kh: int
+    kw: int
+    sh: int
+    sw: int
+    ph: int
+    pw: int
+    dh: int
+    dw: int
+    oh: int
+    ow: int
+    g: int = 1
+
+    @property
+    def flops(self):
+        """Multiply-adds x 2 of one product (forward)."""
+        return 2 * self.n * self.m * self.oh * self.ow * self.c * self.kh * self.kw // self.g
+
+    def key(self, dtype, threads, bias):
+        return (f"{np.dtype(dtype).name} n{self.n} c{self.c} {self.h}x{self.w} m{self.m} "
+                f"k{self.kh}x{self.kw} s{self.sh}x{self.sw} p{self.ph}x{self.pw} "
+                f"d{self.dh}x{self.dw} g{self.g} t{threads} b{int(bias)}")
+
+    def full_pad(self):
+        """dY's padding for the "full" data gradient, or None where it does not apply."""
+        qh, qw = self.dh * (self.kh - 1) - self.ph, self.dw * (self.kw - 1) - self.pw
+        if (self.sh, self.sw) != (1, 1) or qh < 0 or qw < 0:
+            return None
+        return qh, qw
+
+
+def tiles():
+    """The candidate tiles of this CPU target, default first (only those that fit its
+    register file, should TILES ever list one that does not)."""
+    return [t for t in TILES[target().isa] if fits(*t)]
+
+
+def _each(parts, size, dtype):
+    """One zeroed buffer per thread."""
+    return [np.zeros(size, dtype) for _ in range(parts)]
+
+
+class _Forward:
+    """conv_forward's offsets and per-thread buffers for tile (R, V)."""
+
+    def __init__(self, s, dtype, parts, tile):
+        R, V = tile
+        self.shape, self.vecs = dc.tile_shape(R, V), V
+        lanes = dc.lanes_of(dtype, V)
+        hp, wp = s.h + 2 * s.ph, s.w + 2 * s.pw
+        self.offs = dc.tap_offsets(s.c, s.kh, s.kw, s.dh, s.dw, hp, wp, row_major=True)
+        self.spans = dc.tap_spans(s.oh, s.ow, s.h, s.kh, s.sh, s.ph, s.dh, s.c * s.kw, R)
+        self.rows = dc.pixel_offsets(s.oh, s.ow, wp, s.sh, s.sw, R)
+        self.panels = np.zeros(-(-s.m // lanes) * self.offs.size * lanes, dtype)
+        self.xpad = _each(parts, s.c * hp * wp, dtype)
+        self.stage = _each(parts, self.rows.size * lanes, dtype)
+
+    def prepare(self, w4):
+        dc.panel_weights(w4, self.panels, self.vecs)
+
+    def run(self, t, x, n0, n1, pads, bias, has_bias, y3):
+        dc.conv_forward(x, n0, n1, pads[0], pads[1], self.rows, self.offs, self.spans,
+                        self.panels, bias, has_bias, self.xpad[t], self.stage[t], y3,
+                        self.shape)
+
+
+class _WeightGrad:
+    """conv_weight_grad's offsets and per-thread buffers (partial sums) for tile (R, V)."""
+
+    def __init__(self, s, dtype, parts, tile):
+        R, V = tile
+        self.shape, self.vecs = dc.tile_shape(R, V), V
+        lanes = dc.lanes_of(dtype, V)
+        hp, wp = s.h + 2 * s.ph, s.w + 2 * s.pw
+        self.taps = dc.pad_rows(dc.tap_offsets(s.c, s.kh, s.kw, s.dh, s.dw, hp, wp), R)
+        group = dc.image_group(s.oh * s.ow)
+        rows = dc.pixel_offsets(s.oh, s.ow, wp, s.sh, s.sw, 1)
+        self.pixels = dc.group_offsets(rows, group, s.c * hp * wp)
+        blocks = -(-s.m // lanes)
+        self.k = s.c * s.kh * s.kw
+        self.xpad = _each(parts, group * s.c * hp * wp, dtype)
+        self.acc = _each(parts, R * lanes, dtype)
+        self.dypanel = _each(parts, blocks * group * s.oh * s.ow * lanes, dtype)
+        self.wsum = _each(parts, blocks * self.taps.size * lanes, dtype)
+        self.bsum = _each(parts, s.m, dtype)
+
+    def run(self, t, x, dy3, n0, n1, pads, has_bias):
+        self.wsum[t][...] = 0
+        self.bsum[t][...] = 0
+        dc.conv_weight_grad(x, dy3, n0, n1, pads[0], pads[1], self.taps, self.pixels,
+                            self.xpad[t], self.dypanel[t], self.acc[t], self.wsum[t],
+                            self.bsum[t], has_bias, self.shape)
+
+    def reduce(self, parts, wdiff2, bdiff, has_bias):
+        for t in range(parts):
+            dc.unpanel_add(self.wsum[t], self.k, wdiff2, self.vecs)
+            if has_bias:
+                np.add(bdiff, self.bsum[t], out=bdiff)
+
+
+class _DataFull:
+    """The data gradient as a stride-1 forward convolution of dY padded by d (k-1) - pad
+    with the flipped weights (panels of input channels), tile (R, V)."""
+
+    def __init__(self, s, dtype, parts, tile):
+        R, V = tile
+        self.shape, self.vecs = dc.tile_shape(R, V), V
+        lanes = dc.lanes_of(dtype, V)
+        qh, qw = self.pad = s.full_pad()
+        hq, wq = s.oh + 2 * qh, s.ow + 2 * qw
+        self.offs = dc.tap_offsets(s.m, s.kh, s.kw, s.dh, s.dw, hq, wq, row_major=True)
+        self.spans = dc.tap_spans(s.h, s.w, s.oh, s.kh, 1, qh, s.dh, s.m * s.kw, R)
+        self.rows = dc.pixel_offsets(s.h, s.w, wq, 1, 1, R)
+        self.panels = np.zeros(-(-s.c // lanes) * self.offs.size * lanes, dtype)
+        self.dypad = _each(parts, s.m * hq * wq, dtype)
+        self.stage = _each(parts, self.rows.size * lanes, dtype)
+        self.no_bias = np.zeros(1, dtype)
+
+    def prepare(self, w4):
+        dc.panel_weights_flipped(w4, self.panels, self.vecs)
+
+    def run(self, t, dy, n0, n1, w4, dx):
+        dc.conv_forward(dy, n0, n1, self.pad[0], self.pad[1], self.rows, self.offs,
+                        self.spans, self.panels, self.no_bias, False, self.dypad[t],
+                        self.stage[t], dx.reshape(dx.shape[0], dx.shape[1], -1), self.shape)
+
+
+class _DataColumns:
+    """The data gradient as dcol = W^T dY (panels of pixels), then col2im; any stride."""
+
+    def __init__(self, s, dtype, parts, tile):
+        R, V = tile
+        self.s, self.shape = s, dc.tile_shape(R, V)
+        lanes = dc.lanes_of(dtype, V)
+        k, blocks = s.c * s.kh * s.kw, -(-s.oh * s.ow // lanes)
+        self.taps = dc.pad_rows(np.arange(k, dtype=np.int64), R)
+        self.channels = np.arange(s.m, dtype=np.int64) * k
+        self.panel = _each(parts, blocks * s.m * lanes, dtype)
+        self.columns = _each(parts, blocks * self.taps.size * lanes, dtype)
+
+    def prepare(self, w4):
+        pass
+
+    def run(self, t, dy, n0, n1, w4, dx):
+        s = self.s
+        dc.conv_data_grad_columns(dy, n0, n1, w4.reshape(-1), self.taps, self.channels,
+                                  s.kh, s.kw, s.sh, s.sw, s.ph, s.pw, s.dh, s.dw,
+                                  self.panel[t], self.columns[t], dx, self.shape)
+
+
+DATA_WAYS = {"full": _DataFull, "columns": _DataColumns}
+
+
+class Im2col:
+    """A convolution as im2col + one BLAS product per group (any group, as Caffe).
+
+    Chunks of a few images whose patches fit in about an L2 cache (CHUNK_BYTES): im2col of
+    the chunk, col (C kh kw, n OH OW), then Y = W_g @ col_g per group, moved into NCHW
+    with the bias added in the same pass; the chunks are shared out among the threads
+    (each with its own buffers). Gradients with dY as (M, n OH OW): dW_g += dY_g @
+    col_g^T, db += sum over n and pixels of dy, dx = col2im(W_g^T @ dY_g); the patches
+    are kept from forward when a training layer's total at most KEEP_BYTES, else
+    recomputed per chunk as Caffe does."""
+    def __init__(self, s, dtype, threads, training, batch=None):
+        """batch: the layer's real batch when s is a cut one for timing (whether the
+        patches are kept depends on it)."""
+        self.s, self.dtype = s, np.dtype(dtype)
+        self.choice = {"algorithm": "im2col"}
+        self.geometry = (s.kh, s.kw, s.sh, s.sw, s.ph, s.pw, s.dh, s.dw, s.oh, s.ow)
+        rows, pixels, n = s.c * s.kh * s.kw, s.oh * s.ow, s.n
+        item = self.dtype.itemsize
+        per = max(1, min(n, CHUNK_BYTES // max(rows * pixels * item, 1)))
+        chunks = -(-n // per)
+        self.parts = max(1, min(threads, chunks))
+        chunks = -(-chunks // self.parts) * self.parts   # a multiple of the threads, and
+        self.per = -(-n // chunks)                        # even chunks: balanced threads
+        self.chunks = -(-n // self.per)
+        m, width = s.m, self.per * pixels
+        self.col = [np.empty(rows * width, dtype) for _ in range(self.parts)]
+        self.y = [np.empty(m * width, dtype) for _ in range(self.parts)]
+        self.rows, self.pixels = rows, pixels
+        # Training nets whose patches are small keep every chunk's from forward for backward
+        # (reading them back is cheaper than im2col again); large ones recompute, as Caffe.
+        self.keep = (training and (batch or n) * rows * pixels * item <= KEEP_BYTES
+                     and self.chunks > 1)
+        self.kept = np.empty(self.chunks * rows * width, dtype) if self.keep else None
+        wshape = (m, rows // s.g)
+        self.wtmp = [np.empty(wshape, dtype) for _ in range(self.parts)]
+        self.wsum = [np.empty(wshape, dtype) for _ in range(self.parts)]
+        self.bsum = [np.empty(m, dtype) for _ in range(self.parts)]
+
+    def forward(self, x, w4, bias, has_bias, y):
+        s = self.s
+        out = y.reshape(s.n, s.m, -1)
+        w = w4.reshape(s.m, -1)
+        mg, rg = s.m // s.g, self.rows // s.g
+
+        def work(t):
+            for i in range(t, self.chunks, self.parts):
+                n0, n1, col, yc = self._chunk(t, i, self.keep)
+                im2col(x[n0:n1], *self.geometry, col)
+                self._gemm(w, col, yc, mg, rg)
+                rows_to_nchw(yc, bias, has_bias, out[n0:n1])
+
+        run_parallel(work, self.parts)
+
+    def backward(self, x, dy, w4, data, dx, wdiff, bdiff, has_bias):
+        s = self.s
+        dy = dy.reshape(s.n, s.m, -1)
+        w = w4.reshape(s.m, -1)
+        g = s.g
+        mg, rg = s.m // g, self.rows // g
+
+        def work(t):
+            wsum, bsum, wtmp = self.wsum[t], self.bsum[t], self.wtmp[t]
+            wsum[...] = 0
+            bsum[...] = 0
+            for i in range(t, self.chunks, self.parts):
+                n0, n1, col, dyr = self._chunk(t, i, self.keep)
+                if not self.keep:
+                    im2col(x[n0:n1], *self.geometry, col)      # recomputed, as Caffe does
+                nchw_to_rows_bias_grad(dy[n0:n1], dyr, bsum, has_bias)
+                for gi in range(g):                             # dW_g = dY_g @ col_g^T
+                    np.matmul(dyr[gi * mg:(gi + 1) * mg], col[gi * rg:(gi + 1) * rg].T,
+                              out=wtmp[gi * mg:(gi + 1) * mg])
+                np.add(wsum, wtmp, out=wsum)
+                if data:
+                    dcol = self._chunk(t, i)[2] if self.keep else col
+                    self._gemm(w, dyr, dcol, mg, mg, transpose_a=True)  # W_g^T dY_g
+                    col2im(dcol, *self.geometry, dx[n0:n1])
+
+        run_parallel(work, self.parts)
+        wd = wdiff.reshape(s.m, -1)
+        for t in range(self.parts):
+            np.add(wd, self.wsum[t], out=wd)
+            if has_bias:
+                np.add(bdiff, self.bsum[t], out=bdiff)
+
+    def _chunk(self, t, i, kept=False):
+        """Images [n0, n1) of chunk i and contiguous (col, product) views: thread t's
+        buffers, or with `kept` the patches forward kept for chunk i."""
+        n0 = i * self.per
+        n1 = min(n0 + self.per, self.s.n)
+        width = (n1 - n0) * self.pixels
+        size = self.rows * width
+        if kept:
+            start = i * self.rows * self.per * self.pixels
+            col = self.kept[start:start + size].reshape(self.rows, width)
+        else:
+            col = self.col[t][:size].reshape(self.rows, width)
+        y = self.y[t][:self.s.m * width].reshape(self.s.m, width)
+        return n0, n1, col, y
+
+    def _gemm(self, a, b, out, a_rows_per_group, b_rows_per_group, transpose_a=False):
+        """out = a @ b per group (row blocks of a, b and out)."""
+        g = self.s.g
+        if g == 1:
+            np.matmul(a.T if transpose_a else a, b, out=out)
+            return
+        ra, rb, ro = a_rows_per_group, b_rows_per_group, out.shape[0] // g
+        for i in range(g):
+            ai, bi = a[i * ra:(i + 1) * ra], b[i * rb:(i + 1) * rb]
+            np.matmul(ai.T if transpose_a else ai, bi, out=out[i * ro:(i + 1) * ro])
+
+
+class Direct:
+    """A convolution by the direct kernels with one choice: each of `threads` threads
+    takes a contiguous range of images, with its own buffers."""
+
+    def __init__(self, s, dtype, threads, choice):
+        self.s, self.choice = s, choice
+        self.parts = max(1, min(threads, s.n))
+        self.ranges = [(t * s.n // self.parts, (t + 1) * s.n // self.parts)
+                       for t in range(self.parts)]
+        self.fwd = _Forward(s, dtype, self.parts, tuple(choice["forward"]))
+        self.wgrad = _WeightGrad(s, dtype, self.parts, tuple(choice["weight"]))
+        way, *tile = choice["data"]
+        self.dgrad = DATA_WAYS[way](s, dtype, self.parts, tuple(tile))
+
+    def forward(self, x, w4, bias, has_bias, y):
+        """y (N, M, OH, OW) = conv(x) + bias."""
+        y3 = y.reshape(self.s.n, self.s.m, -1)
+        self.fwd.prepare(w4)
+        pads = (self.s.ph, self.s.pw)
+
+        def work(t):
+            self.fwd.run(t, x, *self.ranges[t], pads, bias, has_bias, y3)
+
+        run_parallel(work, self.parts)
+
+    def backward(self, x, dy, w4, data, dx, wdiff, bdiff, has_bias):
+        """wdiff += dL/dW, bdiff += dL/db; with `data`, dx = dL/dx (written)."""
+        dy3 = dy.reshape(self.s.n, self.s.m, -1)
+        if data:
+            self.dgrad.prepare(w4)
+        pads = (self.s.ph, self.s.pw)
+
+        def work(t):
+            n0, n1 = self.ranges[t]
+            self.wgrad.run(t, x, dy3, n0, n1, pads, has_bias)
+            if data:
+                self.dgrad.run(t, dy, n0, n1, w4, dx)
+
+        run_parallel(work, self.parts)
+        self.wgrad.reduce(self.parts, wdiff.reshape(self.s.m, -1), bdiff, has_bias)
+
+
+def default_choice(s, dtype):
+    """The deterministic choice: the target's first tile for every product; the data
+    gradient "full" where it applies and multiplies fewer lanes than "columns" costs,
+    counting a col2im add as COL2IM_ADD lane products."""
+    R, V = tiles()[0]
+    lanes = dc.lanes_of(dtype, V)
+    way = "columns"
+    if s.full_pad() is not None:
+        spans = dc.tap_spans(s.h, s.w, s.oh, s.kh, 1, s.full_pad()[0], s.dh, s.m * s.kw, R)
+        full = int((spans[:, 1] - spans[:, 0]).sum()) * R * -(-s.c // lanes) * lanes
+        k, pixels = s.c * s.kh * s.kw, s.oh * s.ow
+        columns = k * -(-pixels // lanes) * lanes * s.m + COL2IM_ADD * k * pixels
+        if full <= columns:
+            way = "full"
+    return {"algorithm": "direct", "forward": [R, V], "weight": [R, V], "data": [way, R, V]}
+
+
+def tuning_dir():
+    d = os.environ.get("LAYERFLOW_TUNING_DIR")
+    if d:
+        return Path(d)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "layerflow" / "tuning"
+
+
+def tuning_file():
+    """The file of this CPU target's choices: one per CPU name, ISA and flag set."""
+    t = target()
+    flags = "-".join(t.flags).replace(".", "")
+    return tuning_dir() / f"conv-v{VERSION}-{t.cpu}-{t.isa}-{flags or 'none'}.json"
+
+
+def tuning_enabled():
+    return os.environ.get("LAYERFLOW_TUNE", "1").strip().lower() not in ("0", "false", "no",
+                                                                          "off")
+
+
+def _load(path):
+    try:
+        with open(path) as f:
+            table = json.load(f)
+        return table if isinstance(table, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _store(path, key, choice):
+    """Add key: choice to the file (read again first: other processes may have added
+    theirs), written to a temporary file and renamed, so that no reader sees half."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        table = _load(path)
+        table[key] = choice
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            json.dump(table, f, indent=1, sort_keys=True)
+        os.replace(tmp, path)
+    except OSError:
+        pass                      # a read-only home: the choice holds for this process
+
+
+def _best(candidates, make, run, repeats=3, margin=MARGIN):
+    """The candidate c whose run(make(c)) takes least time: one warm-up run each (which
+    also compiles or loads its kernels), then `repeats` rounds that time each candidate in
+    turn (a burst of load from other processes then hits all alike), best of the rounds.
+    The first candidate (the default) stays unless another is faster by `margin`."""
+    plans = [make(c) for c in candidates]
+    for p in plans:
+        run(p)
+    best = [float("inf")] * len(plans)
+    for _ in range(repeats):
+        for i, p in enumerate(plans):
+            t0 = time.perf_counter()
+            run(p)
+            best[i] = min(best[i], time.perf_counter() - t0)
+    i = min(range(len(plans)), key=best.__getitem__)
+    return candidates[i] if best[i] < best[0] * (1 - margin) else candidates[0]
+
+
+def _arrays(s, dtype):
+    """Random x, weights, bias, y, dy, dx, dW of shape s."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((s.n, s.c, s.h, s.w)).astype(dtype)
+    w4 = rng.standard_normal((s.m, s.c, s.kh, s.kw)).astype(dtype)
+    y = np.empty((s.n, s.m, s.oh, s.ow), dtype)
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    return x, w4, np.zeros(s.m, dtype), y, dy, np.empty_like(x), np.zeros_like(w4)
+
+
+def measure(s, dtype, threads, bias, training):
+    """Time each candidate of each part on random data; the fastest of each (a test-phase
+    layer, which runs forward only, times only the forward tiles). The tiles are timed on
+    TUNE_IMAGES images a thread (the time per image is what differs), the best direct
+    kernels against im2col on ALGO_IMAGES a thread: im2col's chunks are several images
+    each, and with fewer it would run on fewer threads than the direct kernels."""
+    full = s
+    s = dataclasses.replace(full, n=min(full.n, TUNE_IMAGES * max(1, threads)))
+    x, w4, b, y, dy, dx, wd = _arrays(s, dtype)
+    base = default_choice(s, dtype)
+    ways = ["columns"] + (["full"] if s.full_pad() is not None else [])
+
+    def plan(part):
+        return lambda c: Direct(s, dtype, threads, dict(base, **{part: c}))
+
+    def fwd(p):
+        p.forward(x, w4, b, bias, y)
+
+    def weight(p):
+        p.backward(x, dy, w4, False, dx, wd, b, bias)
+
+    def data(p):
+        p.dgrad.prepare(w4)
+        run_parallel(lambda t: p.dgrad.run(t, dy, *p.ranges[t], w4, dx), p.parts)
+
+    cands = [list(t) for t in tiles()]
+    direct = dict(base, forward=_best(cands, plan("forward"), fwd))
+    if training:
+        direct["weight"] = _best(cands, plan("weight"), weight)
+        direct["data"] = _best([[way, *t] for way in ways for t in cands], plan("data"), data)
+    s = dataclasses.replace(full, n=min(full.n, ALGO_IMAGES * max(1, threads)))
+    x, w4, b, y, dy, dx, wd = _arrays(s, dtype)
+
+    def step(p):
+        p.forward(x, w4, b, bias, y)
+        if training:
+            p.backward(x, dy, w4, True, dx, wd, b, bias)
+    return _best([direct, dict(direct, algorithm="im2col")],
+                 lambda c: make(s, dtype, threads, c, training, full.n), step,
+                 margin=2 * MARGIN)
+
+
+def make(s, dtype, threads, choice, training, batch=None):
+    """The plan object of a choice (batch: see Im2col)."""
+    if choice["algorithm"] == "im2col":
+        return Im2col(s, dtype, threads, training, batch)
+    return Direct(s, dtype, threads, choice)
+
+
+def plan(s, dtype, threads, bias, training):
+    """(plan, how) for a layer of shape s: grouped convolutions take im2col + BLAS; the
+    others what `choose` picks. plan.forward / plan.backward run it."""
+    if s.g != 1:
+        return Im2col(s, dtype, threads, training), "grouped"
+    choice, how = choose(s, dtype, threads, bias, training)
+    return make(s, dtype, threads, choice, training), how
+
+
+def choose(s, dtype, threads, bias, training=True):
+    """The choice for this shape: from the tuning file, else measured (and stored), or the
+    default when tuning is off or the layer is small. Returns (choice, how)."""
+    if not tuning_enabled():
+        return default_choice(s, dtype), "default (LAYERFLOW_TUNE=0)"
+    if s.flops < TUNE_FLOPS:
+        return default_choice(s, dtype), "default (small)"
+    path = tuning_file()
+    key = s.key(dtype, threads, bias) + (" train" if training else " test")
+    choice = _load(path).get(key)
+    if _valid(choice, s):
+        return choice, "measured (cached)"
+    t0 = time.perf_counter()
+    choice = measure(s, dtype, threads, bias, training)
+    _store(path, key, choice)
+    return choice, f"measured ({time.perf_counter() - t0:.2f} s)"
+
+
+def _valid(choice, s):
+    """Whether a cached choice names tiles of this target and a data way that applies."""
+    try:
+        cands = [list(t) for t in tiles()]
+        way, *tile = choice["data"]
+        return (choice["algorithm"] in ("direct", "im2col")
+                and choice["forward"] in cands and choice["weight"] in cands and tile in cands
+                and way in DATA_WAYS and (way == "columns" or s.full_pad() is not None))
+    except (TypeError, KeyError, ValueError):
+        return False
+
+
+def arrays(plan):
+    """Every numpy buffer a plan holds (for memory reports)."""
+    out = []
+    for value in vars(plan).values():
+        for v in value if isinstance(value, list) else [value]:
+            if isinstance(v, np.ndarray):
+                out.append(v)
+            elif isinstance(v, (_Forward, _WeightGrad, _DataFull, _DataColumns)):
+                out += arrays(v)
+    return out
+
+
+def describe_choice(choice):
+    if choice["algorithm"] == "im2col":
+        return "im2col + BLAS"
+    (fr, fv), (wr, wv) = choice["forward"], choice["weight"]
+    way, dr, dv = choice["data"]
+    return f"direct fwd {fr}x{fv}, dW {wr}x{wv}, dX {way} {dr}x{dv}"
+
+
+def describe(layer):
+    """One line: the algorithm a Convolution layer runs (after reshape), for `layerflow
+    time` / `layerflow device`."""
+    p = getattr(layer, "_plan", None)
+    if p is None:
+        return "not set up"
+    return f"{describe_choice(p.choice)} [{layer._plan_how}; {target().isa}]"

@@ -69,7 +69,7 @@ class SyncedArray:
             self.head = SYNCED
 
     def zero(self):
-        """Set every element to 0 on the side that is current, moving nothing."""
+        """Set every element to 0, on the device when there is one; nothing moves."""
         if self.device is None:
             self.host.fill(0)
             return

@@ -5,7 +5,10 @@
     python tools/bench.py --mode cuda      # layerflow CUDA vs PyTorch CUDA, same card
 
 Models: LeNet training iteration (batch 64), LeNet forward (batch 100), cifar10-quick
-training iteration (batch 100), MNIST MLP 784-500-300-10 training iteration (batch 64).
+training iteration (batch 100), MNIST MLP 784-500-300-10 training iteration (batch 64),
+ResNet-20 (CIFAR shapes) training iteration (batch 128) and MobileNet-v1 forward at 224x224
+(batch 1 and 16), the last two from the model zoo's *_dummy.yaml nets with the DummyData
+layers replaced by an Input layer; these big nets run fewer iterations by default (ITERS).
 A training iteration is forward + backward + SGD update (momentum 0.9, weight decay) in
 both frameworks. The two run alternately in blocks of a few iterations, so that load from
 other processes hits both alike; the table gives medians over all timed iterations.
@@ -78,6 +81,26 @@ def mlp_yaml(batch, train):
     return _net(body, batch, (784,), "ip3", train)
 
 
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+
+
+def _zoo_yaml(path, out):
+    """Builder for a zoo net: its layers without DummyData, Accuracy and the loss (_net adds
+    the Input layer and, when training, the loss on `out`)."""
+    def build(batch, train):
+        with open(os.path.join(ROOT, path)) as f:
+            layers = yaml.safe_load(f)["net"]["layers"]
+        layers = [l for l in layers
+                  if l["type"] not in ("DummyData", "Accuracy", "SoftmaxWithLoss")]
+        shape = (3, 32, 32) if "resnet20" in path else (3, 224, 224)
+        return _net(yaml.safe_dump(layers), batch, shape, out, train)
+    return build
+
+
+resnet20_yaml = _zoo_yaml("models/resnet20_cifar/resnet20_cifar_dummy.yaml", "fc")
+mobilenet_yaml = _zoo_yaml("models/mobilenet_v1/mobilenet_v1_dummy.yaml", "fc")
+
+
 def _net(body, batch, shape, out, train):
     shapes = f"[[{batch}, {', '.join(map(str, shape))}], [{batch}]]"
     head = f"- {{name: input, type: Input, top: [data, label], shape: {shapes}}}\n"
@@ -107,8 +130,56 @@ def torch_model(kind):
                              nn.AvgPool2d(3, 2, ceil_mode=True), nn.Conv2d(32, 64, 5, padding=2),
                              nn.ReLU(), nn.AvgPool2d(3, 2, ceil_mode=True), nn.Flatten(),
                              nn.Linear(1024, 64), nn.Linear(64, 10))
+    if kind == "resnet20":
+        return _torch_resnet20(torch)
+    if kind == "mobilenet":
+        return _torch_mobilenet(torch)
     return nn.Sequential(nn.Linear(784, 500), nn.ReLU(), nn.Linear(500, 300), nn.ReLU(),
                          nn.Linear(300, 10))
+
+
+def _conv_bn(nn, cin, cout, k, stride, groups=1, relu=True):
+    """Convolution without bias, BatchNorm2d(affine) (= Caffe's BatchNorm + Scale), ReLU."""
+    layers = [nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups, bias=False),
+              nn.BatchNorm2d(cout)]
+    return nn.Sequential(*layers, *([nn.ReLU(inplace=True)] if relu else []))
+
+
+def _torch_resnet20(torch):
+    """resnet20_cifar_dummy.yaml's net: conv 16, 3 stages of 3 basic blocks (16/32/64),
+    stride 2 and a 1x1 projection shortcut (conv-BN) at the first block of stages 2 and 3."""
+    nn = torch.nn
+
+    class Block(nn.Module):
+        def __init__(self, cin, cout, stride):
+            super().__init__()
+            self.a = _conv_bn(nn, cin, cout, 3, stride)
+            self.b = _conv_bn(nn, cout, cout, 3, 1, relu=False)
+            self.proj = _conv_bn(nn, cin, cout, 1, stride, relu=False) if stride != 1 else None
+
+        def forward(self, x):
+            s = x if self.proj is None else self.proj(x)
+            return torch.relu(s + self.b(self.a(x)))
+
+    blocks, cin = [], 16
+    for cout, stride in ((16, 1), (32, 2), (64, 2)):
+        for i in range(3):
+            blocks.append(Block(cin, cout, stride if i == 0 else 1))
+            cin = cout
+    return nn.Sequential(_conv_bn(nn, 3, 16, 3, 1), *blocks, nn.AdaptiveAvgPool2d(1),
+                         nn.Flatten(), nn.Linear(64, 10))
+
+
+def _torch_mobilenet(torch):
+    """mobilenet_v1_dummy.yaml's net: conv 3x3/2 32, 13 blocks of depthwise 3x3 (groups=C)
+    and pointwise 1x1, each conv-BN-ReLU, global average pooling, Linear 1000."""
+    nn = torch.nn
+    layers, cin = [_conv_bn(nn, 3, 32, 3, 2)], 32
+    for cout, stride in ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1),
+                         (512, 1), (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1)):
+        layers += [_conv_bn(nn, cin, cin, 3, stride, groups=cin), _conv_bn(nn, cin, cout, 1, 1)]
+        cin = cout
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(1024, 1000))
 
 
 MODELS = {  # name: (kind, layerflow yaml builder, batch, input shape, train)
@@ -116,6 +187,14 @@ MODELS = {  # name: (kind, layerflow yaml builder, batch, input shape, train)
     "lenet_forward": ("lenet", lenet_yaml, 100, (1, 28, 28), False),
     "cifar10_quick_train": ("cifar", cifar_yaml, 100, (3, 32, 32), True),
     "mlp_train": ("mlp", mlp_yaml, 64, (784,), True),
+    "resnet20_train": ("resnet20", resnet20_yaml, 128, (3, 32, 32), True),
+    "mobilenet_forward_b1": ("mobilenet", mobilenet_yaml, 1, (3, 224, 224), False),
+    "mobilenet_forward_b16": ("mobilenet", mobilenet_yaml, 16, (3, 224, 224), False),
+}
+ITERS = {  # name: (timed iterations, block) where --iters/--block are not given
+    "resnet20_train": (20, 2),
+    "mobilenet_forward_b1": (40, 5),
+    "mobilenet_forward_b16": (10, 1),
 }
 
 
@@ -133,6 +212,11 @@ class LayerflowRunner:
             self.net = Net(cfg, "test", mode=mode)
         self.net.blobs["data"].data[...] = x
         self.net.blobs["label"].data[...] = y
+        if not train:   # BatchNorm's stored statistics as PyTorch's fresh ones (mean 0, var 1):
+            for layer in self.net.layers:   # Caffe's start at var 0, each BatchNorm then scales
+                if layer.type_name == "BatchNorm":  # by 1/sqrt(eps) and MobileNet reaches inf
+                    layer.blobs[1].data[...] = 1.0
+                    layer.blobs[2].data[...] = 1.0
         self.train = train
         self.step()
         self.first = time.perf_counter() - t0
@@ -157,6 +241,7 @@ class TorchRunner:
         self.torch = torch
         self.device = "cuda" if mode == "cuda" else "cpu"
         self.model = torch_model(kind).to(self.device)
+        self.model.train(train)                 # forward only: BatchNorm in eval mode
         self.x = torch.from_numpy(x).to(self.device)
         self.y = torch.from_numpy(y.astype(np.int64)).to(self.device)
         self.train = train
@@ -169,12 +254,13 @@ class TorchRunner:
         torch = self.torch
         if self.train:
             self.opt.zero_grad(set_to_none=False)
-            loss = torch.nn.functional.cross_entropy(self.model(self.x), self.y)
+            self.out = self.model(self.x)
+            loss = torch.nn.functional.cross_entropy(self.out, self.y)
             loss.backward()
             self.opt.step()
         else:
             with torch.no_grad():
-                self.model(self.x)
+                self.out = self.model(self.x)
         if self.device == "cuda":
             torch.cuda.synchronize()
 
@@ -233,8 +319,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", choices=list(MODELS), help="models to run")
     parser.add_argument("--threads", type=int, help="threads for both (default: the CPUs)")
-    parser.add_argument("--iters", type=int, default=100, help="timed iterations per side")
-    parser.add_argument("--block", type=int, default=5, help="iterations per alternation")
+    parser.add_argument("--iters", type=int,
+                        help="timed iterations per side (default 100; ITERS for big nets)")
+    parser.add_argument("--block", type=int,
+                        help="iterations per alternation (default 5; ITERS for big nets)")
     parser.add_argument("--pause", type=float, default=0.2,
                         help="seconds of sleep before each block, so that the other side's "
                              "idle threads have stopped spinning (0: none)")
@@ -249,6 +337,7 @@ def main(argv=None):
     parser.add_argument("--mpi-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.mpi or args.mpi_worker:
+        args.iters = args.iters or 100
         return bench_mpi(args)
 
     import torch
@@ -262,8 +351,8 @@ def main(argv=None):
         card = card.decode() if isinstance(card, bytes) else card
         print(f"mode cuda: {card} (PyTorch: {torch.cuda.get_device_name()})")
     print(f"threads: {threads} (layerflow: numba + BLAS; torch.set_num_threads), "
-          f"{args.iters} timed iterations each, alternating in blocks of {args.block}, "
-          f"{args.pause} s pause before each block")
+          f"{args.iters or 100} timed iterations each (big nets: {ITERS}), alternating in "
+          f"blocks of {args.block or 5}, {args.pause} s pause before each block")
     print(target_line(torch))
     rows, load = [], os.getloadavg()
     for name in args.only or MODELS:
@@ -277,13 +366,22 @@ def main(argv=None):
             if layer.type_name == "Convolution":
                 print(f"  {name} {layer.name}: {layer.algorithm()}")
         pt = TorchRunner(kind, train, x, y, args.mode)
+        out = [l.name for l in lf.net.layers if l.type_name != "SoftmaxWithLoss"][-1]
+        lf_shape = tuple(lf.net.blobs[out].shape)
+        if not np.isfinite(lf.net.blobs[out].data).all():
+            raise SystemExit(f"{name}: layerflow {out} is not finite")
+        if lf_shape != tuple(pt.out.shape):         # the two must compute the same thing
+            raise SystemExit(f"{name}: layerflow {out} {lf_shape} but PyTorch output "
+                             f"{tuple(pt.out.shape)}")
+        iters, block = ITERS.get(name, (100, 5))
+        iters, block = args.iters or iters, args.block or block
         for r in (lf, pt):
-            time_block(r, 5, [])            # warm up caches and pools
+            time_block(r, min(5, block), [])    # warm up caches and pools
         t_lf, t_pt, c_lf, c_pt = [], [], [], []
-        for _ in range(max(1, args.iters // args.block)):
+        for _ in range(max(1, iters // block)):
             for r, t, c in ((lf, t_lf, c_lf), (pt, t_pt, c_pt)):
                 time.sleep(args.pause)
-                time_block(r, args.block, t, c)
+                time_block(r, block, t, c)
         m_lf, m_pt = np.median(t_lf) * 1e3, np.median(t_pt) * 1e3
         cm_lf, cm_pt = np.median(c_lf) * 1e3, np.median(c_pt) * 1e3
         rows.append((name, batch, m_lf, m_pt, cm_lf, cm_pt, lf.first, pt.first))

@@ -84,6 +84,36 @@ CASES = [
 ]
 
 
+# The Caffe catalogue's types (their own files hold the gradient checks and references):
+# here they only have to compute on the fake device exactly what they compute on the CPU.
+CATALOGUE = [
+    LayerCase("prelu", "PReLU", {}, normal(2, 3, 4, 4)),
+    LayerCase("elu", "ELU", {}, normal(2, 3, 4)),
+    LayerCase("swish", "Swish", {}, normal(2, 3, 4)),
+    LayerCase("clip", "Clip", {"min": -0.5, "max": 0.5}, normal(2, 3, 4)),
+    LayerCase("power", "Power", {"power": 2.0, "shift": 3.0}, normal(2, 3, 4)),
+    LayerCase("permute", "Permute", {"order": [0, 2, 1]}, normal(2, 3, 4)),
+    LayerCase("tile", "Tile", {"axis": 1, "tiles": 2}, normal(2, 3, 4)),
+    LayerCase("reduction", "Reduction", {"operation": "SUMSQ", "axis": 1}, normal(2, 3, 4)),
+    LayerCase("mvn", "MVN", {}, normal(2, 3, 4, 4)),
+    LayerCase("normalize", "Normalize", {}, normal(2, 3, 4, 4)),
+    LayerCase("layer_norm", "LayerNorm", {}, normal(2, 3, 4)),
+    LayerCase("interp", "Interp", {"zoom_factor": 2}, normal(1, 2, 3, 3)),
+    LayerCase("sigmoid_xent", "SigmoidCrossEntropyLoss", {},
+              lambda rng, dtype: [rng.normal(size=(3, 4)), rng.uniform(size=(3, 4))]),
+    LayerCase("smooth_l1", "SmoothL1Loss", {}, normal(3, 4, count=2)),
+    LayerCase("lstm", "LSTM", {"num_output": 3,
+                               "weight_filler": {"type": "uniform", "min": -0.3, "max": 0.3}},
+              lambda rng, dtype: [rng.normal(size=(4, 2, 3)),
+                                  np.array([[0, 0], [1, 1], [1, 0], [1, 1]], float)]),
+    LayerCase("depthwise", "ConvolutionDepthwise", {"num_output": 3, "kernel_size": 3, "pad": 1},
+              normal(2, 3, 5, 5)),
+]
+for _case in CATALOGUE:
+    _case.check_gradient = False
+CASES += CATALOGUE
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])

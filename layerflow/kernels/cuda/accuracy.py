@@ -5,7 +5,7 @@ come back to the host, as the CPU kernel returns them (Accuracy runs in TEST onl
 import numpy as np
 from numba import cuda, int64
 
-from .launch import THREADS, scratch
+from .launch import THREADS, reduce_sum_count_first, scratch
 
 _NONE = np.int64(1 << 62)
 
@@ -41,15 +41,7 @@ def _count(scores, labels, top_k, ignore_label, has_ignore, work):
     right[t] = r
     cnt[t] = n
     bad[t] = b
-    cuda.syncthreads()
-    half = THREADS // 2
-    while half > 0:
-        if t < half:
-            right[t] += right[t + half]
-            cnt[t] += cnt[t + half]
-            bad[t] = min(bad[t], bad[t + half])
-        cuda.syncthreads()
-        half //= 2
+    reduce_sum_count_first(right, cnt, bad, t)
     if t == 0:
         if bad[0] == _NONE:
             work[0] = right[0]

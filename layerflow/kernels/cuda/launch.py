@@ -59,6 +59,22 @@ def block_sum_kernel(dtype, threads=THREADS):
     return kernel
 
 
+@cuda.jit(device=True)
+def reduce_sum_count_first(total, count, first, t):
+    """The block's shared-memory tree, called by every thread t after its partials are
+    stored: total and count summed and first the minimum, into index 0, in a fixed order
+    (the loss and accuracy kernels' one-block reductions)."""
+    cuda.syncthreads()
+    half = THREADS // 2
+    while half > 0:
+        if t < half:
+            total[t] += total[t + half]
+            count[t] += count[t + half]
+            first[t] = min(first[t], first[t + half])
+        cuda.syncthreads()
+        half //= 2
+
+
 def f64(*values):
     """Scalars as numpy float64: a kernel computes with them in float64 as the CPU loop does
     with Python floats. (A Python float would do on the GPU, but numpy 2 treats it as weak in

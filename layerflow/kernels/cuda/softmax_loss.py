@@ -10,7 +10,7 @@ import math
 import numpy as np
 from numba import cuda, float64, int64
 
-from .launch import THREADS, f64, grid, scratch
+from .launch import THREADS, reduce_sum_count_first, f64, grid, scratch
 from .softmax import softmax_forward
 
 FLT_MIN = 1.1754944e-38
@@ -42,15 +42,7 @@ def _loss_sum(prob, labels, ignore_label, has_ignore, work):
     tot[t] = s
     cnt[t] = n
     bad[t] = b
-    cuda.syncthreads()
-    half = THREADS // 2
-    while half > 0:
-        if t < half:
-            tot[t] += tot[t + half]
-            cnt[t] += cnt[t + half]
-            bad[t] = min(bad[t], bad[t + half])
-        cuda.syncthreads()
-        half //= 2
+    reduce_sum_count_first(tot, cnt, bad, t)
     if t == 0:
         work[0] = tot[0]
         work[1] = cnt[0] if bad[0] == _NONE else -1 - bad[0]

@@ -134,6 +134,9 @@ class Solver:
         pick = cpu_kernels if device is None else device.kernels
         self.kernels = pick(self.kernel_module) if self.kernel_module else None
         self.norms = pick("solver_norms")
+        # one float64 per learned param: its gradient's sum of squares, where the gradients are
+        self._norm_slots = (np.zeros if device is None else device.zeros)(
+            max(1, sum(p.lr_mult != 0 for p in self.params)), np.float64)
         self._arrays = _host_arrays if device is None else _device_arrays
         self.iter = 0
         self.losses = deque(maxlen=self.p.average_loss)
@@ -313,11 +316,8 @@ class Solver:
         """Scale (1/iter_size, clipping), regularize and update every param; returns the rate.
         Raises NonFiniteError, leaving the weights untouched, if a gradient is not finite."""
         rate = learning_rate(self.p, self.iter)
-        total = 0.0
-        arrays, sumsq = self._arrays, self.norms.sumsq
-        for p in self.params:
-            if p.lr_mult != 0:
-                total += sumsq(arrays(p.blob)[1])
+        total = self._gradient_sumsq()
+        arrays = self._arrays
         if not math.isfinite(total):
             raise self._nonfinite("gradient", total)
         scale = 1.0 / self.p.iter_size
@@ -341,6 +341,17 @@ class Solver:
         if self._debug is not None:
             self._debug.updated(self.params)
         return rate
+
+    def _gradient_sumsq(self):
+        """The sum of squares of every learned gradient (clipping and the non-finite guard).
+        Each param's sum goes into a slot where the gradients are; the total comes back as
+        one number, so CUDA mode reads one float per iteration, not one per param."""
+        k = 0
+        for p in self.params:
+            if p.lr_mult != 0:
+                self.norms.sumsq(self._arrays(p.blob)[1], self._norm_slots, k)
+                k += 1
+        return self.norms.slots_total(self._norm_slots, k) if k else 0.0
 
     def update_param(self, w, g, history, lr, grad_scale, decay, l1):
         """Apply this rule's update to flat weights `w` given gradient `g` and the history

@@ -90,3 +90,42 @@ def test_reduced_lenet_cuda_equals_cpu(tmp_path):
     for h, g in zip(cpu.history, gpu.history):               # and the momentum history
         np.testing.assert_allclose(g[0].cpu_data, h[0].cpu_data, rtol=1e-4,
                                    atol=1e-4 * np.abs(h[0].cpu_data).max())
+
+
+def test_training_iteration_reads_two_numbers(tmp_path, monkeypatch):
+    """Everything that comes down in a CUDA training iteration, through any path (blob
+    heads or a kernel's read-back): the loss (with its kernel's count of bad labels) and the
+    gradients' total sum of squares (the non-finite guard and clipping), not one per param."""
+    from numba import cuda
+    gpu = _solver("cuda", tmp_path)
+    gpu.step(1)                                       # weights and history onto the device
+    reads = []
+    cls = type(cuda.device_array(1))
+    real = cls.copy_to_host
+
+    def copy_to_host(self, *args, **kwargs):
+        reads.append(self.size)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(cls, "copy_to_host", copy_to_host)
+    for _ in range(2):
+        reads.clear()
+        gpu.step(1)
+        assert len(reads) == 2 and reads[-1] == 1, \
+            f"a CUDA iteration read back {len(reads)} arrays, of sizes {reads}"
+    assert len(gpu.params) == 8
+
+
+def test_non_finite_guard_names_the_layer_in_cuda_mode(tmp_path):
+    """A weight that became inf stops CUDA training with the layer named, as on the CPU,
+    before any update; the other weights keep their values."""
+    from layerflow.solvers import NonFiniteError
+    gpu = _solver("cuda", tmp_path)
+    gpu.step(1)
+    gpu.net.params["ip2"][0].data[0, 0] = np.inf
+    before = [p.blob.cpu_data.copy() for p in gpu.params]
+    with pytest.raises(NonFiniteError, match=r"iteration 1: .*layer 'ip2' \(InnerProduct\) "
+                                             r"holds non-finite values in param 0"):
+        gpu.step(1)
+    for p, b in zip(gpu.params, before):
+        np.testing.assert_array_equal(p.blob.cpu_data, b)

@@ -106,6 +106,12 @@ def all_finite(x, out=None, slot=0):
     return out[slot:slot + 1].copy_to_host()[0] == 0
 
 
-def slots_total(out, count, total, slot=0):
-    """total[slot] = out[0] + ... + out[count - 1], on the device (fixed order)."""
-    block_sum_kernel(out.dtype)[1, THREADS](out[:count], total, slot)
+def slots_total(out, count, total=None, slot=0):
+    """total[slot] = out[0] + ... + out[count - 1], on the device (fixed order); without
+    `total`, returns it (the one read-back of the solver's per-param sums)."""
+    if total is not None:
+        block_sum_kernel(out.dtype)[1, THREADS](out[:count], total, slot)
+        return None
+    work = scratch(1, np.float64)
+    block_sum_kernel(out.dtype)[1, THREADS](out[:count], work, 0)
+    return float(work.copy_to_host()[0])

@@ -54,6 +54,7 @@ class TimingReport:
     cpu_ms: float = 0.0            # process CPU time per iteration (all threads)
     wall_ms: float = 0.0           # wall time per iteration, timing overhead included
     runtime: str = ""              # the net's runtime (mode, threads), as Runtime.describe
+    clock: str = "host clock"      # how layers were timed: "CUDA events" in CUDA mode
 
 
 @contextlib.contextmanager
@@ -121,6 +122,42 @@ class _LayerClock:
         self.bwd[self.it, i] = time.perf_counter() - self.t
 
 
+class _EventClock(_LayerClock):
+    """In CUDA mode: each layer's forward and backward timed on the device, by a pair of
+    CUDA events recorded around it (wall time would measure only the kernel launches).
+    The events are made once, read after the iteration's last kernel (`finish`)."""
+
+    def __init__(self, iterations, n, device):
+        super().__init__(iterations, n)
+        self.device = device
+        self.events = {(k, i, e): device.event() for k in "fb" for i in range(n) for e in (0, 1)}
+        self.recorded = set()
+
+    def before_forward(self, net, i):
+        self._record("f", i, 0)
+
+    def after_forward(self, net, i):
+        self._record("f", i, 1)
+
+    def before_backward(self, net, i):
+        self._record("b", i, 0)
+
+    def after_backward(self, net, i):
+        self._record("b", i, 1)
+
+    def _record(self, kind, i, end):
+        self.events[kind, i, end].record()
+        self.recorded.add((kind, i))
+
+    def finish(self):
+        """Wait for the device, then write this iteration's milliseconds."""
+        self.device.synchronize()
+        for kind, i in self.recorded:
+            out = self.fwd if kind == "f" else self.bwd
+            out[self.it, i] = self.events[kind, i, 0].elapsed_time(self.events[kind, i, 1]) / 1e3
+        self.recorded.clear()
+
+
 def time_net(config, iterations=50, phase="train", mode=None, seed=1, runtime=None):
     """Build the net, warm up once, time `iterations` iterations -> TimingReport."""
     from .config import load_config
@@ -134,18 +171,23 @@ def time_net(config, iterations=50, phase="train", mode=None, seed=1, runtime=No
         net.clear_param_diffs()
         net.forward_backward()
         warmup = time.perf_counter() - t0
-    clock = net.add_hook(_LayerClock(iterations, len(net.layers)))
+    events = net.device is not None and hasattr(net.device, "event")
+    clock = net.add_hook(_EventClock(iterations, len(net.layers), net.device) if events
+                         else _LayerClock(iterations, len(net.layers)))
     cpu0, wall0 = time.process_time(), time.perf_counter()
     for it in range(iterations):
         clock.it = it
         net.clear_param_diffs()
         net.forward_backward()
+        if events:
+            clock.finish()
     net.remove_hook(clock)
     cpu_ms = (time.process_time() - cpu0) * 1e3 / max(iterations, 1)
     wall_ms = (time.perf_counter() - wall0) * 1e3 / max(iterations, 1)
     fwd, bwd = clock.fwd * 1e3, clock.bwd * 1e3
     report = TimingReport(net.name, net.phase, iterations, net.dtype.name, compiled[0], warmup)
     report.runtime = net.runtime.describe()
+    report.clock = "CUDA events" if events else "host clock"
     for li, layer in enumerate(net.layers):
         report.layers.append(LayerTiming(
             layer.name, layer.type_name, fwd[:, li],
@@ -241,7 +283,7 @@ def _ms(a):
 def format_report(r):
     """The report as text: the per-layer table, the totals and the memory split."""
     lines = [f"Net '{r.net_name}' ({r.phase}, {r.dtype}): {r.iterations} timed iterations "
-             f"after 1 warm-up; {r.runtime}",
+             f"after 1 warm-up; {r.runtime}; layers timed by {r.clock}",
              f"Numba compilation: {r.compile_s:.2f} s (in the warm-up iteration of "
              f"{r.warmup_s:.2f} s; kept out of the timings)", ""]
     w = max([len(l.name) for l in r.layers] + [5])

@@ -27,6 +27,13 @@ class CudaDevice:
     def download(self, dev, host):
         dev.copy_to_host(host)
 
+    def event(self):
+        """A CUDA event (`layerflow time` records a pair around each layer)."""
+        return cuda.event()
+
+    def synchronize(self):
+        cuda.synchronize()
+
     def kernels(self, name):
         return importlib.import_module(f"layerflow.kernels.cuda.{name}")
 

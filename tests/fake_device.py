@@ -31,12 +31,35 @@ class FakeDevice:
         self.downloads += 1
         host[...] = dev
 
+    def empty(self, shape, dtype):
+        return np.empty(shape, dtype)
+
+    def pinned(self, shape, dtype):
+        return np.empty(shape, dtype)
+
+    def stream(self):
+        return _Stream()
+
+    def upload_async(self, host, dev, stream):
+        self.upload(host, dev)
+
+    def copy(self, src, dst):
+        dst[...] = src
+
+    def wait_for_compute(self, stream):
+        pass
+
     def kernels(self, name):
         from layerflow.backends import cpu_kernels
         return cpu_kernels(name)        # numpy "device" arrays: the CPU kernels run on them
 
     def copies(self):
         return self.uploads, self.downloads
+
+
+class _Stream:
+    def synchronize(self):
+        pass
 
 
 FAKE = FakeDevice()

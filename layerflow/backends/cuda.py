@@ -27,6 +27,31 @@ class CudaDevice:
     def download(self, dev, host):
         dev.copy_to_host(host)
 
+    def empty(self, shape, dtype):
+        return cuda.device_array(shape, dtype)
+
+    def pinned(self, shape, dtype):
+        """A host array in page-locked memory: copies from it are DMA and can be async."""
+        return cuda.pinned_array(shape, dtype)
+
+    def stream(self):
+        return cuda.stream()
+
+    def upload_async(self, host, dev, stream):
+        """Queue host -> device on `stream` (host must be pinned to overlap)."""
+        dev.copy_to_device(host, stream=stream)
+
+    def copy(self, src, dst):
+        """Device -> device on the compute (default) stream."""
+        dst.copy_to_device(src)
+
+    def wait_for_compute(self, stream):
+        """Make `stream`'s next work wait, on the device, for what the compute stream has
+        queued so far."""
+        done = cuda.event()
+        done.record()
+        done.wait(stream)
+
     def event(self):
         """A CUDA event (`layerflow time` records a pair around each layer)."""
         return cuda.event()

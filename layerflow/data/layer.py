@@ -10,6 +10,7 @@ import numpy as np
 
 from ..config.schema import bounded
 from ..layer import Layer
+from .device_feed import DeviceFeed
 from .pipeline import BatchProducer, Cursor, Prefetcher
 from .transforms import Transform, TransformSpec, TransformStep
 
@@ -48,6 +49,7 @@ class DataLayer(Layer):
                                       self.p.batch_size, shuffle, self.dtype, len(top),
                                       num_classes)
         self._prefetcher = None
+        self._feed = None              # CUDA mode: device_feed.DeviceFeed
         self.start_rng_state = self.rng.bit_generator.state   # set_shard restarts from it
         self.cursor = self.producer.first_cursor(self.rng)
         skip = getattr(self.p, "rand_skip", 0)
@@ -72,6 +74,22 @@ class DataLayer(Layer):
         self.rng.bit_generator.state = slot.rng_state
         self.cursor = slot.cursor
         self._prefetcher.release(slot)
+
+    def forward_gpu(self, bottom, top):
+        """CUDA mode: the batch comes from pinned memory, uploaded one iteration ahead on a
+        stream of its own (device_feed.py); with prefetch 0 the batch is made in forward and
+        goes up when the next layer reads it."""
+        if self.p.prefetch == 0:
+            self.forward_cpu(bottom, top)
+            return
+        if self._feed is None:
+            self.stop_prefetch()
+            self._prefetcher = Prefetcher(self.producer, self.p.prefetch, self.rng, self.cursor,
+                                          alloc=self.device.pinned)
+            self._feed = DeviceFeed(self.device, self._prefetcher, self.producer.out_shapes,
+                                    self.dtype)
+        rng_state, self.cursor = self._feed.take(top)
+        self.rng.bit_generator.state = rng_state
 
     # -- sharding and the cursor ------------------------------------------------------------
     def set_shard(self, rank, world_size):
@@ -111,6 +129,9 @@ class DataLayer(Layer):
 
     def stop_prefetch(self):
         """Stop the prefetch thread and drop what it prepared (it restarts on forward)."""
+        if getattr(self, "_feed", None) is not None:
+            self._feed.close()
+            self._feed = None
         if getattr(self, "_prefetcher", None) is not None:
             self._prefetcher.close()
             self._prefetcher = None

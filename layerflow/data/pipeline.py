@@ -90,8 +90,8 @@ class BatchProducer:
 class _Slot:
     __slots__ = ("arrays", "rng_state", "cursor")
 
-    def __init__(self, shapes, dtype):
-        self.arrays = [np.zeros(s, dtype) for s in shapes]
+    def __init__(self, shapes, dtype, alloc=np.zeros):
+        self.arrays = [alloc(s, dtype) for s in shapes]
         self.rng_state = self.cursor = None
 
 
@@ -104,13 +104,14 @@ class Prefetcher:
     """A daemon thread filling `depth` batch slots ahead of the consumer.
 
     It holds the producer, never the layer, so a dropped layer is collected (and its thread
-    told to stop) as usual."""
+    told to stop) as usual. `alloc(shape, dtype)` makes the slots' arrays (page-locked host
+    memory in CUDA mode, so that they go up by DMA, asynchronously)."""
 
-    def __init__(self, producer, depth, rng, cursor):
+    def __init__(self, producer, depth, rng, cursor, alloc=np.zeros):
         self.producer = producer
         self.free, self.full = queue.Queue(), queue.Queue()
         for _ in range(depth):
-            self.free.put(_Slot(producer.out_shapes, producer.dtype))
+            self.free.put(_Slot(producer.out_shapes, producer.dtype, alloc))
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self._run, args=(copy.deepcopy(rng), cursor),
                                        name="layerflow-prefetch", daemon=True)

@@ -45,6 +45,12 @@ class Layer:
     own_threads = False     # runs its own threads (the Net then keeps OpenBLAS at 1 thread)
     type_name = "Layer"
 
+    def __init_subclass__(cls, **kwargs):
+        """A class's type name is its own until @register_layer names it: a plug-in layer
+        (`type: mypkg.mod:MyLayer`) shows as MyLayer in errors and tables, not as its base."""
+        super().__init_subclass__(**kwargs)
+        cls.type_name = cls.__name__
+
     def __init__(self, params=None, name="", phase="TRAIN", spec=None, rng=None,
                  dtype=np.float32, runtime=None):
         self.p = params if params is not None else self.Params()

@@ -4,6 +4,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# the convolution's tuning choices for test shapes stay with the tests, not in ~/.cache
+os.environ.setdefault("LAYERFLOW_TUNING_DIR", str(ROOT / ".pytest_cache" / "layerflow-tuning"))
 
 
 def mnist_root():

@@ -77,8 +77,12 @@ def test_plugin_by_module_path_and_plugins_list_trains(tmp_path, plugin_module):
     solver = Solver(config, quiet=True)
     first = solver.net.forward()
     solver.solve()
-    assert type(solver.net.layers[solver.net.layer_names.index("scale")]).__name__ == "LearnedScale"
+    scale = solver.net.layers[solver.net.layer_names.index("scale")]
+    assert type(scale).__name__ == "LearnedScale"
     assert solver.net.forward() < 0.01 * first
+    # an unregistered plug-in is named by its class in errors, not by its base ("Layer")
+    assert scale.type_name == "LearnedScale" and repr(scale) == "<LearnedScale layer 'scale'>"
+    assert "layer 'scale' (LearnedScale): " in str(scale.shape_error("bad"))
 
 
 def test_entry_point_registration(tmp_path, monkeypatch, plugin_module):

@@ -40,7 +40,7 @@ def _writers(net, blob):
 
 
 def _describe(layer):
-    kind = layer.type_name if layer.type_name != "Layer" else type(layer).__name__
+    kind = layer.type_name
     return f"layer '{layer.name}' ({kind})"
 
 

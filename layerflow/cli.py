@@ -56,9 +56,13 @@ def cmd_train(args):
         from .runtime import Runtime
         solver_cfg = solver_section(*load_config(args.config))
         runtime = Runtime.create(mode=args.mode or solver_cfg.get("mode"),
-                                 device_id=solver_cfg.get("device_id"), threads=args.threads,
+                                 device_id=solver_cfg.get("device_id"),
+                                 threads=args.threads or solver_cfg.get("threads") or None,
                                  rank=world.rank, world_size=world.size,
                                  local_size=world.local_size)
+        log.info("MPI job of %d ranks (%d on this host): %d thread(s) per rank (--threads, "
+                 "the solver's threads, LAYERFLOW_NUM_THREADS or OMP_NUM_THREADS, else the "
+                 "host's cores / its ranks)", world.size, world.local_size, runtime.threads)
     board = None
     if getattr(args, "tensorboard", None):       # before the build: a missing package fails fast
         from .tensorboard import EventLog
@@ -101,27 +105,15 @@ def _runtime(args, root, file):
 
 
 def _mpi_world(args):
-    """The MPI job this process is a rank of (None for a plain run); sets the threads per
-    rank (--threads, else LAYERFLOW_NUM_THREADS / OMP_NUM_THREADS, else cores / ranks on
-    this host) and keeps the log of ranks other than 0 to warnings."""
-    import os
+    """The MPI job this process is a rank of (None for a plain run); keeps the log of ranks
+    other than 0 to warnings."""
     from .parallel import comm
-    if args.threads:
-        os.environ["LAYERFLOW_NUM_THREADS"] = str(args.threads)
     if not (args.mpi or comm.launched_by_mpi()):
         return None
     world = comm.World()
     _MPI_WORLD.append(world)
     if not world.root:
         log.setLevel(logging.WARNING)
-    given = args.threads or next((os.environ[v] for v in ("LAYERFLOW_NUM_THREADS",
-                                                          "OMP_NUM_THREADS")
-                                  if os.environ.get(v, "").isdigit()), None)
-    threads = int(given) if given else comm.threads_per_rank(world.local_size)
-    os.environ["LAYERFLOW_NUM_THREADS"] = str(threads)
-    log.info("MPI job of %d ranks (%d on this host): %d thread(s) per rank (%s)", world.size,
-             world.local_size, threads, "as set" if given else
-             "the host's cores / its ranks; override with --threads or LAYERFLOW_NUM_THREADS")
     return world
 
 

@@ -115,7 +115,6 @@ def weights(folder, it):
 
 # -- the data slices, in process -------------------------------------------------------------
 def test_shards_are_the_single_process_batches(data):
-    from layerflow.blob import Blob
     from layerflow.net import Net
     def batches(batch, rank, size, n):
         net = Net({"layers": [{"name": "data", "type": "NPZData", "top": ["data", "label"],

@@ -5,9 +5,9 @@ allreduce.py: gradients averaged over flat buckets, overlapped with backward.
 data_parallel.py: `attach(solver, world)`, the glue between a rank's Solver and the job.
 docs/distributed.md tells how to run it and what scales.
 """
-from .comm import ParallelError, World, launched_by_mpi, threads_per_rank
+from .comm import ParallelError, World, launched_by_mpi
 
-__all__ = ["ParallelError", "World", "attach", "launched_by_mpi", "threads_per_rank"]
+__all__ = ["ParallelError", "World", "attach", "launched_by_mpi"]
 
 
 def attach(solver, world, bucket_bytes=1 << 20):

@@ -129,13 +129,3 @@ class World:
 
 def _shorten(text, limit=300):
     return text if len(text) <= limit else text[:limit] + "..."
-
-
-def threads_per_rank(local_size, cores=None):
-    """Cores of this host divided among its ranks (at least 1)."""
-    if cores is None:
-        try:
-            cores = len(os.sched_getaffinity(0))
-        except AttributeError:  # pragma: no cover - not Linux
-            cores = os.cpu_count() or 1
-    return max(1, cores // max(local_size, 1))

@@ -16,8 +16,8 @@ What each rank does (Caffe's multi-GPU training, over MPI):
   world size and every rank's data cursor, so that `--resume` with the same number of ranks
   continues exactly, and a different number is refused.
 
-The non-root ranks' `test`, `_metric` and file housekeeping are replaced on the instance
-(the Solver class is unchanged), and `snapshot` / `restore` / `state_arrays` are wrapped.
+The Solver skips testing, metrics and files on ranks other than 0 itself (`solver.rank`);
+this class is a solver callback (Solver.add_callback) and a net hook (the averager).
 """
 import json
 import logging
@@ -26,7 +26,6 @@ from dataclasses import asdict
 import numpy as np
 
 from ..config import load_config
-from ..io.weights import load_npz
 from .allreduce import GradientAverager
 
 log = logging.getLogger("layerflow")
@@ -61,10 +60,9 @@ class DataParallel:
         self._synced = False
         self._agreed = None
         self._orders = {}
-        solver.world_size = world.size
+        solver.world_size, solver.rank = world.size, world.rank
         solver.net.add_hook(self.averager)
         solver.add_callback(self)
-        self._wrap_solver()
         batch = sum(getattr(l.p, "batch_size", 0) for l in self.sharded)
         passes = solver.p.iter_size
         unsharded = [l.name for l in solver.net.layers
@@ -120,45 +118,27 @@ class DataParallel:
         request, self._agreed = self._agreed, None
         return request
 
-    # -- rank 0 writes, every rank takes part ----------------------------------------------
-    def _wrap_solver(self):
-        s, world = self.solver, self.world
-        snapshot, restore, state_arrays = s.snapshot, s.restore, s.state_arrays
+    # -- snapshots: rank 0 writes every rank's data cursor ------------------------------
+    def on_snapshot(self, solver):
+        self._orders = {l.name: self.world.gather_rows(l.cursor.order) for l in self.sharded}
 
-        def snapshot_all():
-            self._orders = {l.name: world.gather_rows(l.cursor.order) for l in self.sharded}
-            if world.root:
-                return snapshot()
-            s._snapshot_iter = s.iter
-            return None
+    def state_arrays(self, solver):
+        arrays = {"mpi/world_size": np.array(self.world.size)}
+        for name, orders in self._orders.items():
+            arrays[f"mpi/order/{name}"] = orders
+        return arrays
 
-        def state_arrays_with_ranks():
-            arrays = state_arrays()
-            arrays["mpi/world_size"] = np.array(world.size)
-            for name, orders in self._orders.items():
-                arrays[f"mpi/order/{name}"] = orders
-            return arrays
-
-        def restore_rank(path):
-            restore(path)                      # checks the world size (base.Solver.restore)
-            arrays = load_npz(path)
-            for layer in self.sharded:
-                key = f"mpi/order/{layer.name}"
-                if key not in arrays:
-                    continue
-                state = layer.state()
-                state.update(order=arrays[key][world.rank], rank=world.rank,
-                             world_size=world.size)
-                layer.set_state(state)
-            self._synced = False
-
-        s.snapshot, s.state_arrays, s.restore = snapshot_all, state_arrays_with_ranks, restore_rank
-        if not world.root:
-            s.test = lambda: None
-            s._metric = lambda record: None
-            s._trim_metrics = lambda: None
-            s._remove_stale_temporaries = lambda: None
-            s._prune = lambda keep: None
+    def on_restore(self, solver, arrays):
+        """Each rank continues its own shard's order (the Solver checked the world size)."""
+        for layer in self.sharded:
+            key = f"mpi/order/{layer.name}"
+            if key not in arrays:
+                continue
+            state = layer.state()
+            state.update(order=arrays[key][self.world.rank], rank=self.world.rank,
+                         world_size=self.world.size)
+            layer.set_state(state)
+        self._synced = False
 
 
 def attach(solver, world, bucket_bytes=1 << 20):

@@ -19,7 +19,6 @@ import logging
 import math
 import os
 import re
-import sys
 import time
 from collections import deque
 from pathlib import Path
@@ -31,7 +30,7 @@ from ..backends import cpu_kernels
 from ..blob import Blob
 from ..config import Where, from_mapping, load_config, solver_section
 from ..io.solver_state import load_solver_state
-from ..io.weights import WeightsFileError, load_npz, load_weights, save_npz_atomic
+from ..io.weights import WeightsFileError, load_weights, save_npz_atomic
 from ..net import Net
 from ..runtime import Runtime
 from .guard import DebugRunner, NonFiniteError, locate_backward, locate_forward
@@ -151,13 +150,17 @@ class Solver:
         self._debug = DebugRunner(self.net) if self.p.debug_info else None
         self.callbacks = []
         self.world_size = runtime.world_size     # MPI ranks training together (parallel/)
+        self.rank = runtime.rank                 # only rank 0 tests, logs metrics, writes files
 
     def add_callback(self, callback):
         """Caffe's Solver::Callback: `callback.on_start(solver)` runs before each iteration's
         forward passes, `callback.on_gradients_ready(solver)` after them and before the
         update (where data-parallel training averages the gradients), and
         `callback.on_metric(solver, record)` with each record written to the metrics file
-        (TensorBoard logging); any may be absent."""
+        (TensorBoard logging), `callback.on_snapshot(solver)` on every rank before a
+        snapshot is written, `callback.state_arrays(solver)` -> arrays added to the state
+        file, `callback.on_restore(solver, arrays)` after a resume loaded it (data-parallel
+        training's per-rank data cursors); any may be absent."""
         self.callbacks.append(callback)
 
     def _finetune_from(self, path):
@@ -361,7 +364,10 @@ class Solver:
 
     # -- testing ---------------------------------------------------------------------------
     def test(self):
-        """Average each test-net output over test_iter batches; log and record them."""
+        """Average each test-net output over test_iter batches; log and record them (rank 0
+        of an MPI job only)."""
+        if self.rank:
+            return None
         log.info("Iteration %d, Testing net", self.iter)
         sums = {}
         for _ in range(self.p.test_iter):
@@ -377,6 +383,8 @@ class Solver:
         return record
 
     def _metric(self, record):
+        if self.rank:
+            return
         self.metrics_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.metrics_path, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
@@ -388,7 +396,7 @@ class Solver:
         run's metrics read as one uninterrupted run (a killed run may have logged past its
         last snapshot, or died mid-line)."""
         path = self.metrics_path
-        if not path.exists():
+        if self.rank or not path.exists():
             return
         if self.iter == 0:
             path.unlink()
@@ -412,7 +420,13 @@ class Solver:
 
     def snapshot(self):
         """Write weights, then the full solver state (each atomically), named by iteration;
-        with `snapshot_keep: N`, remove all but the N newest snapshots."""
+        with `snapshot_keep: N`, remove all but the N newest snapshots. Every rank of an MPI
+        job calls it (its callbacks gather what rank 0 writes); only rank 0 writes."""
+        for cb in self.callbacks:
+            getattr(cb, "on_snapshot", _noop)(self)
+        if self.rank:
+            self._snapshot_iter = self.iter
+            return None
         weights, state = self.snapshot_paths()
         self.net.save(weights)
         save_npz_atomic(state, self.state_arrays())
@@ -436,6 +450,8 @@ class Solver:
 
     def _remove_stale_temporaries(self):
         """Temporary files a killed snapshot left behind (never renamed, so never used)."""
+        if self.rank:
+            return
         prefix = Path(self.p.snapshot_prefix)
         for f in prefix.parent.glob("." + glob.escape(prefix.name) + "_iter_*.tmp"):
             try:
@@ -468,6 +484,8 @@ class Solver:
                         arrays[f"layer_json/{tag}/{layer.name}/{k}"] = np.array(json.dumps(v))
                     else:
                         arrays[f"layer/{tag}/{layer.name}/{k}"] = value
+        for cb in self.callbacks:
+            arrays.update(getattr(cb, "state_arrays", _no_arrays)(self))
         return arrays
 
     def _nets(self):
@@ -506,6 +524,8 @@ class Solver:
         except (KeyError, ValueError) as exc:
             raise WeightsFileError(f"{path}: incomplete solver state ({exc})") from None
         self.last_snapshot, self._snapshot_iter = Path(path), self.iter
+        for cb in self.callbacks:
+            getattr(cb, "on_restore", _noop_record)(self, arrays)
         log.info("Resumed from %s at iteration %d", path, self.iter)
 
     def _load_state(self, arrays):
@@ -552,3 +572,7 @@ def _noop_record(solver, record):
 
 def _noop(solver):
     pass
+
+
+def _no_arrays(solver):
+    return {}

@@ -13,6 +13,10 @@ def normal(*shapes):
     return lambda rng: [rng.normal(size=s) for s in shapes]
 
 
+def positive(*shapes):
+    return lambda rng: [np.abs(rng.normal(size=s)) + 0.2 for s in shapes]
+
+
 def with_labels(shape, classes):
     return lambda rng: [rng.normal(size=shape), rng.integers(0, classes, shape[0])]
 
@@ -57,6 +61,22 @@ CASES = {   # id: (type, params, inputs, number of tops)
     "lrn_within": ("LRN", {"local_size": 3, "norm_region": "WITHIN_CHANNEL"},
                    normal((1, 2, 4, 3)), 1),
     "crop": ("Crop", {"axis": 2, "offset": [1, 2]}, normal((1, 2, 5, 6), (1, 1, 3, 3)), 1),
+    "elu": ("ELU", {"alpha": 0.7}, normal((2, 19)), 1),
+    "prelu": ("PReLU", {"filler": {"type": "uniform", "min": 0.1, "max": 0.4}},
+              normal((2, 3, 2, 3)), 1),
+    "prelu_shared": ("PReLU", {"channel_shared": True}, normal((2, 3, 5)), 1),
+    "swish": ("Swish", {"beta": 1.5}, normal((2, 19)), 1),
+    "gelu": ("GELU", {}, normal((2, 19)), 1),
+    "gelu_tanh": ("GELU", {"approximate": "tanh"}, normal((2, 19)), 1),
+    "absval": ("AbsVal", {}, normal((2, 19)), 1),
+    "bnll": ("BNLL", {}, normal((2, 19)), 1),
+    "clip": ("Clip", {"min": -0.5, "max": 0.7}, normal((2, 19)), 1),
+    "exp": ("Exp", {"base": 2.0, "scale": 0.5, "shift": 0.3}, normal((2, 19)), 1),
+    "log": ("Log", {"base": 3.0, "scale": 2.0, "shift": 0.5}, positive((2, 19)), 1),
+    "power": ("Power", {"power": 3.0, "scale": 1.5, "shift": 0.5}, positive((2, 19)), 1),
+    "power_sqrt": ("Power", {"power": 0.5, "scale": 2.0}, positive((2, 19)), 1),
+    "power_constant": ("Power", {"power": 2.0, "scale": 0.0, "shift": 3.0}, normal((2, 5)), 1),
+    "threshold": ("Threshold", {"threshold": 0.3}, normal((2, 19)), 1),
 }
 
 

@@ -85,7 +85,8 @@ def test_prelu(rng, shape, shared, dtype):
     dslope = np.full(slope.size, 0.5, dtype)           # the gradient adds into it
     cprelu.prelu_forward(x, slope, y)
     cprelu.prelu_backward(x, dy, slope, dslope, dx, True)
-    gy, gdx, gds = dev(np.zeros_like(x)), dev(np.zeros_like(x)), dev(np.full(slope.size, 0.5, dtype))
+    gy, gdx = dev(np.zeros_like(x)), dev(np.zeros_like(x))
+    gds = dev(np.full(slope.size, 0.5, dtype))
     gprelu.prelu_forward(dev(x), dev(slope), gy)
     gprelu.prelu_backward(dev(x), dev(dy), dev(slope), gds, gdx, True)
     np.testing.assert_array_equal(host(gy), y)

@@ -77,6 +77,23 @@ CASES = {   # id: (type, params, inputs, number of tops)
     "power_sqrt": ("Power", {"power": 0.5, "scale": 2.0}, positive((2, 19)), 1),
     "power_constant": ("Power", {"power": 2.0, "scale": 0.0, "shift": 3.0}, normal((2, 5)), 1),
     "threshold": ("Threshold", {"threshold": 0.3}, normal((2, 19)), 1),
+    "sigmoid_xent": ("SigmoidCrossEntropyLoss", {"ignore_label": 1},
+                     lambda rng: [rng.normal(size=(3, 7)), rng.integers(0, 3, (3, 7))], 1),
+    "smooth_l1": ("SmoothL1Loss", {"sigma": 2.0}, normal((3, 7), (3, 7)), 1),
+    "smooth_l1_weights": ("SmoothL1Loss", {}, lambda rng: [
+        rng.normal(size=(2, 5)), rng.normal(size=(2, 5)), rng.uniform(size=(2, 5)),
+        rng.uniform(size=(2, 5))], 1),
+    "hinge": ("HingeLoss", {}, with_labels((4, 5), 5), 1),
+    "hinge_l2": ("HingeLoss", {"norm": "L2"}, with_labels((4, 5), 5), 1),
+    "mlogistic": ("MultinomialLogisticLoss", {},
+                  lambda rng: [rng.uniform(0.05, 1, (4, 5)), rng.integers(0, 5, 4)], 1),
+    "infogain": ("InfogainLoss", {"ignore_label": 0}, lambda rng: [
+        rng.normal(size=(2, 4, 3)), rng.integers(0, 4, (2, 3)), rng.uniform(size=(4, 4))], 1),
+    "contrastive": ("ContrastiveLoss", {"margin": 2.0}, lambda rng: [
+        rng.normal(size=(4, 3)), rng.normal(size=(4, 3)), np.array([1, 0, 0, 1])], 1),
+    "contrastive_legacy": ("ContrastiveLoss", {"legacy_version": True, "margin": 5.0},
+                           lambda rng: [rng.normal(size=(4, 3)), rng.normal(size=(4, 3)),
+                                        np.array([0, 1, 0, 0])], 1),
 }
 
 

@@ -94,6 +94,15 @@ CASES = {   # id: (type, params, inputs, number of tops)
     "contrastive_legacy": ("ContrastiveLoss", {"legacy_version": True, "margin": 5.0},
                            lambda rng: [rng.normal(size=(4, 3)), rng.normal(size=(4, 3)),
                                         np.array([0, 1, 0, 0])], 1),
+    "silence": ("Silence", {}, normal((2, 3), (3,)), 0),
+    "tile": ("Tile", {"axis": 1, "tiles": 3}, normal((2, 3, 2)), 1),
+    "permute": ("Permute", {"order": [0, 2, 3, 1]}, normal((2, 3, 2, 4)), 1),
+    "reduction_asum": ("Reduction", {"operation": "ASUM", "axis": 1}, normal((3, 4, 2)), 1),
+    "reduction_mean": ("Reduction", {"operation": "MEAN", "coeff": 2.0}, normal((3, 5)), 1),
+    "axpy": ("Axpy", {}, normal((2, 3), (2, 3, 2, 2), (2, 3, 2, 2)), 1),
+    "embed": ("Embed", {"num_output": 4, "input_dim": 5,
+                        "bias_filler": {"type": "gaussian"}},
+              lambda rng: [np.array([[3, 1, 3], [0, 4, 3]])], 1),
 }
 
 

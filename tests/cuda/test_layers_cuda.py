@@ -103,6 +103,22 @@ CASES = {   # id: (type, params, inputs, number of tops)
     "embed": ("Embed", {"num_output": 4, "input_dim": 5,
                         "bias_filler": {"type": "gaussian"}},
               lambda rng: [np.array([[3, 1, 3], [0, 4, 3]])], 1),
+    "interp": ("Interp", {"zoom_factor": 2}, normal((1, 2, 3, 4)), 1),
+    "interp_shrink": ("Interp", {"shrink_factor": 2, "pad_beg": -1, "pad_end": -1},
+                      normal((1, 2, 7, 6)), 1),
+    "upsample": ("Upsample", {"scale": 2}, normal((1, 2, 3, 2)), 1),
+    "upsample_bilinear": ("Upsample", {"mode": "BILINEAR", "upsample_h": 5, "upsample_w": 7},
+                          normal((1, 2, 3, 4)), 1),
+    "mvn": ("MVN", {}, normal((2, 3, 2, 3)), 1),
+    "mvn_across": ("MVN", {"across_channels": True, "normalize_variance": False},
+                   normal((2, 3, 4)), 1),
+    "layer_norm": ("LayerNorm", {}, normal((3, 7)), 1),
+    "layer_norm_plain": ("LayerNorm", {"axis": 1, "elementwise_affine": False},
+                         normal((2, 3, 4)), 1),
+    "normalize": ("Normalize", {}, normal((2, 3, 2, 2)), 1),
+    "normalize_positions": ("Normalize", {"across_spatial": False, "channel_shared": False,
+                                          "scale_filler": {"type": "gaussian"}},
+                            normal((2, 3, 2, 3)), 1),
 }
 
 

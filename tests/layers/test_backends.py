@@ -112,6 +112,7 @@ CATALOGUE = [
     LayerCase("normalize", "Normalize", {}, normal(2, 3, 4, 4)),
     LayerCase("layer_norm", "LayerNorm", {}, normal(2, 3, 4)),
     LayerCase("interp", "Interp", {"zoom_factor": 2}, normal(1, 2, 3, 3)),
+    LayerCase("upsample", "Upsample", {"mode": "BILINEAR"}, normal(1, 2, 3, 3)),
     LayerCase("sigmoid_xent", "SigmoidCrossEntropyLoss", {},
               lambda rng, dtype: [rng.normal(size=(3, 4)), rng.uniform(size=(3, 4))]),
     LayerCase("smooth_l1", "SmoothL1Loss", {}, normal(3, 4, count=2)),

@@ -119,6 +119,18 @@ CASES = {   # id: (type, params, inputs, number of tops)
     "normalize_positions": ("Normalize", {"across_spatial": False, "channel_shared": False,
                                           "scale_filler": {"type": "gaussian"}},
                             normal((2, 3, 2, 3)), 1),
+    "parameter": ("Parameter", {"shape": [2, 3], "filler": {"type": "gaussian"}},
+                  lambda rng: [], 1),
+    "arg_max": ("ArgMax", {"top_k": 2, "out_max_val": True}, normal((3, 5)), 1),
+    "arg_max_axis": ("ArgMax", {"top_k": 2, "axis": 1}, normal((2, 4, 3)), 1),
+    "batch_reindex": ("BatchReindex", {}, lambda rng: [rng.normal(size=(3, 2, 2)),
+                                                       np.array([2, 0, 2, 2])], 1),
+    "filter": ("Filter", {}, lambda rng: [rng.normal(size=(4, 3)), rng.normal(size=(4, 2)),
+                                          np.array([1, 0, 1, 1])], 2),
+    "roi_pooling": ("ROIPooling", {"pooled_h": 2, "pooled_w": 2, "spatial_scale": 0.5},
+                    lambda rng: [rng.normal(size=(2, 2, 4, 5)),
+                                 np.array([[0, 0, 0, 7, 5], [1, 2, 1, 9, 7], [0, 1, 1, 4, 4]])],
+                    1),
 }
 
 

@@ -119,6 +119,8 @@ CASES = {   # id: (type, params, inputs, number of tops)
     "normalize_positions": ("Normalize", {"across_spatial": False, "channel_shared": False,
                                           "scale_filler": {"type": "gaussian"}},
                             normal((2, 3, 2, 3)), 1),
+    "prior_box": ("PriorBox", {"min_size": [4.0], "max_size": [9.0], "aspect_ratio": [2.0],
+                               "clip": True}, normal((1, 2, 3, 4), (1, 3, 12, 16)), 1),
     "parameter": ("Parameter", {"shape": [2, 3], "filler": {"type": "gaussian"}},
                   lambda rng: [], 1),
     "arg_max": ("ArgMax", {"top_k": 2, "out_max_val": True}, normal((3, 5)), 1),

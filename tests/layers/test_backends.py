@@ -139,6 +139,13 @@ CATALOGUE = [
                                "weight_filler": {"type": "uniform", "min": -0.3, "max": 0.3}},
               lambda rng, dtype: [rng.normal(size=(4, 2, 3)),
                                   np.array([[0, 0], [1, 1], [1, 0], [1, 1]], float)]),
+    LayerCase("rnn", "RNN", {"num_output": 3, "expose_hidden": True,
+                             "weight_filler": {"type": "uniform", "min": -0.3, "max": 0.3}},
+              lambda rng, dtype: [rng.normal(size=(3, 2, 3)), np.array([[0, 0], [1, 1], [1, 0]],
+                                                                        float),
+                                  rng.normal(size=(1, 2, 3))], num_top=2),
+    LayerCase("prior_box", "PriorBox", {"min_size": [4.0], "aspect_ratio": [2.0]},
+              lambda rng, dtype: [np.zeros((1, 2, 3, 4)), np.zeros((1, 3, 12, 16))]),
     LayerCase("depthwise", "ConvolutionDepthwise", {"num_output": 3, "kernel_size": 3, "pad": 1},
               normal(2, 3, 5, 5)),
 ]

@@ -63,7 +63,7 @@ def _backward(margins, labels, scale, squared, dx):
         i = e // d
         j = e % d
         m = margins[i, j]
-        g = 2 * m * scale if squared else (scale if m > 0 else zero)
+        g = (m + m) * scale if squared else (scale if m > 0 else zero)   # 2m exact: float32
         dx[i, j] = -g if j == int(labels[i]) else g
         e += cuda.gridsize(1)
 

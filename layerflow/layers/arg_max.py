@@ -67,3 +67,11 @@ class ArgMax(Layer):
     def backward_cpu(self, top, propagate_down, bottom):
         if propagate_down[0]:
             raise NotImplementedError(f"layer '{self.name}' (ArgMax) has no gradient")
+
+    def forward_gpu(self, bottom, top):
+        self.device.kernels("arg_max").arg_max(
+            bottom[0].gpu_data.reshape(self._view), self.p.top_k, self.p.out_max_val,
+            self.p.axis is not None, top[0].mutable_gpu_data.reshape(self._out))
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        self.backward_cpu(top, propagate_down, bottom)      # no gradient: refuses or nothing

@@ -52,7 +52,27 @@ class Axpy(Layer):
         want_a, want_x, want_y = propagate_down
         axpy_backward(a.data.reshape(-1), x.data.reshape(self._rows),
                       top[0].diff.reshape(self._rows),
-                      a.diff.reshape(-1) if want_a else self._none[0],
+                      a.diff.reshape(-1) if want_a else self._none.reshape(0),
                       x.diff.reshape(self._rows) if want_x else self._none,
                       y.diff.reshape(self._rows) if want_y else self._none,
                       want_a, want_x, want_y)
+
+    def forward_gpu(self, bottom, top):
+        a, x, y = bottom
+        self.device.kernels("axpy").axpy_forward(
+            a.gpu_data.reshape(a.count), x.gpu_data.reshape(self._rows),
+            y.gpu_data.reshape(self._rows), top[0].mutable_gpu_data.reshape(self._rows))
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        a, x, y = bottom
+        if not any(propagate_down):
+            return
+        want_a, want_x, want_y = propagate_down
+        scale = a.gpu_data.reshape(a.count)
+        dtop = top[0].gpu_diff.reshape(self._rows)
+        self.device.kernels("axpy").axpy_backward(      # unwanted outputs: stand-ins, unwritten
+            scale, x.gpu_data.reshape(self._rows), dtop,
+            a.mutable_gpu_diff.reshape(a.count) if want_a else scale,
+            x.mutable_gpu_diff.reshape(self._rows) if want_x else dtop,
+            y.mutable_gpu_diff.reshape(self._rows) if want_y else dtop,
+            want_a, want_x, want_y)

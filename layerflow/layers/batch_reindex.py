@@ -48,3 +48,20 @@ class BatchReindex(Layer):
         if propagate_down[0]:
             reindex_backward(top[0].diff.reshape(self._y), bottom[1].data,
                              bottom[0].diff.reshape(self._x))
+
+    def forward_gpu(self, bottom, top):
+        x, index = bottom
+        k = self.device.kernels("batch_reindex")
+        idx = index.gpu_data.reshape(index.count)
+        bad = k.first_bad_index(idx, x.shape[0])            # one number comes back
+        if bad >= 0:
+            raise self.shape_error(f"index '{index.name}'[{bad}] = {index.cpu_data[bad]} is not "
+                                   f"a sample of '{x.name}' (N = {x.shape[0]})")
+        k.reindex_forward(x.gpu_data.reshape(self._x), idx,
+                          top[0].mutable_gpu_data.reshape(self._y))
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        if propagate_down[0]:
+            self.device.kernels("batch_reindex").reindex_backward(
+                top[0].gpu_diff.reshape(self._y), bottom[1].gpu_data.reshape(bottom[1].count),
+                bottom[0].mutable_gpu_diff.reshape(self._x))

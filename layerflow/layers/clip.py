@@ -37,6 +37,8 @@ class Clip(Layer):
         top[0].reshape(bottom[0].shape)
         if top[0] is bottom[0] and self.mask.size != bottom[0].count:
             self.mask = np.zeros(bottom[0].count, np.uint8)
+            if self.device is not None:               # the pass mask, kept on the device
+                self.mask_gpu = self.device.zeros(bottom[0].count, np.uint8)
 
     def forward_cpu(self, bottom, top):
         x = bottom[0].data.reshape(-1)
@@ -53,6 +55,27 @@ class Clip(Layer):
         else:
             clip_backward(bottom[0].data.reshape(-1), top[0].diff.reshape(-1), self.lo, self.hi,
                           bottom[0].diff.reshape(-1))
+
+    def forward_gpu(self, bottom, top):
+        k = self.device.kernels("clip")
+        n = bottom[0].count
+        if top[0] is bottom[0]:
+            k.clip_forward_inplace(top[0].mutable_gpu_data.reshape(n), self.lo, self.hi,
+                                   self.mask_gpu)
+        else:
+            k.clip_forward(bottom[0].gpu_data.reshape(n), self.lo, self.hi,
+                           top[0].mutable_gpu_data.reshape(n))
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        if not propagate_down[0]:
+            return
+        k = self.device.kernels("clip")
+        n = bottom[0].count
+        if top[0] is bottom[0]:
+            k.clip_backward_inplace(self.mask_gpu, bottom[0].mutable_gpu_diff.reshape(n))
+        else:
+            k.clip_backward(bottom[0].gpu_data.reshape(n), top[0].gpu_diff.reshape(n), self.lo,
+                            self.hi, bottom[0].mutable_gpu_diff.reshape(n))
 
     def to_onnx(self, g, x, y, bottom, top):
         g.node("Clip", [x[0], g.const(f"{self.name}_min", np.array(self.p.min)),

@@ -52,6 +52,9 @@ class ContrastiveLoss(Layer):
         if self.diff.shape != self.dims:
             self.diff = np.zeros(self.dims, self.dtype)
             self.dist_sq = np.zeros(n, self.dtype)
+            if self.device is not None:               # d and D^2, kept on the device
+                self.diff_gpu = self.device.zeros(a.count, self.dtype).reshape(self.dims)
+                self.dist_sq_gpu = self.device.zeros(n, self.dtype)
         top[0].reshape(())
 
     def forward_cpu(self, bottom, top):
@@ -67,3 +70,20 @@ class ContrastiveLoss(Layer):
                 contrastive_backward(self.diff, self.dist_sq, bottom[2].data.reshape(-1),
                                      self.margin, self.p.legacy_version, alpha,
                                      bottom[i].diff.reshape(self.dims))
+
+    def forward_gpu(self, bottom, top):
+        total = self.device.kernels("contrastive_loss").contrastive_forward(
+            bottom[0].gpu_data.reshape(self.dims), bottom[1].gpu_data.reshape(self.dims),
+            bottom[2].gpu_data.reshape(bottom[2].count), self.margin, self.p.legacy_version,
+            self.diff_gpu, self.dist_sq_gpu)
+        top[0].data[...] = total / (2.0 * self.dims[0])   # the loss comes down
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        k = self.device.kernels("contrastive_loss")
+        for i, sign in ((0, 1.0), (1, -1.0)):
+            if propagate_down[i]:
+                alpha = self.dtype.type(sign * float(top[0].cpu_diff) / self.dims[0])
+                k.contrastive_backward(self.diff_gpu, self.dist_sq_gpu,
+                                       bottom[2].gpu_data.reshape(bottom[2].count), self.margin,
+                                       self.p.legacy_version, alpha,
+                                       bottom[i].mutable_gpu_diff.reshape(self.dims))

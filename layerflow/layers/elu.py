@@ -44,5 +44,26 @@ class ELU(Layer):
             elu_backward(bottom[0].data.reshape(-1), y, top[0].diff.reshape(-1), self.alpha,
                          bottom[0].diff.reshape(-1))
 
+    def forward_gpu(self, bottom, top):
+        k = self.device.kernels("elu")
+        n = bottom[0].count
+        if top[0] is bottom[0]:
+            k.elu_forward_inplace(top[0].mutable_gpu_data.reshape(n), self.alpha)
+        else:
+            k.elu_forward(bottom[0].gpu_data.reshape(n), self.alpha,
+                          top[0].mutable_gpu_data.reshape(n))
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        if not propagate_down[0]:
+            return
+        k = self.device.kernels("elu")
+        n = top[0].count
+        y = top[0].gpu_data.reshape(n)
+        if top[0] is bottom[0]:
+            k.elu_backward_inplace(y, bottom[0].mutable_gpu_diff.reshape(n), self.alpha)
+        else:
+            k.elu_backward(bottom[0].gpu_data.reshape(n), y, top[0].gpu_diff.reshape(n),
+                           self.alpha, bottom[0].mutable_gpu_diff.reshape(n))
+
     def to_onnx(self, g, x, y, bottom, top):
         g.node("Elu", x, y, self.name, alpha=float(self.p.alpha))

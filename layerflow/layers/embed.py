@@ -57,3 +57,23 @@ class Embed(Layer):
         dbias = self.blobs[1].diff if self.p.bias_term else self._no_bias
         embed_backward(x, top[0].diff.reshape(x.size, self.p.num_output), self.blobs[0].diff,
                        dbias, self.p.bias_term)
+
+    def forward_gpu(self, bottom, top):
+        k = self.device.kernels("embed")
+        x = bottom[0].gpu_data.reshape(bottom[0].count)
+        bad = k.first_bad_index(x, self.p.input_dim)        # one number comes back
+        if bad >= 0:
+            raise self.shape_error(f"bottom '{bottom[0].name}' holds "
+                                   f"{bottom[0].cpu_data.reshape(-1)[bad]} at flat position "
+                                   f"{bad}, not an index in [0, input_dim = {self.p.input_dim})")
+        bias = self.blobs[1].gpu_data if self.p.bias_term else self.blobs[0].gpu_data[0]  # unread
+        k.embed_forward(x, self.blobs[0].gpu_data, bias, self.p.bias_term,
+                        top[0].mutable_gpu_data.reshape(x.size, self.p.num_output))
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        x = bottom[0].gpu_data.reshape(bottom[0].count)
+        w = self.blobs[0]
+        dbias = self.blobs[1].mutable_gpu_diff if self.p.bias_term else w.gpu_diff[0]  # unwritten
+        self.device.kernels("embed").embed_backward(
+            x, top[0].gpu_diff.reshape(x.size, self.p.num_output), w.mutable_gpu_diff, dbias,
+            self.p.bias_term)

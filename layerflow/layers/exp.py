@@ -56,3 +56,24 @@ class Exp(Layer):
             exp_backward_inplace(y, bottom[0].diff.reshape(-1), self.inner)
         else:
             exp_backward(y, top[0].diff.reshape(-1), self.inner, bottom[0].diff.reshape(-1))
+
+    def forward_gpu(self, bottom, top):
+        k = self.device.kernels("exp")
+        n = bottom[0].count
+        if top[0] is bottom[0]:
+            k.exp_forward_inplace(top[0].mutable_gpu_data.reshape(n), self.inner, self.outer)
+        else:
+            k.exp_forward(bottom[0].gpu_data.reshape(n), self.inner, self.outer,
+                          top[0].mutable_gpu_data.reshape(n))
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        if not propagate_down[0]:
+            return
+        k = self.device.kernels("exp")
+        n = top[0].count
+        y = top[0].gpu_data.reshape(n)
+        if top[0] is bottom[0]:
+            k.exp_backward_inplace(y, bottom[0].mutable_gpu_diff.reshape(n), self.inner)
+        else:
+            k.exp_backward(y, top[0].gpu_diff.reshape(n), self.inner,
+                           bottom[0].mutable_gpu_diff.reshape(n))

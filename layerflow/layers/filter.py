@@ -67,3 +67,28 @@ class Filter(Layer):
             if propagate_down[k]:
                 filter_backward(t.diff.reshape(self._kept, inner), self._rows,
                                 b.diff.reshape(b.shape[0], inner))
+
+    def _rows_gpu(self):
+        """The kept rows' indices on the device (chosen on the host in reshape: they size
+        the tops), uploaded once per forward into a buffer kept between iterations."""
+        if getattr(self, "_rows_dev", None) is None or self._rows_dev.size != self._rows.size:
+            self._rows_dev = self.device.zeros(self._rows.size, np.int64)
+        if self._rows.size:
+            self.device.upload(self._rows, self._rows_dev)
+        return self._rows_dev
+
+    def forward_gpu(self, bottom, top):
+        k = self.device.kernels("filter")
+        rows = self._rows_gpu()
+        for b, t, inner in zip(bottom[:-1], top, self._inner):
+            k.filter_forward(b.gpu_data.reshape(b.shape[0], inner), rows,
+                             t.mutable_gpu_data.reshape(self._kept, inner))
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        if propagate_down[-1]:
+            raise self.shape_error(f"cannot propagate to the selector '{bottom[-1].name}'")
+        k = self.device.kernels("filter")
+        for i, (b, t, inner) in enumerate(zip(bottom[:-1], top, self._inner)):
+            if propagate_down[i]:
+                k.filter_backward(t.gpu_diff.reshape(self._kept, inner), self._rows_dev,
+                                  b.mutable_gpu_diff.reshape(b.shape[0], inner))

@@ -33,3 +33,15 @@ class GELU(Layer):
         if propagate_down[0]:
             self.bwd(bottom[0].data.reshape(-1), top[0].diff.reshape(-1),
                      bottom[0].diff.reshape(-1))
+
+    def forward_gpu(self, bottom, top):
+        n = bottom[0].count
+        getattr(self.device.kernels("gelu"), self.fwd.__name__)(
+            bottom[0].gpu_data.reshape(n), top[0].mutable_gpu_data.reshape(n))
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        if propagate_down[0]:
+            n = bottom[0].count
+            getattr(self.device.kernels("gelu"), self.bwd.__name__)(
+                bottom[0].gpu_data.reshape(n), top[0].gpu_diff.reshape(n),
+                bottom[0].mutable_gpu_diff.reshape(n))

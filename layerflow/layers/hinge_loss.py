@@ -44,6 +44,8 @@ class HingeLoss(Layer):
         self.dims = (x.shape[0], x.count // max(x.shape[0], 1))
         if self.margins.shape != self.dims:
             self.margins = np.zeros(self.dims, self.dtype)
+            if self.device is not None:               # the margins, kept on the device
+                self.margins_gpu = self.device.zeros(x.count, self.dtype).reshape(self.dims)
         top[0].reshape(())
 
     def forward_cpu(self, bottom, top):
@@ -58,3 +60,18 @@ class HingeLoss(Layer):
             hinge_backward(self.margins, bottom[1].data.reshape(-1),
                            self.dtype.type(float(top[0].diff) / self.dims[0]),
                            self.p.norm == "L2", bottom[0].diff.reshape(self.dims))
+
+    def forward_gpu(self, bottom, top):
+        l1, l2, bad = self.device.kernels("hinge_loss").hinge_forward(
+            bottom[0].gpu_data.reshape(self.dims), bottom[1].gpu_data.reshape(bottom[1].count),
+            self.margins_gpu)
+        if bad >= 0:
+            raise label_error(self, bottom[1].cpu_data, bad, self.dims[1], ignorable=False)
+        top[0].data[...] = (l2 if self.p.norm == "L2" else l1) / self.dims[0]
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        if propagate_down[0]:
+            self.device.kernels("hinge_loss").hinge_backward(
+                self.margins_gpu, bottom[1].gpu_data.reshape(bottom[1].count),
+                self.dtype.type(float(top[0].cpu_diff) / self.dims[0]), self.p.norm == "L2",
+                bottom[0].mutable_gpu_diff.reshape(self.dims))

@@ -72,7 +72,8 @@ class InfogainLoss(Layer):
 
     def setup(self, bottom, top):
         self.label_name = bottom[1].name
-        self.prob = top[1] if len(top) > 1 else Blob((), self.dtype, name=f"{self.name}/prob")
+        self.prob = top[1] if len(top) > 1 else Blob((), self.dtype, name=f"{self.name}/prob",
+                                                     device=self.device)
         self.h_file = None
         if len(bottom) < 3:
             if not self.p.source:
@@ -84,6 +85,7 @@ class InfogainLoss(Layer):
             except ValueError as exc:
                 raise self.shape_error(str(exc)) from None
         self.row_sums = np.zeros(0, self.dtype)
+        self.h_gpu = None
 
     def reshape(self, bottom, top):
         try:
@@ -107,6 +109,12 @@ class InfogainLoss(Layer):
         if self.h_file is not None:
             self.h_file = self.h_file.reshape(channels, channels)
             np.sum(self.h_file, axis=1, out=self.row_sums)
+        if self.device is not None and (self.h_gpu is None or self.h_gpu.size != channels ** 2):
+            self.h_gpu = self.device.zeros(channels * channels, self.dtype)
+            self.row_sums_gpu = self.device.zeros(channels, self.dtype)
+            if self.h_file is not None:         # a matrix from a file goes up once
+                self.device.upload(self.h_file.reshape(-1), self.h_gpu)
+                self.device.upload(self.row_sums, self.row_sums_gpu)
         self.prob.reshape(bottom[0].shape)
         top[0].reshape(())
 
@@ -136,3 +144,33 @@ class InfogainLoss(Layer):
                           self.row_sums, ignore if ignore is not None else 0,
                           ignore is not None, self.dtype.type(float(top[0].diff) / self.z),
                           bottom[0].diff.reshape(self.dims))
+
+    def gpu_matrix(self, bottom):
+        c = self.dims[1]
+        return (self.h_gpu if len(bottom) < 3 else bottom[2].gpu_data).reshape(c, c)
+
+    def forward_gpu(self, bottom, top):
+        prob = self.prob.mutable_gpu_data.reshape(self.dims)
+        self.device.kernels("softmax").softmax_forward(bottom[0].gpu_data.reshape(self.dims), prob)
+        ignore = self.p.ignore_label
+        total, count = self.device.kernels("infogain_loss").infogain_forward(
+            prob, bottom[1].gpu_data.reshape(bottom[1].count), self.gpu_matrix(bottom),
+            ignore if ignore is not None else 0, ignore is not None)
+        if count < 0:
+            raise label_error(self, bottom[1].cpu_data, -1 - count, self.dims[1])
+        self.z = loss_normalizer(self.p.normalization, self.dims[0], self.dims[2], count)
+        top[0].data[...] = total / self.z               # the loss comes down
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        if not propagate_down[0]:
+            return
+        if len(bottom) > 2:     # H as a bottom: its row sums on the host (C values go up)
+            c = self.dims[1]
+            np.sum(bottom[2].cpu_data.reshape(c, c), axis=1, out=self.row_sums)
+            self.device.upload(self.row_sums, self.row_sums_gpu)
+        ignore = self.p.ignore_label
+        self.device.kernels("infogain_loss").infogain_backward(
+            self.prob.gpu_data.reshape(self.dims), bottom[1].gpu_data.reshape(bottom[1].count),
+            self.gpu_matrix(bottom), self.row_sums_gpu, ignore if ignore is not None else 0,
+            ignore is not None, self.dtype.type(float(top[0].cpu_diff) / self.z),
+            bottom[0].mutable_gpu_diff.reshape(self.dims))

@@ -27,6 +27,16 @@ def axis_tables(n, dtype):
     return np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, dtype), np.zeros(n, dtype)
 
 
+def device_tables(device, tables):
+    """Device copies of axis tables (made once per shape, so they go up once)."""
+    out = []
+    for t in tables:
+        d = device.zeros(t.size, t.dtype)
+        device.upload(t, d)
+        out.append(d)
+    return tuple(out)
+
+
 @register_layer("Interp")
 class Interp(Layer):
     @dataclass
@@ -91,6 +101,8 @@ class Interp(Layer):
             self._rows, self._cols = axis_tables(ho, self.dtype), axis_tables(wo, self.dtype)
             align_corners_table(h_eff, ho, -self.p.pad_beg, *self._rows)
             align_corners_table(w_eff, wo, -self.p.pad_beg, *self._cols)
+            if self.device is not None:
+                self._tables_gpu = device_tables(self.device, self._rows + self._cols)
         self._x, self._y = (n * c, h, w), (n * c, ho, wo)
 
     def forward_cpu(self, bottom, top):
@@ -101,6 +113,17 @@ class Interp(Layer):
         if propagate_down[0]:
             resize_backward(top[0].diff.reshape(self._y), *self._rows, *self._cols,
                             bottom[0].diff.reshape(self._x))
+
+    def forward_gpu(self, bottom, top):
+        self.device.kernels("interp").resize_forward(
+            bottom[0].gpu_data.reshape(self._x), *self._tables_gpu,
+            top[0].mutable_gpu_data.reshape(self._y))
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        if propagate_down[0]:
+            self.device.kernels("interp").resize_backward(
+                top[0].gpu_diff.reshape(self._y), *self._tables_gpu,
+                bottom[0].mutable_gpu_diff.reshape(self._x))
 
     def can_backprop(self, bottom_index):
         return bottom_index == 0

@@ -57,6 +57,10 @@ class LayerNorm(Layer):
         if self._mean.size != rows:
             self._mean = np.zeros(rows, self.dtype)
             self._rstd = np.zeros(rows, self.dtype)
+            if self.device is not None:               # the row statistics, on the device
+                self._mean_gpu = self.device.zeros(rows, self.dtype)
+                self._rstd_gpu = self.device.zeros(rows, self.dtype)
+                self._unit_gpu = self.device.zeros(dim, self.dtype)   # w, b stand-ins, unread
 
     def _wb(self, diff=False):
         if not self.p.elementwise_affine:
@@ -80,3 +84,29 @@ class LayerNorm(Layer):
                             w.reshape(-1), self.p.elementwise_affine, self._mean, self._rstd,
                             want_x, bottom[0].diff.reshape(self._view) if want_x else self._none,
                             dw.reshape(-1), db.reshape(-1))
+
+    def _wb_gpu(self, diff=False):
+        if not self.p.elementwise_affine:
+            return self._unit_gpu, self._unit_gpu
+        w, b = self.blobs
+        if diff:
+            return w.mutable_gpu_diff.reshape(w.count), b.mutable_gpu_diff.reshape(b.count)
+        return w.gpu_data.reshape(w.count), b.gpu_data.reshape(b.count)
+
+    def forward_gpu(self, bottom, top):
+        w, b = self._wb_gpu()
+        self.device.kernels("layer_norm").layer_norm_forward(
+            bottom[0].gpu_data.reshape(self._view), w, b, self.p.elementwise_affine, self._eps,
+            top[0].mutable_gpu_data.reshape(self._view), self._mean_gpu, self._rstd_gpu)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        want_x = bool(propagate_down[0])
+        if not want_x and not self.p.elementwise_affine:
+            return
+        w, _ = self._wb_gpu()
+        dw, db = self._wb_gpu(diff=True)
+        dy = top[0].gpu_diff.reshape(self._view)
+        self.device.kernels("layer_norm").layer_norm_backward(
+            bottom[0].gpu_data.reshape(self._view), dy, w, self.p.elementwise_affine,
+            self._mean_gpu, self._rstd_gpu, want_x,
+            bottom[0].mutable_gpu_diff.reshape(self._view) if want_x else dy, dw, db)

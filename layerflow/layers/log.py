@@ -37,3 +37,16 @@ class Log(Layer):
         if propagate_down[0]:
             log_backward(bottom[0].data.reshape(-1), top[0].diff.reshape(-1), self.scale,
                          self.shift, self.inv_log_base, bottom[0].diff.reshape(-1))
+
+    def forward_gpu(self, bottom, top):
+        n = bottom[0].count
+        self.device.kernels("log").log_forward(bottom[0].gpu_data.reshape(n), self.scale,
+                                               self.shift, self.inv_log_base,
+                                               top[0].mutable_gpu_data.reshape(n))
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        if propagate_down[0]:
+            n = bottom[0].count
+            self.device.kernels("log").log_backward(
+                bottom[0].gpu_data.reshape(n), top[0].gpu_diff.reshape(n), self.scale,
+                self.shift, self.inv_log_base, bottom[0].mutable_gpu_diff.reshape(n))

@@ -21,12 +21,13 @@ from ..kernels.cpu.lstm import lstm_unit_backward, lstm_unit_forward
 from ..kernels.cpu.rnn import mask_rows
 from ..kernels.cpu.threads import matmul
 from ..registry import register_layer
-from .recurrent import Recurrent
+from .recurrent import Recurrent, _flat
 
 
 @register_layer("LSTM")
 class LSTM(Recurrent):
     state_names = ("h", "c")
+    device_buffers = ("pre", "gates", "c", "tanh_c", "hc", "_dh", "_dh_next", "_dc", "_dc_prev")
 
     def param_shapes(self, d, h):
         p = self.p
@@ -92,3 +93,60 @@ class LSTM(Recurrent):
         self.blobs[self.k_rec].diff[...] += self._dwh
         if propagate_down[0]:
             matmul(dg, w_xc, bottom[0].diff.reshape(t_steps * n, -1))
+
+    def forward_gpu(self, bottom, top):
+        gemm, unit = self.device.kernels("gemm"), self.device.kernels("lstm")
+        mask_rows_gpu = self.device.kernels("rnn").mask_rows
+        g = self.gpu_buf
+        t_steps, n = self._dims
+        w_xc, w_hc = self.blobs[0].gpu_data, self.blobs[self.k_rec].gpu_data
+        cont = bottom[1].gpu_data
+        h = top[0].mutable_gpu_data
+        pre = g["pre"].reshape(t_steps * n, -1)
+        gemm.gemm(bottom[0].gpu_data.reshape(t_steps * n, -1), w_xc, pre, trans_b=True)
+        self.device.kernels("scale").bias_forward_inplace(pre.reshape(t_steps * n, -1, 1),
+                                                          self.blobs[1].gpu_data)
+        self.add_static_gpu(bottom, g["pre"])
+        self.begin_state_gpu(bottom)
+        for t in range(t_steps):
+            h_prev = h[t - 1] if t else self.init_gpu["h"]
+            c_prev = g["c"][t - 1] if t else self.init_gpu["c"]
+            mask_rows_gpu(cont[t], h_prev, g["hc"][t])
+            gemm.gemm(g["hc"][t], w_hc, g["pre"][t], trans_b=True, beta=1.0)
+            unit.lstm_unit_forward(g["pre"][t], c_prev, cont[t], g["gates"][t], g["c"][t],
+                                   g["tanh_c"][t], h[t])
+        self.end_state_gpu(top, {"h": h[t_steps - 1], "c": g["c"][t_steps - 1]})
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        gemm, unit = self.device.kernels("gemm"), self.device.kernels("lstm")
+        mask_rows_gpu = self.device.kernels("rnn").mask_rows
+        sum_into = self.device.kernels("split").sum_into
+        g = self.gpu_buf
+        t_steps, n = self._dims
+        w_xc, w_hc = self.blobs[0].gpu_data, self.blobs[self.k_rec].gpu_data
+        cont = bottom[1].gpu_data
+        dtop = top[0].gpu_diff
+        dpre = g["pre"]                   # the gate inputs are not needed any more
+        dh, dh_next, dc, dc_prev = g["_dh"], g["_dh_next"], g["_dc"], g["_dc_prev"]
+        self.final_state_diff_gpu(top, "h", dh_next)
+        self.final_state_diff_gpu(top, "c", dc)
+        for t in range(t_steps - 1, -1, -1):
+            c_prev = g["c"][t - 1] if t else self.init_gpu["c"]
+            sum_into(_flat(dtop[t]), _flat(dh_next), _flat(dh))
+            unit.lstm_unit_backward(dh, dc, g["gates"][t], c_prev, g["tanh_c"][t], cont[t],
+                                    dpre[t], dc_prev)
+            gemm.gemm(dpre[t], w_hc, dh_next)
+            mask_rows_gpu(cont[t], dh_next, dh_next)
+            dc, dc_prev = dc_prev, dc
+        self.initial_state_diff_gpu(bottom, propagate_down, "h", dh_next)
+        self.initial_state_diff_gpu(bottom, propagate_down, "c", dc)
+        self.static_backward_gpu(bottom, dpre, propagate_down)
+        dg = dpre.reshape(t_steps * n, -1)
+        x = bottom[0].gpu_data.reshape(t_steps * n, -1)
+        gemm.gemm(dg, x, self.blobs[0].mutable_gpu_diff, trans_a=True, beta=1.0)
+        self.device.kernels("scale").bias_backward(dg.reshape(t_steps * n, -1, 1),
+                                                   self.blobs[1].mutable_gpu_diff)
+        gemm.gemm(dg, g["hc"].reshape(t_steps * n, -1), self.blobs[self.k_rec].mutable_gpu_diff,
+                  trans_a=True, beta=1.0)
+        if propagate_down[0]:
+            gemm.gemm(dg, w_xc, bottom[0].mutable_gpu_diff.reshape(t_steps * n, -1))

@@ -45,3 +45,17 @@ class MultinomialLogisticLoss(Layer):
             mlogistic_backward(bottom[0].data.reshape(self.dims), bottom[1].data.reshape(-1),
                                self.dtype.type(float(top[0].diff) / self.dims[0]),
                                bottom[0].diff.reshape(self.dims))
+
+    def forward_gpu(self, bottom, top):
+        total, bad = self.device.kernels("multinomial_logistic_loss").mlogistic_forward(
+            bottom[0].gpu_data.reshape(self.dims), bottom[1].gpu_data.reshape(bottom[1].count))
+        if bad >= 0:
+            raise label_error(self, bottom[1].cpu_data, bad, self.dims[1], ignorable=False)
+        top[0].data[...] = total / self.dims[0]
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        if propagate_down[0]:
+            self.device.kernels("multinomial_logistic_loss").mlogistic_backward(
+                bottom[0].gpu_data.reshape(self.dims), bottom[1].gpu_data.reshape(bottom[1].count),
+                self.dtype.type(float(top[0].cpu_diff) / self.dims[0]),
+                bottom[0].mutable_gpu_diff.reshape(self.dims))

@@ -43,6 +43,9 @@ class MVN(Layer):
         if self._std.size != rows:
             self._std = np.zeros(rows, self.dtype)
             self._inv = np.zeros(rows, self.dtype)
+            if self.device is not None:               # the row statistics, on the device
+                self._std_gpu = self.device.zeros(rows, self.dtype)
+                self._inv_gpu = self.device.zeros(rows, self.dtype)
 
     def forward_cpu(self, bottom, top):
         mvn_forward(bottom[0].data.reshape(self._view), self.p.normalize_variance, self.p.eps,
@@ -53,3 +56,15 @@ class MVN(Layer):
             mvn_backward(top[0].data.reshape(self._view), top[0].diff.reshape(self._view),
                          self.p.normalize_variance, self._std, self._inv,
                          bottom[0].diff.reshape(self._view))
+
+    def forward_gpu(self, bottom, top):
+        self.device.kernels("mvn").mvn_forward(
+            bottom[0].gpu_data.reshape(self._view), self.p.normalize_variance, self.p.eps,
+            top[0].mutable_gpu_data.reshape(self._view), self._std_gpu, self._inv_gpu)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        if propagate_down[0]:
+            self.device.kernels("mvn").mvn_backward(
+                top[0].gpu_data.reshape(self._view), top[0].gpu_diff.reshape(self._view),
+                self.p.normalize_variance, self._std_gpu, self._inv_gpu,
+                bottom[0].mutable_gpu_diff.reshape(self._view))

@@ -52,6 +52,8 @@ class Normalize(Layer):
         size = n if self.p.across_spatial else n * s
         if self._norm.size != size:
             self._norm = np.zeros(size, self.dtype)
+            if self.device is not None:               # the norms, on the device
+                self._norm_gpu = self.device.zeros(size, self.dtype)
         if self._dot.size != s:
             self._dot = np.zeros(s, self.dtype)
 
@@ -66,3 +68,20 @@ class Normalize(Layer):
                            self.blobs[0].data, self.p.across_spatial, self._norm, want_x,
                            bottom[0].diff.reshape(self._view) if want_x else self._none,
                            self.blobs[0].diff, self._dot)
+
+    def forward_gpu(self, bottom, top):
+        c = self.blobs[0].count
+        self.device.kernels("normalize").normalize_forward(
+            bottom[0].gpu_data.reshape(self._view), self.blobs[0].gpu_data.reshape(c),
+            self.p.across_spatial, self.p.eps, top[0].mutable_gpu_data.reshape(self._view),
+            self._norm_gpu)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        want_x = bool(propagate_down[0])
+        c = self.blobs[0].count
+        dy = top[0].gpu_diff.reshape(self._view)
+        self.device.kernels("normalize").normalize_backward(
+            bottom[0].gpu_data.reshape(self._view), dy, self.blobs[0].gpu_data.reshape(c),
+            self.p.across_spatial, self._norm_gpu, want_x,
+            bottom[0].mutable_gpu_diff.reshape(self._view) if want_x else dy,   # dy: unwritten
+            self.blobs[0].mutable_gpu_diff.reshape(c), self._dot)

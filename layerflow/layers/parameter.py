@@ -43,3 +43,11 @@ class Parameter(Layer):
     def backward_cpu(self, top, propagate_down, bottom):
         w = self.blobs[0].diff
         np.add(w, top[0].diff, out=w)
+
+    def forward_gpu(self, bottom, top):
+        self.device.copy(self.blobs[0].gpu_data, top[0].mutable_gpu_data)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        w = self.blobs[0]
+        dw = w.mutable_gpu_diff.reshape(w.count)
+        self.device.kernels("split").sum_into(dw, top[0].gpu_diff.reshape(w.count), dw)

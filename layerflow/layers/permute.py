@@ -51,5 +51,14 @@ class Permute(Layer):
         if propagate_down[0]:
             np.copyto(bottom[0].diff, top[0].diff.transpose(self.inverse))
 
+    def forward_gpu(self, bottom, top):
+        self.device.kernels("permute").permute(bottom[0].gpu_data, self.order,
+                                               top[0].mutable_gpu_data)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        if propagate_down[0]:
+            self.device.kernels("permute").permute(top[0].gpu_diff, self.inverse,
+                                                   bottom[0].mutable_gpu_diff)
+
     def to_onnx(self, g, x, y, bottom, top):
         g.node("Transpose", x, y, self.name, perm=list(self.order))

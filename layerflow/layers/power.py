@@ -41,3 +41,23 @@ class Power(Layer):
         else:
             power_backward(bottom[0].data.reshape(-1), top[0].diff.reshape(-1), self.power,
                            self.scale, self.shift, bottom[0].diff.reshape(-1))
+
+    def forward_gpu(self, bottom, top):
+        if self.constant:               # a constant output: written on the host, goes up
+            top[0].data[...] = 1.0 if self.p.power == 0 else self.p.shift ** self.p.power
+            return
+        n = bottom[0].count
+        self.device.kernels("power").power_forward(bottom[0].gpu_data.reshape(n), self.power,
+                                                   self.scale, self.shift,
+                                                   top[0].mutable_gpu_data.reshape(n))
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        if not propagate_down[0]:
+            return
+        dx = bottom[0].mutable_gpu_diff.reshape(bottom[0].count)
+        if self.constant:
+            self.device.fill_zero(dx)
+        else:
+            self.device.kernels("power").power_backward(
+                bottom[0].gpu_data.reshape(dx.size), top[0].gpu_diff.reshape(dx.size),
+                self.power, self.scale, self.shift, dx)

@@ -45,6 +45,8 @@ class PReLU(Layer):
         top[0].reshape(shape)
         if top[0] is bottom[0] and self.saved.size != bottom[0].count:
             self.saved = np.zeros(bottom[0].count, self.dtype)
+            if self.device is not None:               # the input, kept on the device
+                self.saved_gpu = self.device.zeros(bottom[0].count, self.dtype)
 
     def forward_cpu(self, bottom, top):
         slope = self.blobs[0].data.reshape(-1)
@@ -63,6 +65,30 @@ class PReLU(Layer):
             prelu_backward(bottom[0].data.reshape(self.view), top[0].diff.reshape(self.view),
                            slope, dslope, bottom[0].diff.reshape(self.view),
                            bool(propagate_down[0]))
+
+    def forward_gpu(self, bottom, top):
+        k = self.device.kernels("prelu")
+        slope = self.blobs[0].gpu_data.reshape(self.blobs[0].count)
+        if top[0] is bottom[0]:
+            k.prelu_forward_inplace(top[0].mutable_gpu_data.reshape(self.view), slope,
+                                    self.saved_gpu.reshape(self.view))
+        else:
+            k.prelu_forward(bottom[0].gpu_data.reshape(self.view), slope,
+                            top[0].mutable_gpu_data.reshape(self.view))
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        k = self.device.kernels("prelu")
+        c = self.blobs[0].count
+        slope, dslope = self.blobs[0].gpu_data.reshape(c), self.blobs[0].mutable_gpu_diff.reshape(c)
+        if top[0] is bottom[0]:
+            k.prelu_backward_inplace(self.saved_gpu.reshape(self.view),
+                                     bottom[0].mutable_gpu_diff.reshape(self.view), slope, dslope,
+                                     bool(propagate_down[0]))
+        else:
+            k.prelu_backward(bottom[0].gpu_data.reshape(self.view),
+                             top[0].gpu_diff.reshape(self.view), slope, dslope,
+                             bottom[0].mutable_gpu_diff.reshape(self.view),
+                             bool(propagate_down[0]))
 
     def to_onnx(self, g, x, y, bottom, top):
         slope = self.blobs[0].cpu_data.reshape(-1)     # broadcast over axis 1

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..blob import UNINIT
 from ..kernels.cpu.prior_box import prior_boxes
 from ..layer import Layer
 from ..registry import register_layer
@@ -110,3 +111,14 @@ class PriorBox(Layer):
 
     def backward_cpu(self, top, propagate_down, bottom):
         """No gradient: the boxes depend on shapes only."""
+
+    def forward_gpu(self, bottom, top):
+        """The boxes depend on shapes only: made on the host when the shapes change (they go
+        up once, when the next layer reads them), nothing done per iteration otherwise."""
+        key = (tuple(bottom[0].shape), tuple(bottom[1].shape))
+        if key != getattr(self, "_made_for", None) or top[0].heads()[0] == UNINIT:
+            self.forward_cpu(bottom, top)
+            self._made_for = key
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        """No gradient."""

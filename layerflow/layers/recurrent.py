@@ -44,12 +44,18 @@ class RecurrentParams:
             raise ValueError("'num_output' (the hidden size) must be >= 1")
 
 
+def _flat(a):
+    """The flat view (the split kernels index flat, on the host and the device alike)."""
+    return a.reshape(a.size)
+
+
 class Recurrent(Layer):
     """Base of LSTM and RNN: checks the bottoms, sizes the state, carries it over."""
     Params = RecurrentParams
     num_bottom = (2, 5)
     num_top = (1, 3)
     state_names = ("h",)
+    device_buffers = ()     # host buffers (from `buffers`) the GPU passes mirror on the device
 
     def can_backprop(self, bottom_index):
         return bottom_index != 1          # Caffe: no gradient to the sequence indicators
@@ -121,6 +127,9 @@ class Recurrent(Layer):
         if self._dims is None or self._dims[1] != n:
             self.last = {s: np.zeros((n, h), self.dtype) for s in self.state_names}
             self.init = {s: np.zeros((n, h), self.dtype) for s in self.state_names}
+            if self.device is not None:           # the state, on the device in CUDA mode
+                self.last_gpu = {s: self._device_like(a) for s, a in self.last.items()}
+                self.init_gpu = {s: self._device_like(a) for s, a in self.init.items()}
         self._dims = (t, n)
         self.buffers(t, n, d, h)
         if self.static:
@@ -128,10 +137,16 @@ class Recurrent(Layer):
             self._static_in = np.zeros((n, width), self.dtype)
             self._static_sum = np.zeros((n, width), self.dtype)
             self._dws = np.zeros(self.blobs[2].shape, self.dtype)
+        if self.device is not None:
+            names = self.device_buffers + (("_static_in", "_static_sum") if self.static else ())
+            self.gpu_buf = {name: self._device_like(getattr(self, name)) for name in names}
 
     def buffers(self, t, n, d, h):
         """Size the per-shape buffers (called from reshape when T or N changes)."""
         raise NotImplementedError
+
+    def _device_like(self, a):
+        return self.device.zeros(a.size, a.dtype).reshape(a.shape)
 
     # -- the state ---------------------------------------------------------------------------
     def begin_state(self, bottom):
@@ -169,6 +184,8 @@ class Recurrent(Layer):
         """Zero the state carried over to the next forward."""
         for s in getattr(self, "last", {}).values():
             s[...] = 0
+        for s in getattr(self, "last_gpu", {}).values():
+            self.device.fill_zero(s.reshape(s.size))
 
     # -- the static input --------------------------------------------------------------------
     def add_static(self, bottom, pre):
@@ -188,3 +205,55 @@ class Recurrent(Layer):
             self.blobs[2].diff[...] += self._dws
             if propagate_down[2]:
                 matmul(self._static_sum, self.blobs[2].data, bottom[2].diff.reshape(n, -1))
+
+    # -- the GPU twins of the state and static-input steps -------------------------------------
+    def begin_state_gpu(self, bottom):
+        n = self._dims[1]
+        for k, s in enumerate(self.state_names):
+            src = (bottom[self.state_bottoms[k]].gpu_data.reshape(n, -1) if self.state_bottoms
+                   else self.last_gpu[s])
+            self.device.copy(src, self.init_gpu[s])
+
+    def end_state_gpu(self, top, finals):
+        for k, s in enumerate(self.state_names):
+            dst = (top[1 + k].mutable_gpu_data.reshape(finals[s].shape) if self.state_bottoms
+                   else self.last_gpu[s])
+            self.device.copy(finals[s], dst)
+
+    def final_state_diff_gpu(self, top, name, out):
+        if self.state_bottoms:
+            self.device.copy(top[1 + self.state_names.index(name)].gpu_diff.reshape(out.shape),
+                             out)
+        else:
+            self.device.fill_zero(out.reshape(out.size))
+
+    def initial_state_diff_gpu(self, bottom, propagate_down, name, grad):
+        if self.state_bottoms:
+            i = self.state_bottoms[self.state_names.index(name)]
+            if propagate_down[i]:
+                self.device.copy(grad, bottom[i].mutable_gpu_diff.reshape(grad.shape))
+
+    def add_static_gpu(self, bottom, pre):
+        """pre (T, N, W) += W_static x_static on the device."""
+        if self.static:
+            n = self._dims[1]
+            k = self.device.kernels("split")
+            static_in = self.gpu_buf["_static_in"]
+            self.device.kernels("gemm").gemm(bottom[2].gpu_data.reshape(n, -1),
+                                             self.blobs[2].gpu_data, static_in, trans_b=True)
+            for t in range(pre.shape[0]):
+                k.sum_into(_flat(pre[t]), _flat(static_in), _flat(pre[t]))
+
+    def static_backward_gpu(self, bottom, dpre, propagate_down):
+        if self.static:
+            n = self._dims[1]
+            gemm, split = self.device.kernels("gemm"), self.device.kernels("split")
+            total = self.gpu_buf["_static_sum"]
+            self.device.copy(dpre[0], total)
+            for t in range(1, dpre.shape[0]):
+                split.sum_into(_flat(total), _flat(dpre[t]), _flat(total))
+            ws = self.blobs[2]
+            gemm.gemm(total, bottom[2].gpu_data.reshape(n, -1), ws.mutable_gpu_diff,
+                      trans_a=True, beta=1.0)
+            if propagate_down[2]:
+                gemm.gemm(total, ws.gpu_data, bottom[2].mutable_gpu_diff.reshape(n, -1))

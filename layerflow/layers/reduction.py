@@ -48,3 +48,14 @@ class Reduction(Layer):
             reduction_backward(bottom[0].data.reshape(self._view), top[0].diff.reshape(-1),
                                OPS[self.p.operation], self._coeff,
                                bottom[0].diff.reshape(self._view))
+
+    def forward_gpu(self, bottom, top):
+        self.device.kernels("reduction").reduction_forward(
+            bottom[0].gpu_data.reshape(self._view), OPS[self.p.operation], self._coeff,
+            top[0].mutable_gpu_data.reshape(self._view[0]))
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        if propagate_down[0]:
+            self.device.kernels("reduction").reduction_backward(
+                bottom[0].gpu_data.reshape(self._view), top[0].gpu_diff.reshape(self._view[0]),
+                OPS[self.p.operation], self._coeff, bottom[0].mutable_gpu_diff.reshape(self._view))

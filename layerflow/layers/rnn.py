@@ -19,11 +19,12 @@ import numpy as np
 from ..kernels.cpu.rnn import mask_rows, tanh_backward, tanh_forward
 from ..kernels.cpu.threads import matmul
 from ..registry import register_layer
-from .recurrent import Recurrent
+from .recurrent import Recurrent, _flat
 
 
 @register_layer("RNN")
 class RNN(Recurrent):
+    device_buffers = ("pre", "hs", "hc", "_dh", "_dh_next", "_dpo", "_dhs")
     def param_shapes(self, d, h):
         p = self.p
         return [((h, d), p.weight_filler), ((h,), p.bias_filler), ((h, h), p.weight_filler),
@@ -93,3 +94,63 @@ class RNN(Recurrent):
         self.blobs[k].diff[...] += self._dwh
         if propagate_down[0]:
             matmul(dp, w_xh, bottom[0].diff.reshape(t_steps * n, -1))
+
+    def forward_gpu(self, bottom, top):
+        gemm, rnn = self.device.kernels("gemm"), self.device.kernels("rnn")
+        bias = self.device.kernels("scale").bias_forward_inplace
+        g = self.gpu_buf
+        k = self.k_rec
+        w_xh, b_h = self.blobs[0].gpu_data, self.blobs[1].gpu_data
+        w_hh, w_ho, b_o = (b.gpu_data for b in self.blobs[k:k + 3])
+        t_steps, n = self._dims
+        cont = bottom[1].gpu_data
+        pre = g["pre"].reshape(t_steps * n, -1)
+        gemm.gemm(bottom[0].gpu_data.reshape(t_steps * n, -1), w_xh, pre, trans_b=True)
+        bias(pre.reshape(t_steps * n, -1, 1), b_h)
+        self.add_static_gpu(bottom, g["pre"])
+        self.begin_state_gpu(bottom)
+        for t in range(t_steps):
+            rnn.mask_rows(cont[t], g["hs"][t - 1] if t else self.init_gpu["h"], g["hc"][t])
+            gemm.gemm(g["hc"][t], w_hh, g["pre"][t], trans_b=True, beta=1.0)
+            rnn.tanh_forward(g["pre"][t], g["hs"][t])
+        self.end_state_gpu(top, {"h": g["hs"][t_steps - 1]})
+        o = top[0].mutable_gpu_data.reshape(t_steps * n, -1)
+        gemm.gemm(g["hs"].reshape(t_steps * n, -1), w_ho, o, trans_b=True)
+        bias(o.reshape(t_steps * n, -1, 1), b_o)
+        rnn.tanh_forward(o, o)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        gemm, rnn = self.device.kernels("gemm"), self.device.kernels("rnn")
+        bias_backward = self.device.kernels("scale").bias_backward
+        sum_into = self.device.kernels("split").sum_into
+        g = self.gpu_buf
+        k = self.k_rec
+        w_xh, w_hh, w_ho = (self.blobs[i].gpu_data for i in (0, k, k + 1))
+        t_steps, n = self._dims
+        cont = bottom[1].gpu_data
+        hs = g["hs"].reshape(t_steps * n, -1)
+        dpo = g["_dpo"]
+        rnn.tanh_backward(top[0].gpu_diff.reshape(t_steps * n, -1),
+                          top[0].gpu_data.reshape(t_steps * n, -1), dpo)
+        gemm.gemm(dpo, hs, self.blobs[k + 1].mutable_gpu_diff, trans_a=True, beta=1.0)
+        bias_backward(dpo.reshape(t_steps * n, -1, 1), self.blobs[k + 2].mutable_gpu_diff)
+        gemm.gemm(dpo, w_ho, g["_dhs"])
+        dhs = g["_dhs"].reshape(t_steps, n, -1)
+        dpre = g["pre"]
+        dh, dh_next = g["_dh"], g["_dh_next"]
+        self.final_state_diff_gpu(top, "h", dh_next)
+        for t in range(t_steps - 1, -1, -1):
+            sum_into(_flat(dhs[t]), _flat(dh_next), _flat(dh))
+            rnn.tanh_backward(dh, g["hs"][t], dpre[t])
+            gemm.gemm(dpre[t], w_hh, dh_next)
+            rnn.mask_rows(cont[t], dh_next, dh_next)
+        self.initial_state_diff_gpu(bottom, propagate_down, "h", dh_next)
+        self.static_backward_gpu(bottom, dpre, propagate_down)
+        dp = dpre.reshape(t_steps * n, -1)
+        x = bottom[0].gpu_data.reshape(t_steps * n, -1)
+        gemm.gemm(dp, x, self.blobs[0].mutable_gpu_diff, trans_a=True, beta=1.0)
+        bias_backward(dp.reshape(t_steps * n, -1, 1), self.blobs[1].mutable_gpu_diff)
+        gemm.gemm(dp, g["hc"].reshape(t_steps * n, -1), self.blobs[k].mutable_gpu_diff,
+                  trans_a=True, beta=1.0)
+        if propagate_down[0]:
+            gemm.gemm(dp, w_xh, bottom[0].mutable_gpu_diff.reshape(t_steps * n, -1))

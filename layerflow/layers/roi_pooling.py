@@ -53,6 +53,8 @@ class ROIPooling(Layer):
         top[0].reshape(shape)
         if self._argmax.shape != shape:
             self._argmax = np.zeros(shape, np.int64)
+            if self.device is not None:               # where the maxima were, on the device
+                self._argmax_gpu = self.device.zeros(self._argmax.size, np.int64).reshape(shape)
 
     def forward_cpu(self, bottom, top):
         x, rois = bottom
@@ -68,3 +70,20 @@ class ROIPooling(Layer):
             x, rois = bottom
             roi_pool_backward(top[0].diff, rois.data.reshape(-1, 5), self._argmax,
                               x.diff.reshape(x.shape[0], x.shape[1], -1))
+
+    def forward_gpu(self, bottom, top):
+        x, rois = bottom
+        bad = self.device.kernels("roi_pooling").roi_pool_forward(
+            x.gpu_data, rois.gpu_data.reshape(rois.shape[0], 5), self._scale,
+            top[0].mutable_gpu_data, self._argmax_gpu, self._scratch)   # one number back
+        if bad >= 0:
+            raise self.shape_error(f"rois '{rois.name}' row {bad} names batch index "
+                                   f"{rois.cpu_data.reshape(-1, 5)[bad, 0]}, not a sample of "
+                                   f"'{x.name}' (N = {x.shape[0]})")
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        if propagate_down[0]:
+            x, rois = bottom
+            self.device.kernels("roi_pooling").roi_pool_backward(
+                top[0].gpu_diff, rois.gpu_data.reshape(rois.shape[0], 5), self._argmax_gpu,
+                x.mutable_gpu_diff.reshape(x.shape[0], x.shape[1], x.shape[2] * x.shape[3]))

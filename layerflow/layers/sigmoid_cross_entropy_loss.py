@@ -48,6 +48,8 @@ class SigmoidCrossEntropyLoss(Layer):
         self.inner = x.count // max(self.outer, 1)
         if self.sig.size != x.count:
             self.sig = np.zeros(x.count, self.dtype)
+            if self.device is not None:               # the sigmoid, kept on the device
+                self.sig_gpu = self.device.zeros(x.count, self.dtype)
         top[0].reshape(())
 
     def forward_cpu(self, bottom, top):
@@ -66,3 +68,22 @@ class SigmoidCrossEntropyLoss(Layer):
                             ignore if ignore is not None else 0, ignore is not None,
                             self.dtype.type(float(top[0].diff) / self.z),
                             bottom[0].diff.reshape(-1))
+
+    def forward_gpu(self, bottom, top):
+        ignore = self.p.ignore_label
+        n = bottom[0].count
+        total, count = self.device.kernels("sigmoid_cross_entropy_loss").sigmoid_ce_forward(
+            bottom[0].gpu_data.reshape(n), bottom[1].gpu_data.reshape(n),
+            ignore if ignore is not None else 0, ignore is not None, self.sig_gpu)
+        self.z = loss_normalizer(self.norm, self.outer, self.inner, count)
+        top[0].data[...] = total / self.z               # the loss comes down
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        if not propagate_down[0]:
+            return
+        ignore = self.p.ignore_label
+        self.device.kernels("sigmoid_cross_entropy_loss").sigmoid_ce_backward(
+            self.sig_gpu, bottom[1].gpu_data.reshape(bottom[1].count),
+            ignore if ignore is not None else 0, ignore is not None,
+            self.dtype.type(float(top[0].cpu_diff) / self.z),
+            bottom[0].mutable_gpu_diff.reshape(bottom[0].count))

@@ -30,3 +30,11 @@ class Silence(Layer):
         for b, down in zip(bottom, propagate_down):
             if down:
                 b.diff[...] = 0
+
+    def forward_gpu(self, bottom, top):
+        """Nothing to compute."""
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        for b, down in zip(bottom, propagate_down):
+            if down:
+                self.device.fill_zero(b.mutable_gpu_diff.reshape(b.count))

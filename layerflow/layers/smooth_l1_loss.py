@@ -52,6 +52,8 @@ class SmoothL1Loss(Layer):
             raise self.shape_error(f"bottom '{a.name}' needs a batch axis")
         if self.grad.size != a.count:
             self.grad = np.zeros(a.count, self.dtype)
+            if self.device is not None:               # the gradient, kept on the device
+                self.grad_gpu = self.device.zeros(a.count, self.dtype)
         top[0].reshape(())
 
     def forward_cpu(self, bottom, top):
@@ -66,3 +68,20 @@ class SmoothL1Loss(Layer):
             if propagate_down[i]:
                 alpha = self.dtype.type(sign * float(top[0].diff) / bottom[0].shape[0])
                 scaled_copy(self.grad, alpha, bottom[i].diff.reshape(-1))
+
+    def forward_gpu(self, bottom, top):
+        n = bottom[0].count
+        w_in = bottom[2].gpu_data.reshape(n) if len(bottom) > 2 else self.grad_gpu   # unread
+        w_out = bottom[3].gpu_data.reshape(n) if len(bottom) > 3 else self.grad_gpu  # unread
+        total = self.device.kernels("smooth_l1_loss").smooth_l1_forward(
+            bottom[0].gpu_data.reshape(n), bottom[1].gpu_data.reshape(n), w_in, len(bottom) > 2,
+            w_out, len(bottom) > 3, self.sigma2, self.grad_gpu)
+        top[0].data[...] = total / bottom[0].shape[0]     # the loss comes down
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        k = self.device.kernels("euclidean_loss")
+        for i, sign in ((0, 1.0), (1, -1.0)):
+            if propagate_down[i]:
+                alpha = self.dtype.type(sign * float(top[0].cpu_diff) / bottom[0].shape[0])
+                k.scaled_copy(self.grad_gpu, alpha,
+                              bottom[i].mutable_gpu_diff.reshape(bottom[i].count))

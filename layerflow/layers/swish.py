@@ -32,6 +32,8 @@ class Swish(Layer):
         top[0].reshape(bottom[0].shape)
         if self.sig.size != bottom[0].count:
             self.sig = np.zeros(bottom[0].count, self.dtype)
+            if self.device is not None:               # the sigmoid, kept on the device
+                self.sig_gpu = self.device.zeros(bottom[0].count, self.dtype)
 
     def forward_cpu(self, bottom, top):
         x = bottom[0].data.reshape(-1)
@@ -49,6 +51,28 @@ class Swish(Layer):
         else:
             swish_backward(y, self.sig, top[0].diff.reshape(-1), self.beta,
                            bottom[0].diff.reshape(-1))
+
+    def forward_gpu(self, bottom, top):
+        k = self.device.kernels("swish")
+        n = bottom[0].count
+        if top[0] is bottom[0]:
+            k.swish_forward_inplace(top[0].mutable_gpu_data.reshape(n), self.beta, self.sig_gpu)
+        else:
+            k.swish_forward(bottom[0].gpu_data.reshape(n), self.beta, self.sig_gpu,
+                            top[0].mutable_gpu_data.reshape(n))
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        if not propagate_down[0]:
+            return
+        k = self.device.kernels("swish")
+        n = top[0].count
+        y = top[0].gpu_data.reshape(n)
+        if top[0] is bottom[0]:
+            k.swish_backward_inplace(y, self.sig_gpu, bottom[0].mutable_gpu_diff.reshape(n),
+                                     self.beta)
+        else:
+            k.swish_backward(y, self.sig_gpu, top[0].gpu_diff.reshape(n), self.beta,
+                             bottom[0].mutable_gpu_diff.reshape(n))
 
     def to_onnx(self, g, x, y, bottom, top):
         scaled, gate = g.fresh(f"{self.name}_bx"), g.fresh(f"{self.name}_gate")

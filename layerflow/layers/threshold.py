@@ -35,3 +35,15 @@ class Threshold(Layer):
 
     def backward_cpu(self, top, propagate_down, bottom):
         pass
+
+    def forward_gpu(self, bottom, top):
+        k = self.device.kernels("threshold")
+        n = bottom[0].count
+        if top[0] is bottom[0]:
+            k.threshold_forward_inplace(top[0].mutable_gpu_data.reshape(n), self.threshold)
+        else:
+            k.threshold_forward(bottom[0].gpu_data.reshape(n), self.threshold,
+                                top[0].mutable_gpu_data.reshape(n))
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        pass

@@ -43,3 +43,17 @@ class Tile(Layer):
         if propagate_down[0]:
             tile_backward(top[0].diff.reshape(self._y),
                           bottom[0].diff.reshape(self._x[0], self._x[2]))
+
+    def forward_gpu(self, bottom, top):
+        """One block copy per tile (the copies Concat uses)."""
+        k = self.device.kernels("copy")
+        x = bottom[0].gpu_data.reshape(self._x)
+        y = top[0].mutable_gpu_data.reshape(self._y)
+        for t in range(self.p.tiles):
+            k.channel_copy(x, y, t, True)
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        if propagate_down[0]:
+            self.device.kernels("tile").tile_backward(
+                top[0].gpu_diff.reshape(self._y),
+                bottom[0].mutable_gpu_diff.reshape(self._x[0], self._x[2]))

@@ -20,7 +20,7 @@ from typing import Literal
 from ..kernels.cpu.interp import half_pixel_table, nearest_table, resize_backward, resize_forward
 from ..layer import Layer
 from ..registry import register_layer
-from .interp import axis_tables
+from .interp import axis_tables, device_tables
 
 
 @register_layer("Upsample")
@@ -59,6 +59,8 @@ class Upsample(Layer):
             self._rows, self._cols = axis_tables(ho, self.dtype), axis_tables(wo, self.dtype)
             table(h, ho, *self._rows)
             table(w, wo, *self._cols)
+            if self.device is not None:
+                self._tables_gpu = device_tables(self.device, self._rows + self._cols)
         self._x, self._y = (n * c, h, w), (n * c, ho, wo)
 
     def forward_cpu(self, bottom, top):
@@ -69,3 +71,14 @@ class Upsample(Layer):
         if propagate_down[0]:
             resize_backward(top[0].diff.reshape(self._y), *self._rows, *self._cols,
                             bottom[0].diff.reshape(self._x))
+
+    def forward_gpu(self, bottom, top):
+        self.device.kernels("interp").resize_forward(
+            bottom[0].gpu_data.reshape(self._x), *self._tables_gpu,
+            top[0].mutable_gpu_data.reshape(self._y))
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        if propagate_down[0]:
+            self.device.kernels("interp").resize_backward(
+                top[0].gpu_diff.reshape(self._y), *self._tables_gpu,
+                bottom[0].mutable_gpu_diff.reshape(self._x))

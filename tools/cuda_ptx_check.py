@@ -30,9 +30,16 @@ def record(path):
 
 
 def compile_all(path, cc):
+    import types as pytypes
+
     import numba
+    import numba.cuda.dispatcher as dispatcher
     import numpy as np
     from numba import cuda, types
+
+    # a kernel that calls a device function asks the current device for its compute
+    # capability while compiling; there is no driver here, so the target's is given
+    dispatcher.get_current_device = lambda: pytypes.SimpleNamespace(compute_capability=cc)
 
     sys.path.insert(0, str(ROOT))
     from layerflow.kernels.cuda import gemm

@@ -158,6 +158,26 @@ def test_default_data_gradient_way_follows_the_work():
     assert way(GRID[2][1], GRID[2][0]) == "columns"          # strided: only columns
 
 
+@pytest.mark.parametrize("count", [3, 16, 20, 32, 50, 64, 100])
+def test_candidates_pad_the_panels_least(count):
+    """Each product times only the tiles whose panels waste few lanes; the default is the
+    first of them. With AVX-512, 16 float32 channels take one-vector tiles (16 lanes), not
+    the 2-vector ones whose panels would be half padding."""
+    dtype = np.float32
+    cands = conv_plan.candidates(dtype, count)
+    best = max(conv_plan.lane_use(t, dtype, count) for t in conv_plan.tiles())
+    assert cands and all(conv_plan.lane_use(t, dtype, count) >= conv_plan.LANE_USE * best
+                         for t in cands)
+    assert [t for t in conv_plan.tiles() if t in cands] == cands        # in TILES' order
+    s = conv_plan.ConvShape(2, 16, 8, 8, count, 3, 3, 1, 1, 1, 1, 1, 1, 8, 8)
+    choice = conv_plan.default_choice(s, dtype)
+    assert tuple(choice["forward"]) == tuple(choice["weight"]) == cands[0]
+    assert tuple(choice["data"][1:]) == conv_plan.candidates(
+        dtype, conv_plan.panel_counts(s)[choice["data"][0]])[0]
+    if conv_plan.target().isa == "avx512" and count == 16:
+        assert cands == [(16, 1), (12, 1)]
+
+
 def test_tuning_measures_once_then_reads_the_file(monkeypatch, tmp_path):
     monkeypatch.setenv("LAYERFLOW_TUNING_DIR", str(tmp_path))
     monkeypatch.setattr(conv_plan, "TUNE_FLOPS", 0)

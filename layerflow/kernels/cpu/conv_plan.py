@@ -37,10 +37,11 @@ from .im2col import col2im, im2col, nchw_to_rows_bias_grad, rows_to_nchw
 from .isa import fits, target
 from .threads import run_parallel
 
-# Candidate tiles (rows, vectors) per ISA; the first is the default. AVX-512 and NEON have
-# 32 registers, AVX2 and generic x86 16.
+# Candidate tiles (rows, vectors) per ISA, in order of preference. AVX-512 and NEON have
+# 32 registers, AVX2 and generic x86 16. AVX-512's one-vector tiles hold 16 float32
+# channels a panel: ResNet's 16-channel stage wasted half the lanes of the 2-vector ones.
 TILES = {
-    "avx512": [(10, 2), (6, 4), (14, 2), (8, 3)],
+    "avx512": [(10, 2), (6, 4), (14, 2), (8, 3), (16, 1), (12, 1)],
     "avx2": [(6, 2), (4, 3), (12, 1)],
     "neon": [(6, 4), (8, 3), (12, 2)],
     "generic": [(6, 2)],
@@ -54,7 +55,9 @@ TUNE_FLOPS = 1e7          # products smaller than this take the default (not wor
 TUNE_IMAGES = 4           # images a thread in the timed runs of the tiles
 ALGO_IMAGES = 16          # images a thread in those of direct against im2col
 MARGIN = 0.05             # a candidate replaces the default only when this much faster
-VERSION = 4               # of the cached choices: a new kernel set invalidates them
+LANE_USE = 0.9            # candidates of a product: tiles whose panels use at least this
+                          # share of the best tile's used lanes (the others pad more)
+VERSION = 5               # of the cached choices: a new kernel set invalidates them
 
 
 @dataclass(frozen=True)
@@ -97,9 +100,32 @@ class ConvShape:
 
 
 def tiles():
-    """The candidate tiles of this CPU target, default first (only those that fit its
-    register file, should TILES ever list one that does not)."""
+    """The candidate tiles of this CPU target, in order of preference (only those that fit
+    its register file, should TILES ever list one that does not)."""
     return [t for t in TILES[target().isa] if fits(*t)]
+
+
+def lane_use(tile, dtype, count):
+    """The share of a tile's panel lanes that hold one of `count` channels (or pixels):
+    count over count rounded up to whole panels of V L."""
+    width = dc.lanes_of(dtype, tile[1])
+    return count / (-(-count // width) * width)
+
+
+def candidates(dtype, count):
+    """The tiles worth timing for a product whose panels hold `count` channels (or
+    pixels): those whose lane use is within LANE_USE of the best, in TILES' order, so that
+    the first is the default. 16 channels drop AVX-512's 2-, 3- and 4-vector tiles (half
+    their lanes or more would be padding); 64 keep all but the 3-vector one."""
+    ts = tiles()
+    best = max(lane_use(t, dtype, count) for t in ts)
+    return [t for t in ts if lane_use(t, dtype, count) >= LANE_USE * best]
+
+
+def panel_counts(s):
+    """What the panels of each product hold: forward and weight gradient output channels,
+    the "full" data gradient input channels, the "columns" one output pixels."""
+    return {"forward": s.m, "weight": s.m, "full": s.c, "columns": s.oh * s.ow}
 
 
 def _each(parts, size, dtype):
@@ -373,20 +399,24 @@ class Direct:
 
 
 def default_choice(s, dtype):
-    """The deterministic choice: the target's first tile for every product; the data
-    gradient "full" where it applies and multiplies fewer lanes than "columns" costs,
-    counting a col2im add as COL2IM_ADD lane products."""
-    R, V = tiles()[0]
-    lanes = dc.lanes_of(dtype, V)
+    """The deterministic choice: for each product the first of its candidates (the
+    preferred tile among those that pad its panels least); the data gradient "full" where
+    it applies and multiplies fewer lanes than "columns" costs, counting a col2im add as
+    COL2IM_ADD lane products."""
+    first = {part: list(candidates(dtype, n)[0]) for part, n in panel_counts(s).items()}
     way = "columns"
     if s.full_pad() is not None:
+        R, V = first["full"]
         spans = dc.tap_spans(s.h, s.w, s.oh, s.kh, 1, s.full_pad()[0], s.dh, s.m * s.kw, R)
-        full = int((spans[:, 1] - spans[:, 0]).sum()) * R * -(-s.c // lanes) * lanes
+        full = (int((spans[:, 1] - spans[:, 0]).sum()) * R
+                * -(-s.c // dc.lanes_of(dtype, V)) * dc.lanes_of(dtype, V))
         k, pixels = s.c * s.kh * s.kw, s.oh * s.ow
+        lanes = dc.lanes_of(dtype, first["columns"][1])
         columns = k * -(-pixels // lanes) * lanes * s.m + COL2IM_ADD * k * pixels
         if full <= columns:
             way = "full"
-    return {"algorithm": "direct", "forward": [R, V], "weight": [R, V], "data": [way, R, V]}
+    return {"algorithm": "direct", "forward": first["forward"], "weight": first["weight"],
+            "data": [way, *first[way]]}
 
 
 def tuning_dir():
@@ -486,11 +516,18 @@ def measure(s, dtype, threads, bias, training):
         p.dgrad.prepare(w4)
         run_parallel(lambda t: p.dgrad.run(t, dy, *p.ranges[t], w4, dx), p.parts)
 
-    cands = [list(t) for t in tiles()]
-    direct = dict(base, forward=_best(cands, plan("forward"), fwd))
+    counts = panel_counts(s)
+
+    def cands(part):
+        return [list(t) for t in candidates(dtype, counts[part])]
+
+    direct = dict(base, forward=_best(cands("forward"), plan("forward"), fwd))
     if training:
-        direct["weight"] = _best(cands, plan("weight"), weight)
-        direct["data"] = _best([[way, *t] for way in ways for t in cands], plan("data"), data)
+        direct["weight"] = _best(cands("weight"), plan("weight"), weight)
+        data_cands = [[way, *t] for way in ways for t in cands(way)]
+        first = data_cands.index(base["data"])      # the default, timed first
+        direct["data"] = _best([data_cands[first]] + data_cands[:first]
+                               + data_cands[first + 1:], plan("data"), data)
     s = dataclasses.replace(full, n=min(full.n, ALGO_IMAGES * max(1, threads)))
     x, w4, b, y, dy, dx, wd = _arrays(s, dtype)
 

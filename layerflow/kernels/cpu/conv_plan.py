@@ -33,9 +33,10 @@ from pathlib import Path
 import numpy as np
 
 from . import direct_conv as dc
-from .im2col import col2im, im2col, nchw_to_rows_bias_grad, rows_to_nchw
+from .im2col import (add_channel_bias, channel_sum, col2im, im2col, nchw_to_rows_bias_grad,
+                     rows_to_nchw)
 from .isa import fits, target
-from .threads import run_parallel
+from .threads import matmul, run_parallel
 
 # Candidate tiles (rows, vectors) per ISA, in order of preference. AVX-512 and NEON have
 # 32 registers, AVX2 and generic x86 16. AVX-512's one-vector tiles hold 16 float32
@@ -54,6 +55,8 @@ COL2IM_ADD = 14           # the default's cost model: col2im's add (~0.17 ns an 
 TUNE_FLOPS = 1e7          # products smaller than this take the default (not worth timing)
 TUNE_IMAGES = 4           # images a thread in the timed runs of the tiles
 ALGO_IMAGES = 16          # images a thread in those of direct against im2col
+ROUNDS_SECONDS = 0.05     # timed rounds continue while they took less than this (s) ...
+MAX_ROUNDS = 12           # ... up to this many
 MARGIN = 0.05             # a candidate replaces the default only when this much faster
 LANE_USE = 0.9            # candidates of a product: tiles whose panels use at least this
                           # share of the best tile's used lanes (the others pad more)
@@ -151,10 +154,10 @@ class _Forward:
     def prepare(self, w4):
         dc.panel_weights(w4, self.panels, self.vecs)
 
-    def run(self, t, x, n0, n1, pads, bias, has_bias, y3):
+    def run(self, t, x, n0, n1, pads, bias, has_bias, y3, pixels=(0, -1)):
         dc.conv_forward(x, n0, n1, pads[0], pads[1], self.rows, self.offs, self.spans,
                         self.panels, bias, has_bias, self.xpad[t], self.stage[t], y3,
-                        self.shape)
+                        self.shape, *pixels)
 
 
 class _WeightGrad:
@@ -265,6 +268,7 @@ class Im2col:
         per = max(1, min(n, CHUNK_BYTES // max(rows * pixels * item, 1)))
         chunks = -(-n // per)
         self.parts = max(1, min(threads, chunks))
+        self.split = threads if self.parts == 1 else 1   # one chunk: its products in slabs
         chunks = -(-chunks // self.parts) * self.parts   # a multiple of the threads, and
         self.per = -(-n // chunks)                        # even chunks: balanced threads
         self.chunks = -(-n // self.per)
@@ -314,8 +318,8 @@ class Im2col:
                     im2col(x[n0:n1], *self.geometry, col)      # recomputed, as Caffe does
                 nchw_to_rows_bias_grad(dy[n0:n1], dyr, bsum, has_bias)
                 for gi in range(g):                             # dW_g = dY_g @ col_g^T
-                    np.matmul(dyr[gi * mg:(gi + 1) * mg], col[gi * rg:(gi + 1) * rg].T,
-                              out=wtmp[gi * mg:(gi + 1) * mg])
+                    matmul(dyr[gi * mg:(gi + 1) * mg], col[gi * rg:(gi + 1) * rg].T,
+                           wtmp[gi * mg:(gi + 1) * mg], self.split)
                 np.add(wsum, wtmp, out=wsum)
                 if data:
                     dcol = self._chunk(t, i)[2] if self.keep else col
@@ -345,27 +349,117 @@ class Im2col:
         return n0, n1, col, y
 
     def _gemm(self, a, b, out, a_rows_per_group, b_rows_per_group, transpose_a=False):
-        """out = a @ b per group (row blocks of a, b and out)."""
+        """out = a @ b per group (row blocks of a, b and out), each product cut into
+        `split` slabs (threads.matmul) when one chunk is all the threads have."""
         g = self.s.g
         if g == 1:
-            np.matmul(a.T if transpose_a else a, b, out=out)
+            matmul(a.T if transpose_a else a, b, out, self.split)
             return
         ra, rb, ro = a_rows_per_group, b_rows_per_group, out.shape[0] // g
         for i in range(g):
             ai, bi = a[i * ra:(i + 1) * ra], b[i * rb:(i + 1) * rb]
-            np.matmul(ai.T if transpose_a else ai, bi, out=out[i * ro:(i + 1) * ro])
+            matmul(ai.T if transpose_a else ai, bi, out[i * ro:(i + 1) * ro], self.split)
+
+
+class Pointwise:
+    """A 1x1 convolution without padding as BLAS products straight on the NCHW blobs, per
+    image: Y[n] (M, P) = W (M, C) @ X[n] (C, P), dW += dY[n] @ X[n]^T, dX[n] = W^T @ dY[n]
+    (MobileNet's pointwise layers, ResNet's projection shortcuts). No im2col, no move into
+    NCHW: X[n] is already the product's right factor (a strided layer first copies its
+    every sh-th row and sw-th column out; its data gradient scatters back). Threads take
+    ranges of images, each with its own partial sums; a batch smaller than the threads
+    cuts each product into slabs instead (threads.matmul)."""
+
+    def __init__(self, s, dtype, threads):
+        self.s, self.choice = s, {"algorithm": "pointwise"}
+        self.parts = max(1, min(threads, s.n))
+        self.split = threads if s.n < threads else 1
+        self.ranges = [(t * s.n // self.parts, (t + 1) * s.n // self.parts)
+                       for t in range(self.parts)]
+        self.strided = (s.sh, s.sw) != (1, 1)
+        pixels = s.oh * s.ow
+        self.sub = _each(self.parts, s.c * pixels if self.strided else 0, dtype)
+        self.wsum = [np.zeros((s.m, s.c), dtype) for _ in range(self.parts)]
+        self.wtmp = [np.zeros((s.m, s.c), dtype) for _ in range(self.parts)]
+        self.bsum = _each(self.parts, s.m, dtype)
+
+    def _at(self, t, x, n):
+        """x[n] at the output pixels as (C, OH OW): a view, or (strided) thread t's copy."""
+        s = self.s
+        if not self.strided:
+            return x[n].reshape(s.c, -1)
+        sub = self.sub[t].reshape(s.c, s.oh, s.ow)
+        np.copyto(sub, x[n, :, ::s.sh, ::s.sw][:, :s.oh, :s.ow])
+        return self.sub[t].reshape(s.c, -1)
+
+    def forward(self, x, w4, bias, has_bias, y):
+        s = self.s
+        w, y3 = w4.reshape(s.m, s.c), y.reshape(s.n, s.m, -1)
+
+        def work(t):
+            n0, n1 = self.ranges[t]
+            for n in range(n0, n1):
+                matmul(w, self._at(t, x, n), y3[n], self.split)
+            if has_bias:
+                add_channel_bias(y3[n0:n1], bias)
+
+        run_parallel(work, self.parts)
+
+    def backward(self, x, dy, w4, data, dx, wdiff, bdiff, has_bias):
+        s = self.s
+        w, dy3 = w4.reshape(s.m, s.c), dy.reshape(s.n, s.m, -1)
+
+        def work(t):
+            n0, n1 = self.ranges[t]
+            wsum, wtmp, bsum = self.wsum[t], self.wtmp[t], self.bsum[t]
+            wsum[...] = 0
+            bsum[...] = 0
+            for n in range(n0, n1):
+                matmul(dy3[n], self._at(t, x, n).T, wtmp, self.split)
+                np.add(wsum, wtmp, out=wsum)
+                if data:
+                    self._data_grad(t, w, dy3[n], dx[n])
+            if has_bias:
+                channel_sum(dy3[n0:n1], bsum)
+
+        run_parallel(work, self.parts)
+        wd = wdiff.reshape(s.m, s.c)
+        for t in range(self.parts):
+            np.add(wd, self.wsum[t], out=wd)
+            if has_bias:
+                np.add(bdiff, self.bsum[t], out=bdiff)
+
+    def _data_grad(self, t, w, dy2, dxn):
+        """dxn (C, H, W) = W^T dy2 at the output pixels, zero between them when strided."""
+        s = self.s
+        if not self.strided:
+            matmul(w.T, dy2, dxn.reshape(s.c, -1), self.split)
+            return
+        sub = self.sub[t].reshape(s.c, -1)
+        matmul(w.T, dy2, sub, self.split)
+        dxn[...] = 0
+        dxn[:, ::s.sh, ::s.sw][:, :s.oh, :s.ow] = sub.reshape(s.c, s.oh, s.ow)
 
 
 class Direct:
     """A convolution by the direct kernels with one choice: each of `threads` threads
-    takes a contiguous range of images, with its own buffers."""
+    takes a contiguous range of images, with its own buffers. A batch smaller than the
+    threads (inference on one image) splits forward's output pixels among them instead:
+    each thread pads the images itself and computes its own range of pixel tiles."""
 
     def __init__(self, s, dtype, threads, choice):
         self.s, self.choice = s, choice
         self.parts = max(1, min(threads, s.n))
         self.ranges = [(t * s.n // self.parts, (t + 1) * s.n // self.parts)
                        for t in range(self.parts)]
-        self.fwd = _Forward(s, dtype, self.parts, tuple(choice["forward"]))
+        R = choice["forward"][0]
+        tiles = -(-s.oh * s.ow // R)
+        self.pixel_parts = max(1, min(threads, tiles)) if s.n < threads else 1
+        self.pixel_ranges = [(t * tiles // self.pixel_parts * R,
+                              (t + 1) * tiles // self.pixel_parts * R)
+                             for t in range(self.pixel_parts)]
+        self.fwd = _Forward(s, dtype, max(self.parts, self.pixel_parts),
+                            tuple(choice["forward"]))
         self.wgrad = _WeightGrad(s, dtype, self.parts, tuple(choice["weight"]))
         way, *tile = choice["data"]
         self.dgrad = DATA_WAYS[way](s, dtype, self.parts, tuple(tile))
@@ -375,6 +469,12 @@ class Direct:
         y3 = y.reshape(self.s.n, self.s.m, -1)
         self.fwd.prepare(w4)
         pads = (self.s.ph, self.s.pw)
+        if self.pixel_parts > 1:
+            def work(t):
+                self.fwd.run(t, x, 0, self.s.n, pads, bias, has_bias, y3,
+                             self.pixel_ranges[t])
+            run_parallel(work, self.pixel_parts)
+            return
 
         def work(t):
             self.fwd.run(t, x, *self.ranges[t], pads, bias, has_bias, y3)
@@ -396,6 +496,17 @@ class Direct:
 
         run_parallel(work, self.parts)
         self.wgrad.reduce(self.parts, wdiff.reshape(self.s.m, -1), bdiff, has_bias)
+
+
+def pointwise_applies(s):
+    """Whether Pointwise computes shape s: a 1x1 kernel, no padding, one group."""
+    return (s.kh, s.kw, s.ph, s.pw, s.g) == (1, 1, 0, 0, 1)
+
+
+def untuned_choice(s, dtype):
+    """The choice without timing: Pointwise where it applies (BLAS on the blobs as they
+    are), else default_choice."""
+    return {"algorithm": "pointwise"} if pointwise_applies(s) else default_choice(s, dtype)
 
 
 def default_choice(s, dtype):
@@ -465,14 +576,20 @@ def _store(path, key, choice):
 
 def _best(candidates, make, run, repeats=3, margin=MARGIN):
     """The candidate c whose run(make(c)) takes least time: one warm-up run each (which
-    also compiles or loads its kernels), then `repeats` rounds that time each candidate in
-    turn (a burst of load from other processes then hits all alike), best of the rounds.
-    The first candidate (the default) stays unless another is faster by `margin`."""
+    also compiles or loads its kernels), then rounds that time each candidate in turn (a
+    burst of load from other processes then hits all alike), best of the rounds: at least
+    `repeats`, more while the rounds took under ROUNDS_SECONDS (up to MAX_ROUNDS), so that
+    a layer of a millisecond is not judged by three runs of which any may lose a time
+    slice to another process. The first candidate (the default) stays unless another is
+    faster by `margin`."""
     plans = [make(c) for c in candidates]
     for p in plans:
         run(p)
     best = [float("inf")] * len(plans)
-    for _ in range(repeats):
+    rounds, start = 0, time.perf_counter()
+    while rounds < repeats or (rounds < MAX_ROUNDS
+                               and time.perf_counter() - start < ROUNDS_SECONDS):
+        rounds += 1
         for i, p in enumerate(plans):
             t0 = time.perf_counter()
             run(p)
@@ -496,8 +613,14 @@ def measure(s, dtype, threads, bias, training):
     layer, which runs forward only, times only the forward tiles). The tiles are timed on
     TUNE_IMAGES images a thread (the time per image is what differs), the best direct
     kernels against im2col on ALGO_IMAGES a thread: im2col's chunks are several images
-    each, and with fewer it would run on fewer threads than the direct kernels."""
+    each, and with fewer it would run on fewer threads than the direct kernels. A 1x1
+    layer without padding times Pointwise against the untuned direct kernels and im2col
+    only: the direct kernels ran 1x1 products at a third to half of BLAS's speed
+    (MobileNet's pointwise layers), so their tiles are not worth the tuning time."""
     full = s
+    if pointwise_applies(s):
+        return _best_algorithm(full, dtype, threads, bias, training,
+                               [{"algorithm": "pointwise"}, default_choice(s, dtype)])
     s = dataclasses.replace(full, n=min(full.n, TUNE_IMAGES * max(1, threads)))
     x, w4, b, y, dy, dx, wd = _arrays(s, dtype)
     base = default_choice(s, dtype)
@@ -528,6 +651,12 @@ def measure(s, dtype, threads, bias, training):
         first = data_cands.index(base["data"])      # the default, timed first
         direct["data"] = _best([data_cands[first]] + data_cands[:first]
                                + data_cands[first + 1:], plan("data"), data)
+    return _best_algorithm(full, dtype, threads, bias, training, [direct])
+
+
+def _best_algorithm(full, dtype, threads, bias, training, choices):
+    """The fastest of `choices` and im2col (the first kept unless another is faster by
+    twice MARGIN), timed on ALGO_IMAGES images a thread of the layer's shape `full`."""
     s = dataclasses.replace(full, n=min(full.n, ALGO_IMAGES * max(1, threads)))
     x, w4, b, y, dy, dx, wd = _arrays(s, dtype)
 
@@ -535,7 +664,7 @@ def measure(s, dtype, threads, bias, training):
         p.forward(x, w4, b, bias, y)
         if training:
             p.backward(x, dy, w4, True, dx, wd, b, bias)
-    return _best([direct, dict(direct, algorithm="im2col")],
+    return _best(choices + [{"algorithm": "im2col"}],
                  lambda c: make(s, dtype, threads, c, training, full.n), step,
                  margin=2 * MARGIN)
 
@@ -544,6 +673,8 @@ def make(s, dtype, threads, choice, training, batch=None):
     """The plan object of a choice (batch: see Im2col)."""
     if choice["algorithm"] == "im2col":
         return Im2col(s, dtype, threads, training, batch)
+    if choice["algorithm"] == "pointwise":
+        return Pointwise(s, dtype, threads)
     return Direct(s, dtype, threads, choice)
 
 
@@ -560,9 +691,9 @@ def choose(s, dtype, threads, bias, training=True):
     """The choice for this shape: from the tuning file, else measured (and stored), or the
     default when tuning is off or the layer is small. Returns (choice, how)."""
     if not tuning_enabled():
-        return default_choice(s, dtype), "default (LAYERFLOW_TUNE=0)"
+        return untuned_choice(s, dtype), "default (LAYERFLOW_TUNE=0)"
     if s.flops < TUNE_FLOPS:
-        return default_choice(s, dtype), "default (small)"
+        return untuned_choice(s, dtype), "default (small)"
     path = tuning_file()
     key = s.key(dtype, threads, bias) + (" train" if training else " test")
     choice = _load(path).get(key)
@@ -575,11 +706,16 @@ def choose(s, dtype, threads, bias, training=True):
 
 
 def _valid(choice, s):
-    """Whether a cached choice names tiles of this target and a data way that applies."""
+    """Whether a cached choice is one of im2col, Pointwise where it applies, or direct
+    kernels that name tiles of this target and a data way that applies."""
     try:
+        if choice["algorithm"] == "pointwise":
+            return pointwise_applies(s)
+        if choice["algorithm"] == "im2col":
+            return True
         cands = [list(t) for t in tiles()]
         way, *tile = choice["data"]
-        return (choice["algorithm"] in ("direct", "im2col")
+        return (choice["algorithm"] == "direct"
                 and choice["forward"] in cands and choice["weight"] in cands and tile in cands
                 and way in DATA_WAYS and (way == "columns" or s.full_pad() is not None))
     except (TypeError, KeyError, ValueError):
@@ -601,6 +737,8 @@ def arrays(plan):
 def describe_choice(choice):
     if choice["algorithm"] == "im2col":
         return "im2col + BLAS"
+    if choice["algorithm"] == "pointwise":
+        return "pointwise (1x1: BLAS on NCHW)"
     (fr, fv), (wr, wv) = choice["forward"], choice["weight"]
     way, dr, dv = choice["data"]
     return f"direct fwd {fr}x{fv}, dW {wr}x{wv}, dX {way} {dr}x{dv}"

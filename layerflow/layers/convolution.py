@@ -23,7 +23,7 @@ import numpy as np
 
 from ..config.schema import bounded
 from ..fillers import FillerSpec
-from ..kernels.cpu import conv_plan
+from ..kernels.cpu import conv_plan, threads
 from ..kernels.cpu.conv_plan import ConvShape
 from ..layer import Layer
 from ..registry import register_layer
@@ -161,6 +161,10 @@ class Convolution(Layer):
             return
         s = ConvShape(n, c, h, w, self.p.num_output, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow,
                       self.p.group)
+        # the settings the passes run with, so that tuning times what will run: during net
+        # setup OpenBLAS still had its own spinning threads, and the im2col candidate's
+        # products under the plan's threads took 10x their time
+        threads.apply(self.runtime)
         self._plan, self._plan_how = conv_plan.plan(s, self.dtype, self.runtime.threads,
                                                     self.p.bias_term, self.phase == "TRAIN")
         self._direct = isinstance(self._plan, conv_plan.Direct)

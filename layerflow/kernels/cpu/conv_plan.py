@@ -218,7 +218,8 @@ class _DataFull:
     def run(self, t, dy, n0, n1, w4, dx):
         dc.conv_forward(dy, n0, n1, self.pad[0], self.pad[1], self.rows, self.offs,
                         self.spans, self.panels, self.no_bias, False, self.dypad[t],
-                        self.stage[t], dx.reshape(dx.shape[0], dx.shape[1], -1), self.shape)
+                        self.stage[t], dx.reshape(dx.shape[0], dx.shape[1], -1), self.shape,
+                        0, -1)
 
 
 class _DataColumns:

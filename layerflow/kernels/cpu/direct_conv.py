@@ -59,10 +59,11 @@ def _pad_into(x, ph, pw, xp):
 
 @njit(cache=True, nogil=True)
 def conv_forward(x, n0, n1, ph, pw, rows, offs, spans, panels, bias, has_bias, xp, stage, y,
-                 shape, p0=0, p1=-1):
+                 shape, p0, p1):
     """y[n, :, p0:p1] (of M x P) = conv(x[n] padded by ph, pw) (+ bias) for n in [n0, n1),
     output pixels [p0, p1) (p0 a multiple of R; p1 = -1: to P; a batch smaller than the
-    threads splits each image's pixels among them). rows: P pixel offsets (padded to a
+    threads splits each image's pixels among them; no default values: a call that left
+    them out went through Numba's slow dispatch, 0.5 ms a call). rows: P pixel offsets (padded to a
     multiple of R), offs: the taps' offsets, kernel row outermost; spans[t // R]: the
     taps [lo, hi) whose kernel rows reach into the image from some pixel of tile t (the
     others would multiply padding zeros); panels: the weights as (blocks, taps, W); xp:

@@ -58,8 +58,10 @@ ALGO_IMAGES = 16          # images a thread in those of direct against im2col
 ROUNDS_SECONDS = 0.05     # timed rounds continue while they took less than this (s) ...
 MAX_ROUNDS = 12           # ... up to this many
 MARGIN = 0.05             # a candidate replaces the default only when this much faster
-LANE_USE = 0.9            # candidates of a product: tiles whose panels use at least this
-                          # share of the best tile's used lanes (the others pad more)
+LANE_USE = 0.75           # candidates of a product: tiles whose panels use at least this
+                          # share of the best tile's used lanes (the others pad more; at
+                          # 0.9 LeNet's conv2, 50 channels, had only AVX2's 12x1 left,
+                          # 2.5-5x slower than 6x2 there)
 VERSION = 5               # of the cached choices: a new kernel set invalidates them
 
 

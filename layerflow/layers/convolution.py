@@ -5,11 +5,12 @@ Output size: OH = (H + 2 ph - (dh (kh - 1) + 1)) // sh + 1 (OW alike).
 Weights W: (num_output, C / group, kh, kw); bias b: (num_output,), Caffe's layouts.
 
 Computed by a plan made in reshape (kernels/cpu/conv_plan.py): register-tiled direct
-kernels with explicit vectors (kernels/cpu/direct_conv.py), or im2col + one BLAS product
-per group (grouped convolutions always). For each ungrouped shape the plan times the
-candidates once per machine (tile shapes, the data gradient's two ways, im2col) and keeps
-the fastest on disk; LAYERFLOW_TUNE=0 gives a fixed default. Each thread takes its own
-images. A depthwise convolution (group == channels > 1) runs the direct per-channel kernels
+kernels with explicit vectors (kernels/cpu/direct_conv.py), BLAS products on the NCHW
+blobs for 1x1 layers without padding (Pointwise), or im2col + one BLAS product per group
+(grouped convolutions always). For each ungrouped shape the plan times the candidates
+once per machine (tile shapes, the data gradient's two ways, Pointwise, im2col) and
+keeps the fastest on disk; LAYERFLOW_TUNE=0 gives a fixed default. Each thread takes its
+own images; a batch smaller than the threads splits each image's work among them. A depthwise convolution (group == channels > 1) runs the direct per-channel kernels
 of layers/convolution_depthwise.py instead.
 In CUDA mode: im2col of the whole batch into one device `col`, then per group one strided
 GEMM over the images, Y_n = W_g @ col_n written straight into NCHW (kernels/cuda/gemm.py);

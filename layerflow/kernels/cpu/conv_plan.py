@@ -1,26 +1,32 @@
 """How a convolution runs on this CPU: the direct kernels' tile shapes and the data
-gradient's way, chosen per layer shape by measuring, kept on disk.
+gradient's way, or BLAS on the blobs (1x1) or im2col + BLAS, chosen per layer shape by
+measuring, kept on disk.
 
-A choice is three parts, each picked on its own (all write the same results):
+A direct choice is three parts, each picked on its own (all write the same results):
   forward  (R, V): the register tile of the forward product (direct_conv.conv_forward)
   weight   (R, V): that of the weight gradient (conv_weight_grad)
   data     ("full" | "columns", R, V): the data gradient as a convolution of the padded dY
            (stride 1 only) or as W^T dY + col2im, with its tile
 R x V tiles (rows x vectors) come from TILES for the CPU's vector ISA (isa.target()); each
 keeps R V accumulators + V panel vectors + 1 broadcast within the register file
-(isa.fits), the first is the default. Which one is fastest depends on the shape: the panel
-width V L pads the channels (LeNet's 20 outputs take one 24-channel panel of 3 AVX2
-vectors, or two of 16 with 2), and the rows pad the pixels.
+(isa.fits). Which one is fastest depends on the shape: the panel width V L pads the
+channels (LeNet's 20 outputs take one 24-channel panel of 3 AVX2 vectors, or two of 16
+with 2; ResNet's 16 one AVX-512 vector, or half of two), and the rows pad the pixels; so
+each product only times the tiles that pad its panels least (`candidates`), the first of
+them its default. A 1x1 layer without padding may instead run Pointwise (BLAS products
+on the NCHW blobs), any layer im2col + BLAS.
 
 `choose` times every candidate of each part once on the layer's shape, threads and dtype
-on first use, like cuDNN's benchmark mode (a warm-up, then three rounds that take each
-candidate in turn, best of them; random data, a few images a thread; a candidate must
-beat the default by MARGIN), then the best direct kernels against im2col + BLAS, and
-keeps the winner in a JSON file per CPU target under ~/.cache/layerflow/tuning
-(LAYERFLOW_TUNING_DIR, else $XDG_CACHE_HOME/layerflow/tuning); later runs read it. LAYERFLOW_TUNE=0 turns the
-timing off: every layer then gets `default_choice`, the same on every run (the first tile,
-and the data gradient's way by a cost model). Layers of under TUNE_FLOPS per product are
-not worth timing and get the default too. `describe(layer)` says what a layer runs.
+on first use, like cuDNN's benchmark mode (a warm-up, then rounds that take each
+candidate in turn, best of them, the tiles by process CPU time; random data, a few
+images a thread; a candidate must beat the default by MARGIN), then the best direct
+kernels against im2col + BLAS (and Pointwise), and keeps the winner in a JSON file per
+CPU target under ~/.cache/layerflow/tuning (LAYERFLOW_TUNING_DIR, else
+$XDG_CACHE_HOME/layerflow/tuning); later runs read it. LAYERFLOW_TUNE=0 turns the timing
+off: every layer then gets `untuned_choice`, the same on every run (Pointwise for 1x1
+layers, else each product's first candidate and the data gradient's way by a cost
+model). Layers of under TUNE_FLOPS per product are not worth timing and get it too.
+`describe(layer)` says what a layer runs.
 """
 import dataclasses
 import json

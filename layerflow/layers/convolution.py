@@ -167,7 +167,8 @@ class Convolution(Layer):
         # products under the plan's threads took 10x their time
         threads.apply(self.runtime)
         self._plan, self._plan_how = conv_plan.plan(s, self.dtype, self.runtime.threads,
-                                                    self.p.bias_term, self.phase == "TRAIN")
+                                                    self.p.bias_term, self.phase == "TRAIN",
+                                                    self.runtime.product_parts)
         self._direct = isinstance(self._plan, conv_plan.Direct)
         self._buffers = conv_plan.arrays(self._plan)      # seen by memory reports
 

@@ -344,3 +344,15 @@ def test_pointwise_split_over_threads_matches_torch(n):
     np.testing.assert_allclose(dx, rdx, **close(np.float32))
     for g, r in zip(pgrads, rgrads):
         np.testing.assert_allclose(g, r, **close(np.float32))
+
+
+def test_products_are_not_cut_where_blas_runs_its_own_threads():
+    """With OpenBLAS given threads of its own (blas_threads 2), one image's products stay
+    whole: cutting them too would run threads of threads."""
+    params, shape = GRID[11]
+    x = np.zeros((1,) + shape[1:])
+    for blas, split in ((1, 3), (2, 1)):
+        layer = make_layer("Convolution", params, [x],
+                           runtime=Runtime(threads=3, blas_threads=blas))[0]
+        assert layer._plan.choice["algorithm"] == "pointwise"
+        assert layer._plan.split == split

@@ -269,9 +269,9 @@ class Im2col:
     col_g^T, db += sum over n and pixels of dy, dx = col2im(W_g^T @ dY_g); the patches
     are kept from forward when a training layer's total at most KEEP_BYTES, else
     recomputed per chunk as Caffe does."""
-    def __init__(self, s, dtype, threads, training, batch=None):
+    def __init__(self, s, dtype, threads, training, batch=None, slabs=None):
         """batch: the layer's real batch when s is a cut one for timing (whether the
-        patches are kept depends on it)."""
+        patches are kept depends on it); slabs: see make."""
         self.s, self.dtype = s, np.dtype(dtype)
         self.choice = {"algorithm": "im2col"}
         self.geometry = (s.kh, s.kw, s.sh, s.sw, s.ph, s.pw, s.dh, s.dw, s.oh, s.ow)
@@ -280,7 +280,7 @@ class Im2col:
         per = max(1, min(n, CHUNK_BYTES // max(rows * pixels * item, 1)))
         chunks = -(-n // per)
         self.parts = max(1, min(threads, chunks))
-        self.split = threads if self.parts == 1 else 1   # one chunk: its products in slabs
+        self.split = (slabs or threads) if self.parts == 1 else 1   # one chunk: slabs
         chunks = -(-chunks // self.parts) * self.parts   # a multiple of the threads, and
         self.per = -(-n // chunks)                        # even chunks: balanced threads
         self.chunks = -(-n // self.per)
@@ -382,10 +382,10 @@ class Pointwise:
     ranges of images, each with its own partial sums; a batch smaller than the threads
     cuts each product into slabs instead (threads.matmul)."""
 
-    def __init__(self, s, dtype, threads):
+    def __init__(self, s, dtype, threads, slabs=None):
         self.s, self.choice = s, {"algorithm": "pointwise"}
         self.parts = max(1, min(threads, s.n))
-        self.split = threads if s.n < threads else 1
+        self.split = (slabs or threads) if s.n < threads else 1
         self.ranges = [(t * s.n // self.parts, (t + 1) * s.n // self.parts)
                        for t in range(self.parts)]
         self.strided = (s.sh, s.sw) != (1, 1)
@@ -622,7 +622,7 @@ def _arrays(s, dtype):
     return x, w4, np.zeros(s.m, dtype), y, dy, np.empty_like(x), np.zeros_like(w4)
 
 
-def measure(s, dtype, threads, bias, training):
+def measure(s, dtype, threads, bias, training, slabs=None):
     """Time each candidate of each part on random data; the fastest of each (a test-phase
     layer, which runs forward only, times only the forward tiles). The tiles are timed on
     TUNE_IMAGES images a thread (the time per image is what differs), the best direct
@@ -634,7 +634,7 @@ def measure(s, dtype, threads, bias, training):
     full = s
     if pointwise_applies(s):
         return _best_algorithm(full, dtype, threads, bias, training,
-                               [{"algorithm": "pointwise"}, default_choice(s, dtype)])
+                               [{"algorithm": "pointwise"}, default_choice(s, dtype)], slabs)
     s = dataclasses.replace(full, n=min(full.n, TUNE_IMAGES * max(1, threads)))
     x, w4, b, y, dy, dx, wd = _arrays(s, dtype)
     base = default_choice(s, dtype)
@@ -671,10 +671,10 @@ def measure(s, dtype, threads, bias, training):
         first = data_cands.index(base["data"])      # the default, timed first
         direct["data"] = _best([data_cands[first]] + data_cands[:first]
                                + data_cands[first + 1:], plan("data"), data, clock=cpu)
-    return _best_algorithm(full, dtype, threads, bias, training, [direct])
+    return _best_algorithm(full, dtype, threads, bias, training, [direct], slabs)
 
 
-def _best_algorithm(full, dtype, threads, bias, training, choices):
+def _best_algorithm(full, dtype, threads, bias, training, choices, slabs=None):
     """The fastest of `choices` and im2col (the first kept unless another is faster by
     twice MARGIN), timed on ALGO_IMAGES images a thread of the layer's shape `full`."""
     s = dataclasses.replace(full, n=min(full.n, ALGO_IMAGES * max(1, threads)))
@@ -685,29 +685,32 @@ def _best_algorithm(full, dtype, threads, bias, training, choices):
         if training:
             p.backward(x, dy, w4, True, dx, wd, b, bias)
     return _best(choices + [{"algorithm": "im2col"}],
-                 lambda c: make(s, dtype, threads, c, training, full.n), step,
+                 lambda c: make(s, dtype, threads, c, training, full.n, slabs), step,
                  margin=2 * MARGIN)
 
 
-def make(s, dtype, threads, choice, training, batch=None):
-    """The plan object of a choice (batch: see Im2col)."""
+def make(s, dtype, threads, choice, training, batch=None, slabs=None):
+    """The plan object of a choice (batch: see Im2col). slabs: how many pieces Pointwise
+    and im2col cut one product into when the batch cannot occupy the threads
+    (Runtime.product_parts: the threads where OpenBLAS is held at one thread, else 1, as
+    a threaded BLAS splits itself); None: the threads."""
     if choice["algorithm"] == "im2col":
-        return Im2col(s, dtype, threads, training, batch)
+        return Im2col(s, dtype, threads, training, batch, slabs)
     if choice["algorithm"] == "pointwise":
-        return Pointwise(s, dtype, threads)
+        return Pointwise(s, dtype, threads, slabs)
     return Direct(s, dtype, threads, choice)
 
 
-def plan(s, dtype, threads, bias, training):
+def plan(s, dtype, threads, bias, training, slabs=None):
     """(plan, how) for a layer of shape s: grouped convolutions take im2col + BLAS; the
     others what `choose` picks. plan.forward / plan.backward run it."""
     if s.g != 1:
-        return Im2col(s, dtype, threads, training), "grouped"
-    choice, how = choose(s, dtype, threads, bias, training)
-    return make(s, dtype, threads, choice, training), how
+        return Im2col(s, dtype, threads, training, slabs=slabs), "grouped"
+    choice, how = choose(s, dtype, threads, bias, training, slabs)
+    return make(s, dtype, threads, choice, training, slabs=slabs), how
 
 
-def choose(s, dtype, threads, bias, training=True):
+def choose(s, dtype, threads, bias, training=True, slabs=None):
     """The choice for this shape: from the tuning file, else measured (and stored), or the
     default when tuning is off or the layer is small. Returns (choice, how)."""
     if not tuning_enabled():
@@ -720,7 +723,7 @@ def choose(s, dtype, threads, bias, training=True):
     if _valid(choice, s):
         return choice, "measured (cached)"
     t0 = time.perf_counter()
-    choice = measure(s, dtype, threads, bias, training)
+    choice = measure(s, dtype, threads, bias, training, slabs)
     _store(path, key, choice)
     return choice, f"measured ({time.perf_counter() - t0:.2f} s)"
 

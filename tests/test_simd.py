@@ -173,7 +173,9 @@ def test_kernels_on_other_targets(cpu, tmp_path):
                LAYERFLOW_TUNING_DIR=str(tmp_path), PYTHONPATH=str(root))
     conv = "tests/layers/test_convolution.py::"
     tests = ["tests/test_simd.py", conv + "test_convolution_matches_torch",
-             conv + "test_every_candidate_matches_torch", "tests/layers/test_pooling.py"]
+             conv + "test_every_candidate_matches_torch",
+             conv + "test_one_image_split_over_threads_matches_torch",
+             "tests/layers/test_pooling.py"]
     out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
                           "-k", "not other_targets and not gradient", *tests], cwd=root, env=env,
                          capture_output=True, text=True, timeout=900, check=False)

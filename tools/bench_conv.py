@@ -3,11 +3,14 @@ cifar10-quick, one layer at a time, in layerflow and PyTorch CPU, in one process
 alternating rounds, same threads, float32.
 
     python tools/bench_conv.py [--threads 1] [--rounds 9] [--iters 10] [--only conv]
+                               [--set classic|resnet|mobilenet|all]
 
 Prints per layer the median ms of one forward+backward (data gradient included on both
 sides) of each, the median of the per-round ratios layerflow / PyTorch and, for the
-convolutions, GFLOP/s (3 products of 2 N M P C kh kw each). At --threads 1 this is each
-framework's own kernel speed; docs/convolution.md has the numbers.
+convolutions, GFLOP/s (3 products of 2 N M P C kh kw each; 1 for the forward-only
+rows). At --threads 1 this is each framework's own kernel speed; docs/convolution.md has
+the numbers. --set resnet: ResNet-20's convolutions at batch 128 (training); mobilenet:
+MobileNet-v1's pointwise (1x1) layers, forward only, at batch 1 and 16.
 """
 import argparse
 import os
@@ -22,13 +25,28 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 from bench_layers_b import layerflow_case, torch_case  # noqa: E402
 
-CONVS = [  # name, (N, C, H, W), num_output, kernel, pad
+CONVS = [  # name, (N, C, H, W), num_output, kernel, pad[, stride, forward only]
     ("LeNet conv1", (64, 1, 28, 28), 20, 5, 0),
     ("LeNet conv2", (64, 20, 12, 12), 50, 5, 0),
     ("cifar10-quick conv1", (100, 3, 32, 32), 32, 5, 2),
     ("cifar10-quick conv2", (100, 32, 16, 16), 32, 5, 2),
     ("cifar10-quick conv3", (100, 32, 8, 8), 64, 5, 2),
 ]
+RESNET = [
+    ("ResNet-20 stage-1 conv 16, 32x32", (128, 16, 32, 32), 16, 3, 1),
+    ("ResNet-20 s2b1_conv1 16->32 /2", (128, 16, 32, 32), 32, 3, 1, 2),
+    ("ResNet-20 s2b1_proj 1x1/2", (128, 16, 32, 32), 32, 1, 0, 2),
+    ("ResNet-20 stage-2 conv 32, 16x16", (128, 32, 16, 16), 32, 3, 1),
+    ("ResNet-20 stage-3 conv 64, 8x8", (128, 64, 8, 8), 64, 3, 1),
+]
+MOBILENET = [
+    (f"MobileNet {name} b{n} forward", (n, c, h, h), m, 1, 0, 1, True)
+    for n in (1, 16)
+    for name, c, h, m in (("conv2_pw", 32, 112, 64), ("conv4_pw", 128, 56, 128),
+                          ("conv8_pw", 512, 14, 512), ("conv14_pw", 1024, 7, 1024))
+]
+SETS = {"classic": CONVS, "resnet": RESNET, "mobilenet": MOBILENET,
+        "all": CONVS + RESNET + MOBILENET}
 POOLS = [  # name, (N, C, H, W), pool, kernel, stride
     ("LeNet pool1 MAX 2/2", (64, 20, 24, 24), "MAX", 2, 2),
     ("cifar10-quick pool1 MAX 3/2", (100, 32, 32, 32), "MAX", 3, 2),
@@ -36,24 +54,59 @@ POOLS = [  # name, (N, C, H, W), pool, kernel, stride
 ]
 
 
-def cases():
+def forward_cases(params, shape, conv):
+    """(layerflow, PyTorch) runs of forward only: a TEST-phase layer, and no_grad."""
+    import numpy as np
+    import torch
+    from layerflow.blob import Blob
+    from layerflow.config import Where, from_mapping
+    from layerflow.registry import get_layer_class
+    cls = get_layer_class("Convolution")
+    layer = cls(from_mapping(cls.Params, params, Where()), "Convolution", "TEST", None,
+                np.random.default_rng(0), np.float32)
+    bottom, top = [Blob(shape, np.float32, name="x")], [Blob((), np.float32)]
+    bottom[0].data[...] = np.random.default_rng(0).normal(size=shape)
+    layer.setup(bottom, top)
+    layer.reshape(bottom, top)
+    x = torch.tensor(bottom[0].data)
+    params_t = []
+    with torch.no_grad():
+        conv([x], params_t)              # makes the weights
+
+    def lf(n):
+        for _ in range(n):
+            layer.forward(bottom, top)
+
+    def pt(n):
+        with torch.no_grad():
+            for _ in range(n):
+                conv([x], params_t)
+    return lf, pt
+
+
+def cases(convs=CONVS, pools=True):
     import torch
     F = torch.nn.functional
     out = []
-    for name, shape, m, k, pad in CONVS:
-        def conv(xs, params, m=m, k=k, pad=pad, c=shape[1]):
+    for name, shape, m, k, pad, *rest in convs:
+        stride = rest[0] if rest else 1
+        fwd_only = len(rest) > 1 and rest[1]
+
+        def conv(xs, params, m=m, k=k, pad=pad, c=shape[1], stride=stride):
             if not params:
                 params += [torch.randn(m, c, k, k, requires_grad=True),
                            torch.zeros(m, requires_grad=True)]
-            return F.conv2d(xs[0], params[0], params[1], padding=pad)
+            return F.conv2d(xs[0], params[0], params[1], stride=stride, padding=pad)
         n, c, h, w = shape
-        oh, ow = h + 2 * pad - k + 1, w + 2 * pad - k + 1
-        flops = 3 * 2 * n * m * oh * ow * c * k * k
-        out.append((name, flops,
-                    layerflow_case("Convolution", {"num_output": m, "kernel_size": k,
-                                                   "pad": pad}, [shape]),
-                    torch_case(conv, [shape])))
-    for name, shape, pool, k, s in POOLS:
+        oh, ow = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
+        flops = (1 if fwd_only else 3) * 2 * n * m * oh * ow * c * k * k
+        params = {"num_output": m, "kernel_size": k, "pad": pad, "stride": stride}
+        if fwd_only:
+            out.append((name, flops, *forward_cases(params, shape, conv)))
+        else:
+            out.append((name, flops, layerflow_case("Convolution", params, [shape]),
+                        torch_case(conv, [shape])))
+    for name, shape, pool, k, s in POOLS if pools else []:
         fn = F.max_pool2d if pool == "MAX" else F.avg_pool2d
         out.append((name, 0,
                     layerflow_case("Pooling", {"pool": pool, "kernel_size": k, "stride": s},
@@ -69,6 +122,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=9)
     ap.add_argument("--iters", type=int, default=10)
     ap.add_argument("--only", default="")
+    ap.add_argument("--set", default="classic", choices=sorted(SETS))
     args = ap.parse_args()
     import torch
     from layerflow.kernels.cpu import threads
@@ -82,7 +136,7 @@ def main():
     print(target_line(torch))
     print("| layer | layerflow ms | PyTorch ms | ratio | GFLOP/s layerflow / PyTorch |")
     print("|---|---|---|---|---|")
-    for name, flops, lf, pt in cases():
+    for name, flops, lf, pt in cases(SETS[args.set], args.set in ("classic", "all")):
         if args.only.lower() not in name.lower():
             continue
         lf(2)

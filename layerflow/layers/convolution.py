@@ -5,11 +5,12 @@ Output size: OH = (H + 2 ph - (dh (kh - 1) + 1)) // sh + 1 (OW alike).
 Weights W: (num_output, C / group, kh, kw); bias b: (num_output,), Caffe's layouts.
 
 Computed by a plan made in reshape (kernels/cpu/conv_plan.py): register-tiled direct
-kernels with explicit vectors (kernels/cpu/direct_conv.py), or im2col + one BLAS product
-per group (grouped convolutions always). For each ungrouped shape the plan times the
-candidates once per machine (tile shapes, the data gradient's two ways, im2col) and keeps
-the fastest on disk; LAYERFLOW_TUNE=0 gives a fixed default. Each thread takes its own
-images. A depthwise convolution (group == channels > 1) runs the direct per-channel kernels
+kernels with explicit vectors (kernels/cpu/direct_conv.py), BLAS products on the NCHW
+blobs for 1x1 layers without padding (Pointwise), or im2col + one BLAS product per group
+(grouped convolutions always). For each ungrouped shape the plan times the candidates
+once per machine (tile shapes, the data gradient's two ways, Pointwise, im2col) and
+keeps the fastest on disk; LAYERFLOW_TUNE=0 gives a fixed default. Each thread takes its
+own images; a batch smaller than the threads splits each image's work among them. A depthwise convolution (group == channels > 1) runs the direct per-channel kernels
 of layers/convolution_depthwise.py instead.
 In CUDA mode: im2col of the whole batch into one device `col`, then per group one strided
 GEMM over the images, Y_n = W_g @ col_n written straight into NCHW (kernels/cuda/gemm.py);
@@ -23,7 +24,7 @@ import numpy as np
 
 from ..config.schema import bounded
 from ..fillers import FillerSpec
-from ..kernels.cpu import conv_plan
+from ..kernels.cpu import conv_plan, threads
 from ..kernels.cpu.conv_plan import ConvShape
 from ..layer import Layer
 from ..registry import register_layer
@@ -161,8 +162,13 @@ class Convolution(Layer):
             return
         s = ConvShape(n, c, h, w, self.p.num_output, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow,
                       self.p.group)
+        # the settings the passes run with, so that tuning times what will run: during net
+        # setup OpenBLAS still had its own spinning threads, and the im2col candidate's
+        # products under the plan's threads took 10x their time
+        threads.apply(self.runtime)
         self._plan, self._plan_how = conv_plan.plan(s, self.dtype, self.runtime.threads,
-                                                    self.p.bias_term, self.phase == "TRAIN")
+                                                    self.p.bias_term, self.phase == "TRAIN",
+                                                    self.runtime.product_parts)
         self._direct = isinstance(self._plan, conv_plan.Direct)
         self._buffers = conv_plan.arrays(self._plan)      # seen by memory reports
 

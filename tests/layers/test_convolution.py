@@ -34,8 +34,12 @@ GRID = [
     ({"num_output": 7, "kernel_size": [3, 5], "pad": [2, 1], "dilation": [2, 1]},
      (3, 18, 8, 9)),
     ({"num_output": 3, "kernel_size": 3, "pad": 3}, (1, 2, 4, 5)),   # pad > k - 1: im2col
+    # 1x1 without padding: BLAS on the NCHW blobs (Pointwise), strided as ResNet's shortcut
+    ({"num_output": 6, "kernel_size": 1, "stride": 2}, (3, 5, 7, 8)),
 ]
-DIRECT = [True, True, True, False, True, False, True, True, True, True, True]
+# the algorithm of each, untuned (the GRID's layers are under TUNE_FLOPS)
+ALGORITHM = ["direct", "pointwise", "direct", "im2col", "direct", "depthwise", "direct",
+             "direct", "direct", "direct", "direct", "pointwise"]
 
 
 def conv_reference(layer, x, dy):
@@ -73,7 +77,7 @@ def test_convolution_matches_torch(params, shape, dtype):
         np.testing.assert_allclose(g, r, **close(dtype))
 
 
-@pytest.mark.parametrize("params,shape", [GRID[0], GRID[3], GRID[9]])
+@pytest.mark.parametrize("params,shape", [GRID[0], GRID[1], GRID[3], GRID[9], GRID[11]])
 def test_convolution_gradient(params, shape):
     x = np.random.default_rng(5).normal(size=shape)
     layer, bottom, top = make_layer("Convolution", dict(params, bias_filler={
@@ -100,11 +104,13 @@ def test_param_diffs_accumulate_and_layouts():
 
 
 def test_direct_kernels_where_they_apply():
-    """Ungrouped convolutions take the direct kernels, grouped ones im2col + GEMM; both
-    are checked against PyTorch above."""
-    for (params, shape), direct in zip(GRID, DIRECT, strict=True):
+    """Ungrouped convolutions take the direct kernels, 1x1 ones without padding BLAS on
+    the blobs, grouped ones im2col + GEMM; all are checked against PyTorch above."""
+    for (params, shape), algorithm in zip(GRID, ALGORITHM, strict=True):
         layer = make_layer("Convolution", params, [np.zeros(shape)])[0]
-        assert layer._direct == direct, params
+        got = "depthwise" if layer._depthwise else layer._plan.choice["algorithm"]
+        assert got == algorithm, params
+        assert layer._direct == (algorithm == "direct")
 
 
 @pytest.mark.parametrize("params", [{"num_output": 4, "kernel_size": 3},
@@ -156,6 +162,26 @@ def test_default_data_gradient_way_follows_the_work():
     assert way((2, 20, 12, 12), {"num_output": 50, "kernel_size": 5}) == "columns"
     assert way((2, 32, 16, 16), {"num_output": 32, "kernel_size": 5, "pad": 2}) == "full"
     assert way(GRID[2][1], GRID[2][0]) == "columns"          # strided: only columns
+
+
+@pytest.mark.parametrize("count", [3, 16, 20, 32, 50, 64, 100])
+def test_candidates_pad_the_panels_least(count):
+    """Each product times only the tiles whose panels waste few lanes; the default is the
+    first of them. With AVX-512, 16 float32 channels take one-vector tiles (16 lanes), not
+    the 2-vector ones whose panels would be half padding."""
+    dtype = np.float32
+    cands = conv_plan.candidates(dtype, count)
+    best = max(conv_plan.lane_use(t, dtype, count) for t in conv_plan.tiles())
+    assert cands and all(conv_plan.lane_use(t, dtype, count) >= conv_plan.LANE_USE * best
+                         for t in cands)
+    assert [t for t in conv_plan.tiles() if t in cands] == cands        # in TILES' order
+    s = conv_plan.ConvShape(2, 16, 8, 8, count, 3, 3, 1, 1, 1, 1, 1, 1, 8, 8)
+    choice = conv_plan.default_choice(s, dtype)
+    assert tuple(choice["forward"]) == tuple(choice["weight"]) == cands[0]
+    assert tuple(choice["data"][1:]) == conv_plan.candidates(
+        dtype, conv_plan.panel_counts(s)[choice["data"][0]])[0]
+    if conv_plan.target().isa == "avx512" and count == 16:
+        assert cands == [(16, 1), (12, 1)]
 
 
 def test_tuning_measures_once_then_reads_the_file(monkeypatch, tmp_path):
@@ -262,3 +288,71 @@ def test_chunked_and_threaded_paths_match_torch(monkeypatch, keep):
     np.testing.assert_allclose(dx, rdx, **close(np.float64))
     for g, r in zip(pgrads, rgrads):
         np.testing.assert_allclose(g, r, **close(np.float64))
+
+
+@pytest.mark.parametrize("index,algorithm", [(8, "direct"), (9, "direct"), (1, "pointwise"),
+                                             (11, "pointwise"), (8, "im2col"),
+                                             (3, "im2col")])
+def test_one_image_split_over_threads_matches_torch(monkeypatch, index, algorithm):
+    """A batch smaller than the threads: direct forward splits the output pixels among
+    three threads (uneven shares), Pointwise and im2col cut each product into slabs
+    (threads.matmul, its size floor lifted)."""
+    from layerflow.kernels.cpu import threads
+    monkeypatch.setattr(threads, "SPLIT_FLOPS", 0)
+    params, shape = GRID[index]
+    if algorithm != "direct" or index == 3:
+        monkeypatch.setattr(conv_plan, "choose", lambda s, *a: (
+            conv_plan.default_choice(s, np.float64) if algorithm == "direct"
+            else {"algorithm": algorithm}, "test"))
+    rng = np.random.default_rng(10)
+    x = rng.normal(size=(1,) + shape[1:])
+    layer, bottom, top = make_layer("Convolution", params, [x],
+                                    runtime=Runtime(threads=3, blas_threads=1))
+    plan = layer._plan
+    assert plan.choice["algorithm"] == algorithm
+    if algorithm == "direct":
+        assert plan.pixel_parts == 3 and plan.parts == 1
+        assert plan.pixel_ranges[0][1] % plan.choice["forward"][0] == 0
+    else:
+        assert plan.split == 3
+    (y,) = forward(layer, bottom, top)
+    dy = rng.normal(size=y.shape)
+    (dx,), pgrads = backward(layer, bottom, top, [dy])
+    ry, rdx, rgrads = conv_reference(layer, x, dy)
+    np.testing.assert_allclose(y, ry, **close(np.float64))
+    np.testing.assert_allclose(dx, rdx, **close(np.float64))
+    for g, r in zip(pgrads, rgrads):
+        np.testing.assert_allclose(g, r, **close(np.float64))
+
+
+@pytest.mark.parametrize("n", [1, 5])
+def test_pointwise_split_over_threads_matches_torch(n):
+    """Pointwise with images shared out over three threads (5 images: uneven ranges and
+    partial sums per thread) and with one image (each product in slabs), strided."""
+    params, shape = GRID[11]
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(n,) + shape[1:]).astype(np.float32)
+    layer, bottom, top = make_layer("Convolution", params, [x], dtype=np.float32,
+                                    runtime=Runtime(threads=3, blas_threads=1))
+    assert layer._plan.choice["algorithm"] == "pointwise"
+    assert layer._plan.parts == min(n, 3)
+    (y,) = forward(layer, bottom, top)
+    dy = rng.normal(size=y.shape).astype(np.float32)
+    (dx,), pgrads = backward(layer, bottom, top, [dy])
+    ry, rdx, rgrads = conv_reference(layer, x, dy)
+    np.testing.assert_allclose(y, ry, **close(np.float32))
+    np.testing.assert_allclose(dx, rdx, **close(np.float32))
+    for g, r in zip(pgrads, rgrads):
+        np.testing.assert_allclose(g, r, **close(np.float32))
+
+
+def test_products_are_not_cut_where_blas_runs_its_own_threads():
+    """With OpenBLAS given threads of its own (blas_threads 2), one image's products stay
+    whole: cutting them too would run threads of threads."""
+    params, shape = GRID[11]
+    x = np.zeros((1,) + shape[1:])
+    for blas, split in ((1, 3), (2, 1)):
+        layer = make_layer("Convolution", params, [x],
+                           runtime=Runtime(threads=3, blas_threads=blas))[0]
+        assert layer._plan.choice["algorithm"] == "pointwise"
+        assert layer._plan.split == split

@@ -1,26 +1,32 @@
 """How a convolution runs on this CPU: the direct kernels' tile shapes and the data
-gradient's way, chosen per layer shape by measuring, kept on disk.
+gradient's way, or BLAS on the blobs (1x1) or im2col + BLAS, chosen per layer shape by
+measuring, kept on disk.
 
-A choice is three parts, each picked on its own (all write the same results):
+A direct choice is three parts, each picked on its own (all write the same results):
   forward  (R, V): the register tile of the forward product (direct_conv.conv_forward)
   weight   (R, V): that of the weight gradient (conv_weight_grad)
   data     ("full" | "columns", R, V): the data gradient as a convolution of the padded dY
            (stride 1 only) or as W^T dY + col2im, with its tile
 R x V tiles (rows x vectors) come from TILES for the CPU's vector ISA (isa.target()); each
 keeps R V accumulators + V panel vectors + 1 broadcast within the register file
-(isa.fits), the first is the default. Which one is fastest depends on the shape: the panel
-width V L pads the channels (LeNet's 20 outputs take one 24-channel panel of 3 AVX2
-vectors, or two of 16 with 2), and the rows pad the pixels.
+(isa.fits). Which one is fastest depends on the shape: the panel width V L pads the
+channels (LeNet's 20 outputs take one 24-channel panel of 3 AVX2 vectors, or two of 16
+with 2; ResNet's 16 one AVX-512 vector, or half of two), and the rows pad the pixels; so
+each product only times the tiles that pad its panels least (`candidates`), the first of
+them its default. A 1x1 layer without padding may instead run Pointwise (BLAS products
+on the NCHW blobs), any layer im2col + BLAS.
 
 `choose` times every candidate of each part once on the layer's shape, threads and dtype
-on first use, like cuDNN's benchmark mode (a warm-up, then three rounds that take each
-candidate in turn, best of them; random data, a few images a thread; a candidate must
-beat the default by MARGIN), then the best direct kernels against im2col + BLAS, and
-keeps the winner in a JSON file per CPU target under ~/.cache/layerflow/tuning
-(LAYERFLOW_TUNING_DIR, else $XDG_CACHE_HOME/layerflow/tuning); later runs read it. LAYERFLOW_TUNE=0 turns the
-timing off: every layer then gets `default_choice`, the same on every run (the first tile,
-and the data gradient's way by a cost model). Layers of under TUNE_FLOPS per product are
-not worth timing and get the default too. `describe(layer)` says what a layer runs.
+on first use, like cuDNN's benchmark mode (a warm-up, then rounds that take each
+candidate in turn, best of them, the tiles by process CPU time; random data, a few
+images a thread; a candidate must beat the default by MARGIN), then the best direct
+kernels against im2col + BLAS (and Pointwise), and keeps the winner in a JSON file per
+CPU target under ~/.cache/layerflow/tuning (LAYERFLOW_TUNING_DIR, else
+$XDG_CACHE_HOME/layerflow/tuning); later runs read it. LAYERFLOW_TUNE=0 turns the timing
+off: every layer then gets `untuned_choice`, the same on every run (Pointwise for 1x1
+layers, else each product's first candidate and the data gradient's way by a cost
+model). Layers of under TUNE_FLOPS per product are not worth timing and get it too.
+`describe(layer)` says what a layer runs.
 """
 import dataclasses
 import json
@@ -33,15 +39,22 @@ from pathlib import Path
 import numpy as np
 
 from . import direct_conv as dc
-from .im2col import col2im, im2col, nchw_to_rows_bias_grad, rows_to_nchw
+from .im2col import (add_channel_bias, channel_sum, col2im, im2col, nchw_to_rows_bias_grad,
+                     rows_to_nchw)
 from .isa import fits, target
-from .threads import run_parallel
+from .threads import matmul, run_parallel
 
-# Candidate tiles (rows, vectors) per ISA; the first is the default. AVX-512 and NEON have
-# 32 registers, AVX2 and generic x86 16.
+# Candidate tiles (rows, vectors) per ISA, in order of preference. AVX-512 and NEON have
+# 32 registers, AVX2 and generic x86 16. AVX-512's one-vector tiles hold 16 float32
+# channels a panel: ResNet's 16-channel stage wasted half the lanes of the 2-vector ones.
+# 8x2 covers one row of 8 pixels (8x8 images) or half of 16 exactly, so that each tile's
+# kernel-row span is exact (cifar10-quick's conv2 forward 5-7 % faster than 10x2).
+# Dropped after reading their loops in inspect_asm: AVX-512's 14x2 (26 vector spills a
+# step) and AVX2's 12x1 (22: without embedded broadcasts LLVM hoists all 12 broadcasts
+# into registers before the FMAs); both lost every timing they were in.
 TILES = {
-    "avx512": [(10, 2), (6, 4), (14, 2), (8, 3)],
-    "avx2": [(6, 2), (4, 3), (12, 1)],
+    "avx512": [(10, 2), (6, 4), (8, 3), (16, 1), (12, 1), (8, 2)],
+    "avx2": [(6, 2), (4, 3)],
     "neon": [(6, 4), (8, 3), (12, 2)],
     "generic": [(6, 2)],
 }
@@ -53,8 +66,14 @@ COL2IM_ADD = 14           # the default's cost model: col2im's add (~0.17 ns an 
 TUNE_FLOPS = 1e7          # products smaller than this take the default (not worth timing)
 TUNE_IMAGES = 4           # images a thread in the timed runs of the tiles
 ALGO_IMAGES = 16          # images a thread in those of direct against im2col
+ROUNDS_SECONDS = 0.05     # timed rounds continue while they took less than this (s) ...
+MAX_ROUNDS = 12           # ... up to this many
 MARGIN = 0.05             # a candidate replaces the default only when this much faster
-VERSION = 4               # of the cached choices: a new kernel set invalidates them
+LANE_USE = 0.75           # candidates of a product: tiles whose panels use at least this
+                          # share of the best tile's used lanes (the others pad more; at
+                          # 0.9 LeNet's conv2, 50 channels, had only AVX2's 12x1 left,
+                          # then a candidate, 2.5-5x slower than 6x2 there)
+VERSION = 5               # of the cached choices: a new kernel set invalidates them
 
 
 @dataclass(frozen=True)
@@ -97,9 +116,32 @@ class ConvShape:
 
 
 def tiles():
-    """The candidate tiles of this CPU target, default first (only those that fit its
-    register file, should TILES ever list one that does not)."""
+    """The candidate tiles of this CPU target, in order of preference (only those that fit
+    its register file, should TILES ever list one that does not)."""
     return [t for t in TILES[target().isa] if fits(*t)]
+
+
+def lane_use(tile, dtype, count):
+    """The share of a tile's panel lanes that hold one of `count` channels (or pixels):
+    count over count rounded up to whole panels of V L."""
+    width = dc.lanes_of(dtype, tile[1])
+    return count / (-(-count // width) * width)
+
+
+def candidates(dtype, count):
+    """The tiles worth timing for a product whose panels hold `count` channels (or
+    pixels): those whose lane use is within LANE_USE of the best, in TILES' order, so that
+    the first is the default. 16 channels drop AVX-512's 2-, 3- and 4-vector tiles (half
+    their lanes or more would be padding); 64 keep all but the 3-vector one."""
+    ts = tiles()
+    best = max(lane_use(t, dtype, count) for t in ts)
+    return [t for t in ts if lane_use(t, dtype, count) >= LANE_USE * best]
+
+
+def panel_counts(s):
+    """What the panels of each product hold: forward and weight gradient output channels,
+    the "full" data gradient input channels, the "columns" one output pixels."""
+    return {"forward": s.m, "weight": s.m, "full": s.c, "columns": s.oh * s.ow}
 
 
 def _each(parts, size, dtype):
@@ -125,10 +167,10 @@ class _Forward:
     def prepare(self, w4):
         dc.panel_weights(w4, self.panels, self.vecs)
 
-    def run(self, t, x, n0, n1, pads, bias, has_bias, y3):
+    def run(self, t, x, n0, n1, pads, bias, has_bias, y3, pixels=(0, -1)):
         dc.conv_forward(x, n0, n1, pads[0], pads[1], self.rows, self.offs, self.spans,
                         self.panels, bias, has_bias, self.xpad[t], self.stage[t], y3,
-                        self.shape)
+                        self.shape, *pixels)
 
 
 class _WeightGrad:
@@ -189,7 +231,8 @@ class _DataFull:
     def run(self, t, dy, n0, n1, w4, dx):
         dc.conv_forward(dy, n0, n1, self.pad[0], self.pad[1], self.rows, self.offs,
                         self.spans, self.panels, self.no_bias, False, self.dypad[t],
-                        self.stage[t], dx.reshape(dx.shape[0], dx.shape[1], -1), self.shape)
+                        self.stage[t], dx.reshape(dx.shape[0], dx.shape[1], -1), self.shape,
+                        0, -1)
 
 
 class _DataColumns:
@@ -228,9 +271,9 @@ class Im2col:
     col_g^T, db += sum over n and pixels of dy, dx = col2im(W_g^T @ dY_g); the patches
     are kept from forward when a training layer's total at most KEEP_BYTES, else
     recomputed per chunk as Caffe does."""
-    def __init__(self, s, dtype, threads, training, batch=None):
+    def __init__(self, s, dtype, threads, training, batch=None, slabs=None):
         """batch: the layer's real batch when s is a cut one for timing (whether the
-        patches are kept depends on it)."""
+        patches are kept depends on it); slabs: see make."""
         self.s, self.dtype = s, np.dtype(dtype)
         self.choice = {"algorithm": "im2col"}
         self.geometry = (s.kh, s.kw, s.sh, s.sw, s.ph, s.pw, s.dh, s.dw, s.oh, s.ow)
@@ -239,6 +282,7 @@ class Im2col:
         per = max(1, min(n, CHUNK_BYTES // max(rows * pixels * item, 1)))
         chunks = -(-n // per)
         self.parts = max(1, min(threads, chunks))
+        self.split = (slabs or threads) if self.parts == 1 else 1   # one chunk: slabs
         chunks = -(-chunks // self.parts) * self.parts   # a multiple of the threads, and
         self.per = -(-n // chunks)                        # even chunks: balanced threads
         self.chunks = -(-n // self.per)
@@ -288,8 +332,8 @@ class Im2col:
                     im2col(x[n0:n1], *self.geometry, col)      # recomputed, as Caffe does
                 nchw_to_rows_bias_grad(dy[n0:n1], dyr, bsum, has_bias)
                 for gi in range(g):                             # dW_g = dY_g @ col_g^T
-                    np.matmul(dyr[gi * mg:(gi + 1) * mg], col[gi * rg:(gi + 1) * rg].T,
-                              out=wtmp[gi * mg:(gi + 1) * mg])
+                    matmul(dyr[gi * mg:(gi + 1) * mg], col[gi * rg:(gi + 1) * rg].T,
+                           wtmp[gi * mg:(gi + 1) * mg], self.split)
                 np.add(wsum, wtmp, out=wsum)
                 if data:
                     dcol = self._chunk(t, i)[2] if self.keep else col
@@ -319,27 +363,117 @@ class Im2col:
         return n0, n1, col, y
 
     def _gemm(self, a, b, out, a_rows_per_group, b_rows_per_group, transpose_a=False):
-        """out = a @ b per group (row blocks of a, b and out)."""
+        """out = a @ b per group (row blocks of a, b and out), each product cut into
+        `split` slabs (threads.matmul) when one chunk is all the threads have."""
         g = self.s.g
         if g == 1:
-            np.matmul(a.T if transpose_a else a, b, out=out)
+            matmul(a.T if transpose_a else a, b, out, self.split)
             return
         ra, rb, ro = a_rows_per_group, b_rows_per_group, out.shape[0] // g
         for i in range(g):
             ai, bi = a[i * ra:(i + 1) * ra], b[i * rb:(i + 1) * rb]
-            np.matmul(ai.T if transpose_a else ai, bi, out=out[i * ro:(i + 1) * ro])
+            matmul(ai.T if transpose_a else ai, bi, out[i * ro:(i + 1) * ro], self.split)
+
+
+class Pointwise:
+    """A 1x1 convolution without padding as BLAS products straight on the NCHW blobs, per
+    image: Y[n] (M, P) = W (M, C) @ X[n] (C, P), dW += dY[n] @ X[n]^T, dX[n] = W^T @ dY[n]
+    (MobileNet's pointwise layers, ResNet's projection shortcuts). No im2col, no move into
+    NCHW: X[n] is already the product's right factor (a strided layer first copies its
+    every sh-th row and sw-th column out; its data gradient scatters back). Threads take
+    ranges of images, each with its own partial sums; a batch smaller than the threads
+    cuts each product into slabs instead (threads.matmul)."""
+
+    def __init__(self, s, dtype, threads, slabs=None):
+        self.s, self.choice = s, {"algorithm": "pointwise"}
+        self.parts = max(1, min(threads, s.n))
+        self.split = (slabs or threads) if s.n < threads else 1
+        self.ranges = [(t * s.n // self.parts, (t + 1) * s.n // self.parts)
+                       for t in range(self.parts)]
+        self.strided = (s.sh, s.sw) != (1, 1)
+        pixels = s.oh * s.ow
+        self.sub = _each(self.parts, s.c * pixels if self.strided else 0, dtype)
+        self.wsum = [np.zeros((s.m, s.c), dtype) for _ in range(self.parts)]
+        self.wtmp = [np.zeros((s.m, s.c), dtype) for _ in range(self.parts)]
+        self.bsum = _each(self.parts, s.m, dtype)
+
+    def _at(self, t, x, n):
+        """x[n] at the output pixels as (C, OH OW): a view, or (strided) thread t's copy."""
+        s = self.s
+        if not self.strided:
+            return x[n].reshape(s.c, -1)
+        sub = self.sub[t].reshape(s.c, s.oh, s.ow)
+        np.copyto(sub, x[n, :, ::s.sh, ::s.sw][:, :s.oh, :s.ow])
+        return self.sub[t].reshape(s.c, -1)
+
+    def forward(self, x, w4, bias, has_bias, y):
+        s = self.s
+        w, y3 = w4.reshape(s.m, s.c), y.reshape(s.n, s.m, -1)
+
+        def work(t):
+            n0, n1 = self.ranges[t]
+            for n in range(n0, n1):
+                matmul(w, self._at(t, x, n), y3[n], self.split)
+            if has_bias:
+                add_channel_bias(y3[n0:n1], bias)
+
+        run_parallel(work, self.parts)
+
+    def backward(self, x, dy, w4, data, dx, wdiff, bdiff, has_bias):
+        s = self.s
+        w, dy3 = w4.reshape(s.m, s.c), dy.reshape(s.n, s.m, -1)
+
+        def work(t):
+            n0, n1 = self.ranges[t]
+            wsum, wtmp, bsum = self.wsum[t], self.wtmp[t], self.bsum[t]
+            wsum[...] = 0
+            bsum[...] = 0
+            for n in range(n0, n1):
+                matmul(dy3[n], self._at(t, x, n).T, wtmp, self.split)
+                np.add(wsum, wtmp, out=wsum)
+                if data:
+                    self._data_grad(t, w, dy3[n], dx[n])
+            if has_bias:
+                channel_sum(dy3[n0:n1], bsum)
+
+        run_parallel(work, self.parts)
+        wd = wdiff.reshape(s.m, s.c)
+        for t in range(self.parts):
+            np.add(wd, self.wsum[t], out=wd)
+            if has_bias:
+                np.add(bdiff, self.bsum[t], out=bdiff)
+
+    def _data_grad(self, t, w, dy2, dxn):
+        """dxn (C, H, W) = W^T dy2 at the output pixels, zero between them when strided."""
+        s = self.s
+        if not self.strided:
+            matmul(w.T, dy2, dxn.reshape(s.c, -1), self.split)
+            return
+        sub = self.sub[t].reshape(s.c, -1)
+        matmul(w.T, dy2, sub, self.split)
+        dxn[...] = 0
+        dxn[:, ::s.sh, ::s.sw][:, :s.oh, :s.ow] = sub.reshape(s.c, s.oh, s.ow)
 
 
 class Direct:
     """A convolution by the direct kernels with one choice: each of `threads` threads
-    takes a contiguous range of images, with its own buffers."""
+    takes a contiguous range of images, with its own buffers. A batch smaller than the
+    threads (inference on one image) splits forward's output pixels among them instead:
+    each thread pads the images itself and computes its own range of pixel tiles."""
 
     def __init__(self, s, dtype, threads, choice):
         self.s, self.choice = s, choice
         self.parts = max(1, min(threads, s.n))
         self.ranges = [(t * s.n // self.parts, (t + 1) * s.n // self.parts)
                        for t in range(self.parts)]
-        self.fwd = _Forward(s, dtype, self.parts, tuple(choice["forward"]))
+        R = choice["forward"][0]
+        tiles = -(-s.oh * s.ow // R)
+        self.pixel_parts = max(1, min(threads, tiles)) if s.n < threads else 1
+        self.pixel_ranges = [(t * tiles // self.pixel_parts * R,
+                              (t + 1) * tiles // self.pixel_parts * R)
+                             for t in range(self.pixel_parts)]
+        self.fwd = _Forward(s, dtype, max(self.parts, self.pixel_parts),
+                            tuple(choice["forward"]))
         self.wgrad = _WeightGrad(s, dtype, self.parts, tuple(choice["weight"]))
         way, *tile = choice["data"]
         self.dgrad = DATA_WAYS[way](s, dtype, self.parts, tuple(tile))
@@ -349,6 +483,12 @@ class Direct:
         y3 = y.reshape(self.s.n, self.s.m, -1)
         self.fwd.prepare(w4)
         pads = (self.s.ph, self.s.pw)
+        if self.pixel_parts > 1:
+            def work(t):
+                self.fwd.run(t, x, 0, self.s.n, pads, bias, has_bias, y3,
+                             self.pixel_ranges[t])
+            run_parallel(work, self.pixel_parts)
+            return
 
         def work(t):
             self.fwd.run(t, x, *self.ranges[t], pads, bias, has_bias, y3)
@@ -372,21 +512,36 @@ class Direct:
         self.wgrad.reduce(self.parts, wdiff.reshape(self.s.m, -1), bdiff, has_bias)
 
 
+def pointwise_applies(s):
+    """Whether Pointwise computes shape s: a 1x1 kernel, no padding, one group."""
+    return (s.kh, s.kw, s.ph, s.pw, s.g) == (1, 1, 0, 0, 1)
+
+
+def untuned_choice(s, dtype):
+    """The choice without timing: Pointwise where it applies (BLAS on the blobs as they
+    are), else default_choice."""
+    return {"algorithm": "pointwise"} if pointwise_applies(s) else default_choice(s, dtype)
+
+
 def default_choice(s, dtype):
-    """The deterministic choice: the target's first tile for every product; the data
-    gradient "full" where it applies and multiplies fewer lanes than "columns" costs,
-    counting a col2im add as COL2IM_ADD lane products."""
-    R, V = tiles()[0]
-    lanes = dc.lanes_of(dtype, V)
+    """The deterministic choice: for each product the first of its candidates (the
+    preferred tile among those that pad its panels least); the data gradient "full" where
+    it applies and multiplies fewer lanes than "columns" costs, counting a col2im add as
+    COL2IM_ADD lane products."""
+    first = {part: list(candidates(dtype, n)[0]) for part, n in panel_counts(s).items()}
     way = "columns"
     if s.full_pad() is not None:
+        R, V = first["full"]
         spans = dc.tap_spans(s.h, s.w, s.oh, s.kh, 1, s.full_pad()[0], s.dh, s.m * s.kw, R)
-        full = int((spans[:, 1] - spans[:, 0]).sum()) * R * -(-s.c // lanes) * lanes
+        full = (int((spans[:, 1] - spans[:, 0]).sum()) * R
+                * -(-s.c // dc.lanes_of(dtype, V)) * dc.lanes_of(dtype, V))
         k, pixels = s.c * s.kh * s.kw, s.oh * s.ow
+        lanes = dc.lanes_of(dtype, first["columns"][1])
         columns = k * -(-pixels // lanes) * lanes * s.m + COL2IM_ADD * k * pixels
         if full <= columns:
             way = "full"
-    return {"algorithm": "direct", "forward": [R, V], "weight": [R, V], "data": [way, R, V]}
+    return {"algorithm": "direct", "forward": first["forward"], "weight": first["weight"],
+            "data": [way, *first[way]]}
 
 
 def tuning_dir():
@@ -433,20 +588,28 @@ def _store(path, key, choice):
         pass                      # a read-only home: the choice holds for this process
 
 
-def _best(candidates, make, run, repeats=3, margin=MARGIN):
+def _best(candidates, make, run, repeats=3, margin=MARGIN, clock=time.perf_counter):
     """The candidate c whose run(make(c)) takes least time: one warm-up run each (which
-    also compiles or loads its kernels), then `repeats` rounds that time each candidate in
-    turn (a burst of load from other processes then hits all alike), best of the rounds.
-    The first candidate (the default) stays unless another is faster by `margin`."""
+    also compiles or loads its kernels), then rounds that time each candidate in turn (a
+    burst of load from other processes then hits all alike), best of the rounds: at least
+    `repeats`, more while the rounds took under ROUNDS_SECONDS (up to MAX_ROUNDS), so that
+    a layer of a millisecond is not judged by three runs of which any may lose a time
+    slice to another process. The first candidate (the default) stays unless another is
+    faster by `margin`. `clock`: wall time, or the process's CPU time where the candidates
+    share their work out alike (the tiles of one product), which a time slice lost to
+    another process does not inflate."""
     plans = [make(c) for c in candidates]
     for p in plans:
         run(p)
     best = [float("inf")] * len(plans)
-    for _ in range(repeats):
+    rounds, start = 0, time.perf_counter()
+    while rounds < repeats or (rounds < MAX_ROUNDS
+                               and time.perf_counter() - start < ROUNDS_SECONDS):
+        rounds += 1
         for i, p in enumerate(plans):
-            t0 = time.perf_counter()
+            t0 = clock()
             run(p)
-            best[i] = min(best[i], time.perf_counter() - t0)
+            best[i] = min(best[i], clock() - t0)
     i = min(range(len(plans)), key=best.__getitem__)
     return candidates[i] if best[i] < best[0] * (1 - margin) else candidates[0]
 
@@ -461,20 +624,30 @@ def _arrays(s, dtype):
     return x, w4, np.zeros(s.m, dtype), y, dy, np.empty_like(x), np.zeros_like(w4)
 
 
-def measure(s, dtype, threads, bias, training):
+def measure(s, dtype, threads, bias, training, slabs=None):
     """Time each candidate of each part on random data; the fastest of each (a test-phase
     layer, which runs forward only, times only the forward tiles). The tiles are timed on
     TUNE_IMAGES images a thread (the time per image is what differs), the best direct
     kernels against im2col on ALGO_IMAGES a thread: im2col's chunks are several images
-    each, and with fewer it would run on fewer threads than the direct kernels."""
+    each, and with fewer it would run on fewer threads than the direct kernels. A 1x1
+    layer without padding times Pointwise against the untuned direct kernels and im2col
+    only: the direct kernels ran 1x1 products at a third to half of BLAS's speed
+    (MobileNet's pointwise layers), so their tiles are not worth the tuning time."""
     full = s
+    if pointwise_applies(s):
+        return _best_algorithm(full, dtype, threads, bias, training,
+                               [{"algorithm": "pointwise"}, default_choice(s, dtype)], slabs)
     s = dataclasses.replace(full, n=min(full.n, TUNE_IMAGES * max(1, threads)))
     x, w4, b, y, dy, dx, wd = _arrays(s, dtype)
     base = default_choice(s, dtype)
     ways = ["columns"] + (["full"] if s.full_pad() is not None else [])
 
     def plan(part):
-        return lambda c: Direct(s, dtype, threads, dict(base, **{part: c}))
+        def make_plan(c):
+            p = Direct(s, dtype, threads, dict(base, **{part: c}))
+            p.dgrad.prepare(w4)
+            return p
+        return make_plan
 
     def fwd(p):
         p.forward(x, w4, b, bias, y)
@@ -483,14 +656,29 @@ def measure(s, dtype, threads, bias, training):
         p.backward(x, dy, w4, False, dx, wd, b, bias)
 
     def data(p):
-        p.dgrad.prepare(w4)
+        # the weights' panels are made once a pass in a layer (not timed: on a few images
+        # their 0.04 ms hid that "full" is 15 % faster on cifar10-quick's conv3)
         run_parallel(lambda t: p.dgrad.run(t, dy, *p.ranges[t], w4, dx), p.parts)
 
-    cands = [list(t) for t in tiles()]
-    direct = dict(base, forward=_best(cands, plan("forward"), fwd))
+    counts = panel_counts(s)
+
+    def cands(part):
+        return [list(t) for t in candidates(dtype, counts[part])]
+
+    cpu = time.process_time          # the tiles split the images alike: their work decides
+    direct = dict(base, forward=_best(cands("forward"), plan("forward"), fwd, clock=cpu))
     if training:
-        direct["weight"] = _best(cands, plan("weight"), weight)
-        direct["data"] = _best([[way, *t] for way in ways for t in cands], plan("data"), data)
+        direct["weight"] = _best(cands("weight"), plan("weight"), weight, clock=cpu)
+        data_cands = [[way, *t] for way in ways for t in cands(way)]
+        first = data_cands.index(base["data"])      # the default, timed first
+        direct["data"] = _best([data_cands[first]] + data_cands[:first]
+                               + data_cands[first + 1:], plan("data"), data, clock=cpu)
+    return _best_algorithm(full, dtype, threads, bias, training, [direct], slabs)
+
+
+def _best_algorithm(full, dtype, threads, bias, training, choices, slabs=None):
+    """The fastest of `choices` and im2col (the first kept unless another is faster by
+    twice MARGIN), timed on ALGO_IMAGES images a thread of the layer's shape `full`."""
     s = dataclasses.replace(full, n=min(full.n, ALGO_IMAGES * max(1, threads)))
     x, w4, b, y, dy, dx, wd = _arrays(s, dtype)
 
@@ -498,51 +686,61 @@ def measure(s, dtype, threads, bias, training):
         p.forward(x, w4, b, bias, y)
         if training:
             p.backward(x, dy, w4, True, dx, wd, b, bias)
-    return _best([direct, dict(direct, algorithm="im2col")],
-                 lambda c: make(s, dtype, threads, c, training, full.n), step,
+    return _best(choices + [{"algorithm": "im2col"}],
+                 lambda c: make(s, dtype, threads, c, training, full.n, slabs), step,
                  margin=2 * MARGIN)
 
 
-def make(s, dtype, threads, choice, training, batch=None):
-    """The plan object of a choice (batch: see Im2col)."""
+def make(s, dtype, threads, choice, training, batch=None, slabs=None):
+    """The plan object of a choice (batch: see Im2col). slabs: how many pieces Pointwise
+    and im2col cut one product into when the batch cannot occupy the threads
+    (Runtime.product_parts: the threads where OpenBLAS is held at one thread, else 1, as
+    a threaded BLAS splits itself); None: the threads."""
     if choice["algorithm"] == "im2col":
-        return Im2col(s, dtype, threads, training, batch)
+        return Im2col(s, dtype, threads, training, batch, slabs)
+    if choice["algorithm"] == "pointwise":
+        return Pointwise(s, dtype, threads, slabs)
     return Direct(s, dtype, threads, choice)
 
 
-def plan(s, dtype, threads, bias, training):
+def plan(s, dtype, threads, bias, training, slabs=None):
     """(plan, how) for a layer of shape s: grouped convolutions take im2col + BLAS; the
     others what `choose` picks. plan.forward / plan.backward run it."""
     if s.g != 1:
-        return Im2col(s, dtype, threads, training), "grouped"
-    choice, how = choose(s, dtype, threads, bias, training)
-    return make(s, dtype, threads, choice, training), how
+        return Im2col(s, dtype, threads, training, slabs=slabs), "grouped"
+    choice, how = choose(s, dtype, threads, bias, training, slabs)
+    return make(s, dtype, threads, choice, training, slabs=slabs), how
 
 
-def choose(s, dtype, threads, bias, training=True):
+def choose(s, dtype, threads, bias, training=True, slabs=None):
     """The choice for this shape: from the tuning file, else measured (and stored), or the
     default when tuning is off or the layer is small. Returns (choice, how)."""
     if not tuning_enabled():
-        return default_choice(s, dtype), "default (LAYERFLOW_TUNE=0)"
+        return untuned_choice(s, dtype), "default (LAYERFLOW_TUNE=0)"
     if s.flops < TUNE_FLOPS:
-        return default_choice(s, dtype), "default (small)"
+        return untuned_choice(s, dtype), "default (small)"
     path = tuning_file()
     key = s.key(dtype, threads, bias) + (" train" if training else " test")
     choice = _load(path).get(key)
     if _valid(choice, s):
         return choice, "measured (cached)"
     t0 = time.perf_counter()
-    choice = measure(s, dtype, threads, bias, training)
+    choice = measure(s, dtype, threads, bias, training, slabs)
     _store(path, key, choice)
     return choice, f"measured ({time.perf_counter() - t0:.2f} s)"
 
 
 def _valid(choice, s):
-    """Whether a cached choice names tiles of this target and a data way that applies."""
+    """Whether a cached choice is one of im2col, Pointwise where it applies, or direct
+    kernels that name tiles of this target and a data way that applies."""
     try:
+        if choice["algorithm"] == "pointwise":
+            return pointwise_applies(s)
+        if choice["algorithm"] == "im2col":
+            return True
         cands = [list(t) for t in tiles()]
         way, *tile = choice["data"]
-        return (choice["algorithm"] in ("direct", "im2col")
+        return (choice["algorithm"] == "direct"
                 and choice["forward"] in cands and choice["weight"] in cands and tile in cands
                 and way in DATA_WAYS and (way == "columns" or s.full_pad() is not None))
     except (TypeError, KeyError, ValueError):
@@ -564,6 +762,8 @@ def arrays(plan):
 def describe_choice(choice):
     if choice["algorithm"] == "im2col":
         return "im2col + BLAS"
+    if choice["algorithm"] == "pointwise":
+        return "pointwise (1x1: BLAS on NCHW)"
     (fr, fv), (wr, wv) = choice["forward"], choice["weight"]
     way, dr, dv = choice["data"]
     return f"direct fwd {fr}x{fv}, dW {wr}x{wv}, dX {way} {dr}x{dv}"

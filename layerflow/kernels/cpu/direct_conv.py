@@ -59,27 +59,31 @@ def _pad_into(x, ph, pw, xp):
 
 @njit(cache=True, nogil=True)
 def conv_forward(x, n0, n1, ph, pw, rows, offs, spans, panels, bias, has_bias, xp, stage, y,
-                 shape):
-    """y[n] (M, P) = conv(x[n] padded by ph, pw) (+ bias) for n in [n0, n1).
-    rows: P pixel offsets (padded to a multiple of R), offs: the taps' offsets, kernel
-    row outermost; spans[t // R]: the taps [lo, hi) whose kernel rows reach into the
-    image from some pixel of tile t (the others would multiply padding zeros); panels: the
-    weights as (blocks, taps, W); xp: this thread's padded image; stage: (len(rows), W),
-    one panel of results, moved into y channel by channel (contiguous writes; scattering
-    each tile into y's channels was a third of conv1's time)."""
+                 shape, p0, p1):
+    """y[n, :, p0:p1] (of M x P) = conv(x[n] padded by ph, pw) (+ bias) for n in [n0, n1),
+    output pixels [p0, p1) (p0 a multiple of R; p1 = -1: to P; a batch smaller than the
+    threads splits each image's pixels among them; no default values: a call that left
+    them out went through Numba's slow dispatch, 0.5 ms a call). rows: P pixel offsets (padded to a
+    multiple of R), offs: the taps' offsets, kernel row outermost; spans[t // R]: the
+    taps [lo, hi) whose kernel rows reach into the image from some pixel of tile t (the
+    others would multiply padding zeros); panels: the weights as (blocks, taps, W); xp:
+    this thread's padded image; stage: (len(rows), W), one panel of results, moved into y
+    channel by channel (contiguous writes; scattering each tile into y's channels was a
+    third of conv1's time)."""
     M, P = y.shape[1], y.shape[2]
+    p1 = P if p1 < 0 else min(p1, P)
     K = offs.size
     R, w = len(shape[0]), len(shape[1]) * lanes(xp)
     for n in range(n0, n1):
         _pad_into(x[n], ph, pw, xp)
         for jb in range(panels.size // (K * w)):
-            for t in range(0, P, R):
+            for t in range(p0, p1, R):
                 vtile(xp, rows, t, offs, spans[t // R, 0], spans[t // R, 1], panels,
                       jb * K * w, stage, t * w, shape)
             for j in range(min(w, M - jb * w)):
                 m = jb * w + j
                 b = bias[m] if has_bias else stage[0] * 0
-                for p in range(P):
+                for p in range(p0, p1):
                     y[n, m, p] = stage[p * w + j] + b
 
 

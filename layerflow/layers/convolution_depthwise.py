@@ -21,7 +21,8 @@ import numpy as np
 
 from ..config.schema import bounded
 from ..kernels.cpu.depthwise_conv import (depthwise_backward_data, depthwise_backward_weight,
-                                          depthwise_forward)
+                                          depthwise_forward, forward_work_size)
+from ..kernels.cpu.simd import VECTOR_BYTES
 from ..layer import Layer
 from ..registry import register_layer
 from .convolution import ConvParams, conv_out_size
@@ -49,11 +50,27 @@ def _geometry(p):
     return (*p.strides, *p.pads, *p.dilations)
 
 
+def forward_work(layer, x_shape, y_shape):
+    """The forward kernel's per-thread padded planes, (parts, size), kept on the layer and
+    made again only when the shapes change: one part per thread, at most one per input
+    plane."""
+    p = layer.p
+    key = (x_shape, y_shape, layer.runtime.threads)
+    if getattr(layer, "_dw_work_key", None) != key:
+        parts = max(1, min(layer.runtime.threads, x_shape[0] * x_shape[1]))
+        size = forward_work_size(layer.blobs[0].shape, y_shape, p.strides, p.dilations,
+                                 VECTOR_BYTES // layer.dtype.itemsize)
+        layer._dw_work = np.zeros((parts, size), layer.dtype)
+        layer._dw_work_key = key
+    return layer._dw_work
+
+
 def depthwise_forward_layer(layer, bottom, top):
     has_bias = len(layer.blobs) > 1
     bias = layer.blobs[1].data if has_bias else layer._no_bias
+    work = forward_work(layer, bottom[0].shape, top[0].shape)
     depthwise_forward(bottom[0].data, layer.blobs[0].data, bias, has_bias,
-                      *_geometry(layer.p), top[0].data)
+                      *_geometry(layer.p), top[0].data, work)
 
 
 def depthwise_backward_layer(layer, top, propagate_down, bottom):

@@ -23,6 +23,12 @@ GRID = [
     ({"kernel_size": 2, "pad": 3}, (1, 5, 4, 3)),
     ({"kernel_size": 7, "pad": 1}, (2, 2, 5, 5)),
     ({"kernel_h": 1, "kernel_w": 3, "pad_h": 0, "pad_w": 1}, (2, 6, 3, 17)),
+    # rows wider than two vectors (the split by column parity in whole vectors, masked
+    # tails), batch 1 with channels across the threads, odd sizes, dilation with stride 2
+    ({"kernel_size": 3, "pad": 1, "stride": 2}, (1, 3, 37, 45)),
+    ({"kernel_size": 3, "pad": 1}, (1, 5, 20, 70)),
+    ({"kernel_size": 5, "pad": 2, "stride": 2, "dilation": 2}, (2, 3, 21, 67)),
+    ({"kernel_size": 3, "pad": 0, "stride": 3}, (1, 2, 11, 50)),
 ]
 
 
@@ -94,8 +100,31 @@ def test_fast_forward_matches_the_loop_version(params, shape):
     np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
     out = np.full_like(y, np.nan)                      # written whole, whatever was there
     depthwise_forward(x, layer.blobs[0].data, bias, has_bias, *p.strides, *p.pads,
-                      *p.dilations, out)
+                      *p.dilations, out, layer._dw_work)
     np.testing.assert_array_equal(out, y)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("parts", [1, 2, 3, 7])
+@pytest.mark.parametrize("params,shape", [GRID[0], GRID[3], GRID[8], GRID[10]])
+def test_forward_in_any_number_of_parts_matches_the_loop_version(params, shape, parts, dtype):
+    """The input planes cut into 1, 2, 3 or more runs than there are planes: each run pads
+    its own planes in its own buffer, and y is the same."""
+    x = np.random.default_rng(3).normal(size=shape).astype(dtype)
+    layer, bottom, top = build("ConvolutionDepthwise", params, x, dtype)
+    (y,) = forward(layer, bottom, top)
+    p = layer.p
+    has_bias = len(layer.blobs) > 1
+    bias = layer.blobs[1].data if has_bias else np.zeros(1, dtype)
+    ref = np.empty_like(y)
+    depthwise_forward_reference(x, layer.blobs[0].data, bias, has_bias, *p.strides, *p.pads,
+                                *p.dilations, ref)
+    work = np.full((parts, layer._dw_work.shape[1]), np.nan, dtype)   # the frame is zeroed
+    out = np.full_like(y, np.nan)
+    depthwise_forward(x, layer.blobs[0].data, bias, has_bias, *p.strides, *p.pads,
+                      *p.dilations, out, work)
+    tol = {"rtol": 1e-5, "atol": 1e-5} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-12}
+    np.testing.assert_allclose(out, ref, **tol)
 
 
 def test_param_diffs_accumulate_and_bottom_diff_is_written():

@@ -84,6 +84,8 @@ class Net:
         self._hooks = {event: [] for event in HOOK_EVENTS}
         self._setup_layers()
         self._mark_backward()
+        for layer, need in zip(self.layers, self.layer_need_backward):
+            layer.need_backward = need      # a layer may skip keeping what only backward reads
         if weights is not None:
             self.copy_from(weights)
 

@@ -44,6 +44,7 @@ class BatchNorm(Layer):
         eps: float = bounded(1e-5, lo=0.0)
 
     in_place = True
+    need_backward = True    # the Net's call: False where backward never runs (no xnorm kept)
 
     def setup(self, bottom, top):
         shape = bottom[0].shape
@@ -114,7 +115,12 @@ class BatchNorm(Layer):
         inv_std_of(self.var, self.p.eps, self.inv_std)
         xnorm = self.xnorm.reshape(self._view)
         mean, inv_std = self._in_dtype()
-        if in_place:
+        if not self.need_backward:
+            if in_place:
+                normalize_inplace(y, mean, inv_std, self._parts)
+            else:
+                normalize(x, mean, inv_std, y, self._parts)
+        elif in_place:
             normalize_save_inplace(y, mean, inv_std, xnorm, self._parts)
         else:
             normalize_save(x, mean, inv_std, y, xnorm, self._parts)

@@ -37,6 +37,7 @@ class Scale(Layer):
 
     num_bottom = (1, 2)
     in_place = True
+    need_backward = True    # the Net's call: False where backward never runs (no copy of x)
 
     def setup(self, bottom, top):
         if len(bottom) > 1 and top[0] is bottom[1]:
@@ -56,7 +57,7 @@ class Scale(Layer):
         top[0].reshape(bottom[0].shape)
         if self._zero_bias.size != self._view[1]:
             self._zero_bias = np.zeros(self._view[1], self.dtype)
-        if top[0] is bottom[0] and self._xcopy.size != bottom[0].count:
+        if top[0] is bottom[0] and self.need_backward and self._xcopy.size != bottom[0].count:
             self._xcopy = np.zeros(bottom[0].count, self.dtype)
         self._parts = parts_for(self.runtime.threads, bottom[0].count)
         if getattr(self, "_sums", np.zeros(0)).shape != (self._parts, 2, self._view[1]):
@@ -75,8 +76,10 @@ class Scale(Layer):
         b = self.blobs[-1].data.reshape(-1) if self.p.bias_term else self._zero_bias
         y = top[0].data.reshape(self._view)
         if top[0] is bottom[0]:
+            keep = self.need_backward
             scale_forward_inplace_parts(y, s.data.reshape(-1), b,
-                                        self._xcopy.reshape(self._view), self._parts)
+                                        self._xcopy.reshape(self._view) if keep else y,
+                                        self._parts, keep)
         else:
             scale_forward_parts(bottom[0].data.reshape(self._view), s.data.reshape(-1), b, y,
                                 self._parts)

@@ -204,3 +204,24 @@ def test_split_shares_the_bottom_unless_a_reader_runs_in_place():
         net.backward()
         want = (relu + x) * ((x > 0) + 1.0) / 2      # d loss / d x, loss = |y|^2 / (2 N)
         np.testing.assert_allclose(bottom.diff, want, rtol=1e-6)
+
+
+def test_a_test_net_keeps_no_copies_for_backward():
+    """Scale and BatchNorm in a net without a loss skip what only backward reads, and give
+    what they give in a net that trains."""
+    layers = [
+        {"name": "in", "type": "Input", "top": ["x", "t"], "shape": [[2, 3, 4, 4], [2, 3, 4, 4]]},
+        {"name": "bn", "type": "BatchNorm", "bottom": "x", "top": "x", "use_global_stats": False},
+        {"name": "sc", "type": "Scale", "bottom": "x", "top": "x", "bias_term": True,
+         "filler": {"type": "gaussian"}, "bias_filler": {"type": "gaussian"}}]
+    loss = [{"name": "loss", "type": "EuclideanLoss", "bottom": ["x", "t"], "top": "loss"}]
+    x = np.random.default_rng(7).normal(size=(2, 3, 4, 4))
+    outs = []
+    for body in (layers, layers + loss):
+        net = Net({"layers": body}, "train", seed=0)
+        net.blobs["x"].data[...] = x
+        net.forward()
+        outs.append(net.blobs["x"].data.copy())
+        need = [l.need_backward for l in net.layers if l.type_name in ("BatchNorm", "Scale")]
+        assert need == [False, body is not layers]    # BatchNorm: nothing learns below it
+    np.testing.assert_allclose(outs[0], outs[1], rtol=1e-6)

@@ -30,18 +30,22 @@ def _scale_rows(xf, yf, scale, bias, S, I, o0, o1):
 
 
 @njit(cache=True)
-def _scale_rows_inplace(yf, scale, bias, sf, S, I, o0, o1):
-    """y = y * scale + bias over [o0, o1), the old y kept in sf."""
+def _scale_rows_inplace(yf, scale, bias, sf, save, S, I, o0, o1):
+    """y = y * scale + bias over [o0, o1), the old y kept in sf when `save`."""
     for o in range(o0, o1):
         for s in range(S):
             a = scale[s]
             b = bias[s]
             yr = yf[(o * S + s) * I:(o * S + s + 1) * I]
-            sr = sf[(o * S + s) * I:(o * S + s + 1) * I]
-            for i in range(I):
-                v = yr[i]
-                sr[i] = v
-                yr[i] = v * a + b
+            if save:
+                sr = sf[(o * S + s) * I:(o * S + s + 1) * I]
+                for i in range(I):
+                    v = yr[i]
+                    sr[i] = v
+                    yr[i] = v * a + b
+            else:
+                for i in range(I):
+                    yr[i] = yr[i] * a + b
 
 
 @njit(cache=True, parallel=True)
@@ -60,15 +64,17 @@ def scale_forward_parts(x, scale, bias, y, parts):
 
 
 @njit(cache=True, parallel=True)
-def scale_forward_inplace_parts(y, scale, bias, xsave, parts):
-    """y = y * scale + bias, keeping the old y in `xsave` (backward's x)."""
+def scale_forward_inplace_parts(y, scale, bias, xsave, parts, save=True):
+    """y = y * scale + bias, keeping the old y in `xsave` (backward's x) unless `save` is
+    False (a layer whose backward never runs)."""
     O, S, I = y.shape
     yf, sf = y.reshape(-1), xsave.reshape(-1)
     if parts <= 1:
-        _scale_rows_inplace(yf, scale, bias, sf, S, I, 0, O)
+        _scale_rows_inplace(yf, scale, bias, sf, save, S, I, 0, O)
         return
     for t in prange(parts):
-        _scale_rows_inplace(yf, scale, bias, sf, S, I, t * O // parts, (t + 1) * O // parts)
+        _scale_rows_inplace(yf, scale, bias, sf, save, S, I, t * O // parts,
+                            (t + 1) * O // parts)
 
 
 @njit(cache=True)

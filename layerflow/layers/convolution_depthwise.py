@@ -50,14 +50,20 @@ def _geometry(p):
     return (*p.strides, *p.pads, *p.dilations)
 
 
+PARALLEL_MIN_FMAS = 1 << 21     # below: one thread (a launch of the pool costs 20-140 us)
+
+
 def forward_work(layer, x_shape, y_shape):
     """The forward kernel's per-thread padded planes, (parts, size), kept on the layer and
-    made again only when the shapes change: one part per thread, at most one per input
-    plane."""
+    made again only when the shapes change: one part per thread (at most one per input
+    plane) when the convolution has PARALLEL_MIN_FMAS multiply-adds, else one."""
     p = layer.p
     key = (x_shape, y_shape, layer.runtime.threads)
     if getattr(layer, "_dw_work_key", None) != key:
+        fmas = np.prod(y_shape, dtype=np.int64) * np.prod(p.kernel, dtype=np.int64)
         parts = max(1, min(layer.runtime.threads, x_shape[0] * x_shape[1]))
+        if fmas < PARALLEL_MIN_FMAS:
+            parts = 1
         size = forward_work_size(layer.blobs[0].shape, y_shape, p.strides, p.dilations,
                                  VECTOR_BYTES // layer.dtype.itemsize)
         layer._dw_work = np.zeros((parts, size), layer.dtype)

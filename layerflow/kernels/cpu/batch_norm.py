@@ -82,17 +82,36 @@ def channel_mean_var_parts(x, mean, var, sums):
     N, C, S = x.shape
     xf = x.reshape(-1)
     parts = sums.shape[0]
-    sums[:] = 0.0
+    _zero(sums)
     if parts <= 1:
         _stat_rows(xf, C, S, 0, N, sums[0])
     else:
         for t in prange(parts):
             _stat_rows(xf, C, S, t * N // parts, (t + 1) * N // parts, sums[t])
-    m = N * S
+    _add_parts(sums, 1.0 / (N * S))
     for c in range(C):
-        mu = sums[:, 0, c].sum() / m
+        mu = sums[0, 0, c]
         mean[c] = xf[c * S] + mu
-        var[c] = max(sums[:, 1, c].sum() / m - mu * mu, 0.0)
+        var[c] = max(sums[0, 1, c] - mu * mu, 0.0)
+
+
+@njit(cache=True)
+def _zero(sums):
+    """Loops of their own: an array expression in a parallel=True function is a parallel
+    region of its own, each one a launch of the thread pool (tens of us, per channel)."""
+    for k in range(sums.size):
+        sums.flat[k] = 0.0
+
+
+@njit(cache=True)
+def _add_parts(sums, scale):
+    """sums[0] = scale * the sum over the parts of sums[t]."""
+    for j in range(sums.shape[1]):
+        for c in range(sums.shape[2]):
+            a = 0.0
+            for t in range(sums.shape[0]):
+                a += sums[t, j, c]
+            sums[0, j, c] = a * scale
 
 
 @njit(cache=True)
@@ -263,17 +282,13 @@ def _dy_means(sf, gf, N, C, S, sums):
     """mean(dy) and mean(dy * xnorm) per channel into sums[0] (float64), one run of images
     per part."""
     parts = sums.shape[0]
-    sums[:] = 0.0
+    _zero(sums)
     if parts <= 1:
         _dy_rows(sf, gf, C, S, 0, N, sums[0])
     else:
         for t in prange(parts):
             _dy_rows(sf, gf, C, S, t * N // parts, (t + 1) * N // parts, sums[t])
-    for c in range(C):
-        a = sums[:, 0, c].sum() / (N * S)
-        b = sums[:, 1, c].sum() / (N * S)
-        sums[0, 0, c] = a
-        sums[0, 1, c] = b
+    _add_parts(sums, 1.0 / (N * S))
 
 
 @njit(cache=True, parallel=True)

@@ -148,22 +148,35 @@ def depthwise_forward(x, w, bias, has_bias, sh, sw, ph, pw, dh, dw, y, work):
     N, C, H, W = x.shape
     M, _, kh, kw = w.shape
     oh, ow = y.shape[2], y.shape[3]
-    mult = M // C
     xf = x.reshape(-1)
     wf = w.reshape(-1)
     yf = y.reshape(-1)
     parts = work.shape[0]
     P = N * C
+    if parts == 1:                              # no launch of the thread pool
+        _forward_run(xf, wf, bias, has_bias, sh, sw, ph, pw, dh, dw, N, C, H, W, M, kh, kw,
+                     oh, ow, 0, P, work[0], yf)
+        return
     for t in prange(parts):
-        buf = work[t]
-        hp, wq, owp = forward_geometry(oh, ow, kh, kw, sh, sw, dh, dw, lanes(buf))
-        buf[:] = 0.0                            # the frame; planes overwrite the inside
-        for p in range(t * P // parts, (t + 1) * P // parts):
-            _pad_plane(xf, p * H * W, H, W, ph, pw, sw, hp, wq, buf)
-            n = p // C
-            for m in range((p % C) * mult, (p % C + 1) * mult):
-                _forward_plane(buf, wf, bias, has_bias, m, kh, kw, sh, sw, dh, dw, hp, wq,
-                               owp, yf, (n * M + m) * oh * ow, oh, ow)
+        _forward_run(xf, wf, bias, has_bias, sh, sw, ph, pw, dh, dw, N, C, H, W, M, kh, kw,
+                     oh, ow, t * P // parts, (t + 1) * P // parts, work[t], yf)
+
+
+@njit(cache=True)
+def _forward_run(xf, wf, bias, has_bias, sh, sw, ph, pw, dh, dw, N, C, H, W, M, kh, kw, oh,
+                 ow, p0, p1, buf, yf):
+    """Input planes [p0, p1) (n C + c) and their output planes into yf, with the buffer
+    `buf`."""
+    mult = M // C
+    hp, wq, owp = forward_geometry(oh, ow, kh, kw, sh, sw, dh, dw, lanes(buf))
+    for k in range(buf.size):                   # the frame; planes overwrite the inside
+        buf[k] = 0.0
+    for p in range(p0, p1):
+        _pad_plane(xf, p * H * W, H, W, ph, pw, sw, hp, wq, buf)
+        n = p // C
+        for m in range((p % C) * mult, (p % C + 1) * mult):
+            _forward_plane(buf, wf, bias, has_bias, m, kh, kw, sh, sw, dh, dw, hp, wq, owp, yf,
+                           (n * M + m) * oh * ow, oh, ow)
 
 
 @njit(cache=True)

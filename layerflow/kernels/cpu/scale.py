@@ -152,19 +152,38 @@ def _grad_rows(xf, gf, df, inplace, scale, want_dx, S, I, o0, o1, sums):
 @njit(cache=True, parallel=True)
 def _scale_backward(xf, gf, df, inplace, O, S, I, scale, dscale, dbias, want_dx, sums):
     parts = sums.shape[0]
-    sums[:] = 0.0
+    _zero(sums)
     if parts <= 1:
         _grad_rows(xf, gf, df, inplace, scale, want_dx, S, I, 0, O, sums[0])
     else:
         for t in prange(parts):
             _grad_rows(xf, gf, df, inplace, scale, want_dx, S, I, t * O // parts,
                        (t + 1) * O // parts, sums[t])
-    if dscale.size > 0:
-        for s in range(S):
-            dscale[s] += sums[:, 0, s].sum()
-    if dbias.size > 0:
-        for s in range(S):
-            dbias[s] += sums[:, 1, s].sum()
+    _add_into(sums, dscale, dbias)
+
+
+@njit(cache=True)
+def _zero(sums):
+    """Loops of their own: an array expression in a parallel=True function is a parallel
+    region of its own, each one a launch of the thread pool."""
+    for k in range(sums.size):
+        sums.flat[k] = 0.0
+
+
+@njit(cache=True)
+def _add_into(sums, dscale, dbias):
+    """dscale[s] += the parts' sums[t, 0, s]; dbias[s] += their sums[t, 1, s] (each when
+    non-empty)."""
+    for s in range(sums.shape[2]):
+        a = 0.0
+        b = 0.0
+        for t in range(sums.shape[0]):
+            a += sums[t, 0, s]
+            b += sums[t, 1, s]
+        if dscale.size > 0:
+            dscale[s] += a
+        if dbias.size > 0:
+            dbias[s] += b
 
 
 @njit(cache=True)

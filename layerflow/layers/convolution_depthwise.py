@@ -53,22 +53,24 @@ def _geometry(p):
 PARALLEL_MIN_FMAS = 1 << 21     # below: one thread (a launch of the pool costs 20-140 us)
 
 
-def forward_work(layer, x_shape, y_shape):
-    """The forward kernel's per-thread padded planes, (parts, size), kept on the layer and
-    made again only when the shapes change: one part per thread (at most one per input
-    plane) when the convolution has PARALLEL_MIN_FMAS multiply-adds, else one."""
+def forward_work(layer, x_shape, y_shape, strides=None, dilations=None, key="forward"):
+    """The forward kernel's per-thread padded planes, (parts, size), kept on the layer (one
+    set per `key`) and made again only when the shapes change: one part per thread (at most
+    one per input plane) when the convolution has PARALLEL_MIN_FMAS multiply-adds, else
+    one."""
     p = layer.p
-    key = (x_shape, y_shape, layer.runtime.threads)
-    if getattr(layer, "_dw_work_key", None) != key:
+    strides, dilations = strides or p.strides, dilations or p.dilations
+    cache = layer.__dict__.setdefault("_dw_work", {})
+    shapes = (x_shape, y_shape, strides, dilations, layer.runtime.threads)
+    if key not in cache or cache[key][0] != shapes:
         fmas = np.prod(y_shape, dtype=np.int64) * np.prod(p.kernel, dtype=np.int64)
         parts = max(1, min(layer.runtime.threads, x_shape[0] * x_shape[1]))
         if fmas < PARALLEL_MIN_FMAS:
             parts = 1
-        size = forward_work_size(layer.blobs[0].shape, y_shape, p.strides, p.dilations,
+        size = forward_work_size(layer.blobs[0].shape, y_shape, strides, dilations,
                                  VECTOR_BYTES // layer.dtype.itemsize)
-        layer._dw_work = np.zeros((parts, size), layer.dtype)
-        layer._dw_work_key = key
-    return layer._dw_work
+        cache[key] = (shapes, np.zeros((parts, size), layer.dtype))
+    return cache[key][1]
 
 
 def depthwise_forward_layer(layer, bottom, top):
@@ -79,14 +81,37 @@ def depthwise_forward_layer(layer, bottom, top):
                       *_geometry(layer.p), top[0].data, work)
 
 
+def _data_gradient_as_forward(layer, channels):
+    """Whether the data gradient can run as the forward kernel: with stride 1 and one
+    output per channel it is the convolution of dy, padded by (k - 1) d - pad, with the
+    filters turned by 180 degrees (the pads must not exceed the dilated kernel)."""
+    p = layer.p
+    (kh, kw), (ph, pw), (dh, dw) = p.kernel, p.pads, p.dilations
+    return (tuple(p.strides) == (1, 1) and layer.blobs[0].shape[0] == channels
+            and ph <= (kh - 1) * dh and pw <= (kw - 1) * dw)
+
+
 def depthwise_backward_layer(layer, top, propagate_down, bottom):
     has_bias = len(layer.blobs) > 1
     db = layer.blobs[1].diff if has_bias else layer._no_bias
     depthwise_backward_weight(bottom[0].data, top[0].diff, *_geometry(layer.p), has_bias,
                               layer.blobs[0].diff, db)
-    if propagate_down[0]:
+    if not propagate_down[0]:
+        return
+    if not _data_gradient_as_forward(layer, bottom[0].shape[1]):
         depthwise_backward_data(top[0].diff, layer.blobs[0].data, *_geometry(layer.p),
                                 bottom[0].diff)
+        return
+    p = layer.p
+    (kh, kw), (ph, pw), (dh, dw) = p.kernel, p.pads, p.dilations
+    w = layer.blobs[0].data
+    turned = layer.__dict__.get("_dw_turned")
+    if turned is None or turned.shape != w.shape:
+        turned = layer._dw_turned = np.empty_like(w)
+    turned[...] = w[:, :, ::-1, ::-1]
+    work = forward_work(layer, top[0].shape, bottom[0].shape, (1, 1), p.dilations, "data")
+    depthwise_forward(top[0].diff, turned, layer._no_bias, False, 1, 1, (kh - 1) * dh - ph,
+                      (kw - 1) * dw - pw, dh, dw, bottom[0].diff, work)
 
 
 @register_layer("ConvolutionDepthwise")

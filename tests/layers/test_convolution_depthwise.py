@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from layerflow import ConfigError, Net, ShapeError
-from layerflow.kernels.cpu.depthwise_conv import (depthwise_forward,
+from layerflow.kernels.cpu.depthwise_conv import (depthwise_backward_data, depthwise_forward,
                                                   depthwise_forward_reference)
 
 from .harness import DTYPES, backward, check_gradient, forward, make_layer, to_torch, torch
@@ -100,7 +100,7 @@ def test_fast_forward_matches_the_loop_version(params, shape):
     np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
     out = np.full_like(y, np.nan)                      # written whole, whatever was there
     depthwise_forward(x, layer.blobs[0].data, bias, has_bias, *p.strides, *p.pads,
-                      *p.dilations, out, layer._dw_work)
+                      *p.dilations, out, layer._dw_work["forward"][1])
     np.testing.assert_array_equal(out, y)
 
 
@@ -119,12 +119,34 @@ def test_forward_in_any_number_of_parts_matches_the_loop_version(params, shape, 
     ref = np.empty_like(y)
     depthwise_forward_reference(x, layer.blobs[0].data, bias, has_bias, *p.strides, *p.pads,
                                 *p.dilations, ref)
-    work = np.full((parts, layer._dw_work.shape[1]), np.nan, dtype)   # the frame is zeroed
+    work = np.full((parts, layer._dw_work["forward"][1].shape[1]), np.nan, dtype)  # zeroed
     out = np.full_like(y, np.nan)
     depthwise_forward(x, layer.blobs[0].data, bias, has_bias, *p.strides, *p.pads,
                       *p.dilations, out, work)
     tol = {"rtol": 1e-5, "atol": 1e-5} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-12}
     np.testing.assert_allclose(out, ref, **tol)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("params,shape,turned", [
+    (*GRID[0], True), (*GRID[6], True), (*GRID[7], True), (*GRID[9], True),
+    ({"kernel_size": 3, "pad": 2, "dilation": 2}, (1, 4, 9, 40), True),
+    (*GRID[1], False), (*GRID[3], False), (*GRID[5], False)])   # stride 2, multiplier, pad 3
+def test_data_gradient_as_a_turned_forward_matches_the_scatter_kernel(params, shape, turned,
+                                                                      dtype):
+    """Stride 1, one output per channel: dx is the forward kernel run on dy with the filters
+    turned; other layers keep the scatter kernel. Both give what the scatter kernel gives."""
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=shape).astype(dtype)
+    layer, bottom, top = build("ConvolutionDepthwise", params, x, dtype)
+    (y,) = forward(layer, bottom, top)
+    dy = rng.normal(size=y.shape).astype(dtype)
+    (dx,), _ = backward(layer, bottom, top, [dy])
+    assert ("data" in layer._dw_work) is turned
+    want = np.full_like(x, np.nan)
+    p = layer.p
+    depthwise_backward_data(dy, layer.blobs[0].data, *p.strides, *p.pads, *p.dilations, want)
+    np.testing.assert_allclose(dx, want, **close(dtype))
 
 
 def test_param_diffs_accumulate_and_bottom_diff_is_written():

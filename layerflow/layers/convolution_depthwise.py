@@ -20,8 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config.schema import bounded
-from ..kernels.cpu.depthwise_conv import (depthwise_backward_data, depthwise_backward_weight,
-                                          depthwise_forward, forward_work_size)
+from ..kernels.cpu.depthwise_conv import (depthwise_backward_data,
+                                          depthwise_backward_weight_planes, depthwise_forward,
+                                          forward_work_size, weight_work_size)
 from ..kernels.cpu.simd import VECTOR_BYTES
 from ..layer import Layer
 from ..registry import register_layer
@@ -54,10 +55,11 @@ PARALLEL_MIN_FMAS = 1 << 21     # below: one thread (a launch of the pool costs 
 
 
 def forward_work(layer, x_shape, y_shape, strides=None, dilations=None, key="forward"):
-    """The forward kernel's per-thread padded planes, (parts, size), kept on the layer (one
-    set per `key`) and made again only when the shapes change: one part per thread (at most
-    one per input plane) when the convolution has PARALLEL_MIN_FMAS multiply-adds, else
-    one."""
+    """The per-thread padded planes of the forward kernel (key "forward", and "data" for
+    the data gradient run as a forward) or the weight gradient ("weight"), (parts, size),
+    kept on the layer and made again only when the shapes change: one part per thread (at
+    most one per input plane) when the convolution has PARALLEL_MIN_FMAS multiply-adds,
+    else one."""
     p = layer.p
     strides, dilations = strides or p.strides, dilations or p.dilations
     cache = layer.__dict__.setdefault("_dw_work", {})
@@ -67,8 +69,10 @@ def forward_work(layer, x_shape, y_shape, strides=None, dilations=None, key="for
         parts = max(1, min(layer.runtime.threads, x_shape[0] * x_shape[1]))
         if fmas < PARALLEL_MIN_FMAS:
             parts = 1
-        size = forward_work_size(layer.blobs[0].shape, y_shape, strides, dilations,
-                                 VECTOR_BYTES // layer.dtype.itemsize)
+        nlanes = VECTOR_BYTES // layer.dtype.itemsize
+        size = (weight_work_size(layer.blobs[0].shape, y_shape, x_shape[1], strides, dilations,
+                                 nlanes) if key == "weight" else
+                forward_work_size(layer.blobs[0].shape, y_shape, strides, dilations, nlanes))
         cache[key] = (shapes, np.zeros((parts, size), layer.dtype))
     return cache[key][1]
 
@@ -94,8 +98,9 @@ def _data_gradient_as_forward(layer, channels):
 def depthwise_backward_layer(layer, top, propagate_down, bottom):
     has_bias = len(layer.blobs) > 1
     db = layer.blobs[1].diff if has_bias else layer._no_bias
-    depthwise_backward_weight(bottom[0].data, top[0].diff, *_geometry(layer.p), has_bias,
-                              layer.blobs[0].diff, db)
+    work = forward_work(layer, bottom[0].shape, top[0].shape, key="weight")
+    depthwise_backward_weight_planes(bottom[0].data, top[0].diff, *_geometry(layer.p),
+                                     has_bias, layer.blobs[0].diff, db, work)
     if not propagate_down[0]:
         return
     if not _data_gradient_as_forward(layer, bottom[0].shape[1]):

@@ -6,25 +6,30 @@ channel c = m // mult (mult = num_output / channels), with a (kh, kw) filter W[m
     db[m]          += sum_{n, i, j} dy[n, m, i, j]
     dx[n, c, ...]   = sum over the mult outputs of c, i, j, a, b of dy W, scattered back
 
-For each output row and tap, the columns j whose input column is inside the image are one
-range [j0, j1) (computed once per tap, `_cols`), so the innermost loop runs over j with no
-bounds test; with stride 1 it runs over two slices from index 0 (a variable stride, or an
-index that might be negative and so gets Numba's wraparound test, kept it scalar). The weight gradient sums each row in the data's dtype (vector lanes) and
-the rows in float64. Each prange iteration owns what it writes: forward a
-(n, m) plane of y, data gradient a (n, c) plane of dx, weight gradient the filter and bias
-of one m; so there is no racy `+=`. The per-tap column ranges come from `_cols`, a scalar
-helper; nothing is allocated inside the loops.
+Forward and weight gradient go plane by plane: each input plane is copied once into a
+thread's buffer with its zero frame (`_pad_plane`), split by column phase when the stride
+is 2 or more, so that every tap of every output vector is one unaligned vector load with no
+bounds test, whatever the stride (`forward_geometry`). The forward computes four output
+rows at a time, one vector of columns each (four independent chains of FMAs), through a
+row buffer into y with a masked last vector; the weight gradient sweeps each tap's shifted
+rows against dy's rows into vector accumulators. The data gradient with stride 1 and one
+output per channel is the forward run on dy with the filters turned (the layer does that);
+otherwise `depthwise_backward_data` scatters row slices. The N C planes (the forward) or
+the channels (the weight gradient) are cut into one run per thread (a part of `work`),
+and each run owns what it writes: no racy `+=`. Loops take flat indices inside functions
+of their own: slices, or array arguments of inlined helpers, cost an atomic reference-count
+update each time, and a scalar index that might be negative gets Numba's wraparound test,
+which keeps LLVM from vectorizing.
 `depthwise_forward_reference` is the few-line loop version the tests check the fast ones
-against (with PyTorch's conv2d(groups=C) besides).
+against (with PyTorch's conv2d(groups=C) besides; the turned-filter data gradient against
+the scatter kernel).
 """
 from llvmlite import ir
 from numba import njit, prange, types
 from numba.core.errors import TypingError
 from numba.extending import intrinsic
 
-from .simd import Vec, lanes, vbroadcast, vfma, vload, vstore, vzero
-
-REDUCE = {"reassoc", "contract"}
+from .simd import Vec, lanes, vadd, vbroadcast, vfma, vload, vstore, vzero
 
 
 @njit(cache=True, inline="always")
@@ -301,49 +306,100 @@ def depthwise_backward_data(dy, w, sh, sw, ph, pw, dh, dw, dx):
                                 ds[j] += wv * gv[j]
 
 
-@njit(cache=True, parallel=True, fastmath=REDUCE)
-def depthwise_backward_weight(x, dy, sh, sw, ph, pw, dh, dw, has_bias, dwt, db):
-    """dwt (M, 1, kh, kw) += the filter gradient; db (M,) += the bias gradient (when
-    has_bias). One prange iteration per output channel."""
+def weight_work_size(w_shape, y_shape, channels, strides, dilations, nlanes):
+    """Floats of work one thread of the weight gradient needs: the forward's padded plane
+    and row buffer, then one vector accumulator per output channel of a run and tap (and
+    bias)."""
+    m, _, kh, kw = w_shape
+    return (forward_work_size(w_shape, y_shape, strides, dilations, nlanes)
+            + (m // channels) * (kh * kw + 1) * nlanes)
+
+
+@njit(cache=True, parallel=True)
+def depthwise_backward_weight_planes(x, dy, sh, sw, ph, pw, dh, dw, has_bias, dwt, db, work):
+    """dwt (M, 1, kh, kw) += the filter gradient, db (M,) += the bias gradient (when
+    has_bias), the way the forward kernel goes: each input plane padded once into `work`
+    (weight_work_size), then per output channel and tap one sweep of vector multiply-adds
+    of dy's rows with the plane's shifted rows (masked tails) into a vector accumulator,
+    whose lanes are added up (in float64) once per channel. The channels are cut into one
+    run per part, so each part owns the filters it writes."""
     N, C, H, W = x.shape
+    xf = x.reshape(-1)
+    gf = dy.reshape(-1)
+    parts = work.shape[0]
+    if parts == 1:
+        _weight_run(xf, gf, sh, sw, ph, pw, dh, dw, has_bias, dwt, db, N, C, H, W,
+                    dy.shape[2], dy.shape[3], 0, C, work[0])
+        return
+    for t in prange(parts):
+        _weight_run(xf, gf, sh, sw, ph, pw, dh, dw, has_bias, dwt, db, N, C, H, W,
+                    dy.shape[2], dy.shape[3], t * C // parts, (t + 1) * C // parts, work[t])
+
+
+@njit(cache=True)
+def _weight_run(xf, gf, sh, sw, ph, pw, dh, dw, has_bias, dwt, db, N, C, H, W, oh, ow, c0,
+                c1, buf):
+    """Channels [c0, c1): their filters' (and biases') gradients, over the whole batch."""
     M, _, kh, kw = dwt.shape
-    oh, ow = dy.shape[2], dy.shape[3]
     mult = M // C
-    for m in prange(M):
-        c = m // mult
-        for a in range(kh):
-            for bb in range(kw):
-                j0, j1, off = _cols(bb, W, ow, sw, pw, dw)
+    L = lanes(buf)
+    hp, wq, owp = forward_geometry(oh, ow, kh, kw, sh, sw, dh, dw, L)
+    acc = sw * hp * wq + 4 * owp                # the accumulators, after the row buffer
+    nacc = mult * (kh * kw + 1) * L
+    for k in range(acc):
+        buf[k] = 0.0
+    for c in range(c0, c1):
+        for k in range(acc, acc + nacc):
+            buf[k] = 0.0
+        for n in range(N):
+            _pad_plane(xf, (n * C + c) * H * W, H, W, ph, pw, sw, hp, wq, buf)
+            for k in range(mult):
+                _plane_taps(buf, gf, (n * M + c * mult + k) * oh * ow, oh, ow, kh, kw, sh, sw,
+                            dh, dw, hp, wq, has_bias, acc + k * (kh * kw + 1) * L)
+        for k in range(mult):
+            m = c * mult + k
+            for q in range(kh * kw + 1):
+                o = acc + (k * (kh * kw + 1) + q) * L
                 s = 0.0
-                for n in range(N):
-                    for i in range(oh):
-                        r = i * sh - ph + a * dh
-                        if r < 0 or r >= H:
-                            continue
-                        xr = x[n, c, r]
-                        gr = dy[n, m, i]
-                        if j1 <= j0:
-                            continue
-                        gv = gr[j0:j1]
-                        if sw == 1:
-                            xv = xr[j0 + off:j1 + off]
-                            row = gv[0] * xv[0]         # the data's dtype: vector lanes
-                            for j in range(1, j1 - j0):
-                                row += gv[j] * xv[j]
-                        else:
-                            xs = xr[j0 * sw + off:(j1 - 1) * sw + off + 1:sw]
-                            row = gv[0] * xs[0]
-                            for j in range(1, j1 - j0):
-                                row += gv[j] * xs[j]
-                        s += row
-                dwt[m, 0, a, bb] += s
-        if has_bias:
-            s = 0.0
-            for n in range(N):
-                for i in range(oh):
-                    for j in range(ow):
-                        s += dy[n, m, i, j]
-            db[m] += s
+                for lane in range(L):
+                    s += buf[o + lane]
+                if q < kh * kw:
+                    dwt[m, 0, q // kw, q % kw] += s
+                elif has_bias:
+                    db[m] += s
+
+
+@njit(cache=True)
+def _plane_taps(buf, gf, go, oh, ow, kh, kw, sh, sw, dh, dw, hp, wq, has_bias, out):
+    """For one output plane (at gf[go:]) and the padded input plane in buf, the vectors
+    at buf[out + (a kw + b) lanes] += the lanes of sum_{i, j} dy[i, j] plane[i sh + a dh,
+    j sw + b dw], and at buf[out + kh kw lanes] += those of sum dy."""
+    L = lanes(buf)
+    phase = 0
+    shift = 0
+    for b in range(kw):
+        for a in range(kh):
+            a0 = vload(buf, out + (a * kw + b) * L)
+            a1 = vzero(buf)
+            for i in range(oh):
+                g = go + i * ow
+                o = (phase * hp + i * sh + a * dh) * wq + shift
+                for j in range(0, ow, 2 * L):
+                    n0 = min(L, ow - j)
+                    n1 = max(0, min(L, ow - j - L))
+                    a0 = vfma(_vload_n(gf, g + j, n0), _vload_n(buf, o + j, n0), a0)
+                    a1 = vfma(_vload_n(gf, g + j + L, n1), _vload_n(buf, o + j + L, n1), a1)
+            vstore(buf, out + (a * kw + b) * L, vadd(a0, a1))
+        phase += dw
+        while phase >= sw:
+            phase -= sw
+            shift += 1
+    if has_bias:
+        a0 = vload(buf, out + kh * kw * L)
+        for i in range(oh):
+            for j in range(0, ow, L):
+                a0 = vadd(a0, _vload_n(gf, go + i * ow + j, min(L, ow - j)))
+        vstore(buf, out + kh * kw * L, a0)
 
 
 @njit(cache=True)

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..kernels.cpu.eltwise import (axpy, divide_product, max2, max_backward, max_update,
                                    multiply2, multiply_into, parts_for, scale_into,
-                                   weighted_sum2)
+                                   scale_into2, weighted_sum2)
 from ..layer import Layer
 from ..registry import register_layer
 
@@ -81,6 +81,10 @@ class Eltwise(Layer):
     def backward_cpu(self, top, propagate_down, bottom):
         dy = top[0].diff.reshape(-1)
         op = self.p.operation
+        if op == "SUM" and len(bottom) == 2 and all(propagate_down[:2]):   # one pass over dy
+            scale_into2(dy, self.coeff[0], bottom[0].diff.reshape(-1), self.coeff[1],
+                        bottom[1].diff.reshape(-1), self._parts)
+            return
         for k, b in enumerate(bottom):
             if not propagate_down[k]:
                 continue

@@ -111,12 +111,16 @@ def test_element_wise_kernels_in_parts(parts, n, dtype):
          lambda o: el.weighted_sum2(g, dtype(2), h, dtype(-1), o)),
         (lambda o: el.scale_into(g, dtype(3), o, parts), lambda o: el.scale_into(g, dtype(3), o)),
         (lambda o: sp.sum_into(g, h, o, parts), lambda o: sp.sum_into(g, h, o)),
+        (lambda o: el.scale_into2(g, dtype(2), o, dtype(-1), h2, parts),
+         lambda o: (el.scale_into(g, dtype(2), o), el.scale_into(g, dtype(-1), h2_ref))),
     ]
+    h2, h2_ref = np.full(n, np.nan, dtype), np.full(n, np.nan, dtype)
     for run, ref in cases:
         got, want = np.full(n, np.nan, dtype), np.full(n, np.nan, dtype)
         run(got)
         ref(want)
         np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(h2, h2_ref)            # scale_into2's second output
     y = x.copy()
     rl.relu_forward_inplace(y, slope, parts)
     np.testing.assert_array_equal(y, np.where(x > 0, x, x * slope))

@@ -72,6 +72,25 @@ def scale_into(x, c, y, parts=1):
 
 
 @njit(cache=True)
+def _scale_into2(x, c0, y0, c1, y1):
+    for i in range(x.size):
+        v = x[i]
+        y0[i] = c0 * v
+        y1[i] = c1 * v
+
+
+@njit(cache=True, parallel=True)
+def scale_into2(x, c0, y0, c1, y1, parts=1):
+    """y0 = c0 x and y1 = c1 x in one pass over x (SUM's gradient to two bottoms)."""
+    if parts <= 1:
+        _scale_into2(x, c0, y0, c1, y1)
+        return
+    for t in prange(parts):
+        lo, hi = run_bounds(x.size, t, parts)
+        _scale_into2(x[lo:hi], c0, y0[lo:hi], c1, y1[lo:hi])
+
+
+@njit(cache=True)
 def multiply2(a, b, y):
     for i in range(y.size):
         y[i] = a[i] * b[i]

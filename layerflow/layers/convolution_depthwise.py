@@ -86,13 +86,14 @@ def depthwise_forward_layer(layer, bottom, top):
 
 
 def _data_gradient_as_forward(layer, channels):
-    """Whether the data gradient can run as the forward kernel: with stride 1 and one
-    output per channel it is the convolution of dy, padded by (k - 1) d - pad, with the
-    filters turned by 180 degrees (the pads must not exceed the dilated kernel)."""
+    """Whether the data gradient can run as the forward kernel: with one output per channel
+    it is the stride-1 convolution of dy, spread out by the strides (zeros between its
+    values) and padded by (k - 1) d - pad, with the filters turned by 180 degrees (the
+    pads must not exceed the dilated kernel)."""
     p = layer.p
     (kh, kw), (ph, pw), (dh, dw) = p.kernel, p.pads, p.dilations
-    return (tuple(p.strides) == (1, 1) and layer.blobs[0].shape[0] == channels
-            and ph <= (kh - 1) * dh and pw <= (kw - 1) * dw)
+    return (layer.blobs[0].shape[0] == channels and ph <= (kh - 1) * dh
+            and pw <= (kw - 1) * dw)
 
 
 def depthwise_backward_layer(layer, top, propagate_down, bottom):
@@ -116,7 +117,7 @@ def depthwise_backward_layer(layer, top, propagate_down, bottom):
     turned[...] = w[:, :, ::-1, ::-1]
     work = forward_work(layer, top[0].shape, bottom[0].shape, (1, 1), p.dilations, "data")
     depthwise_forward(top[0].diff, turned, layer._no_bias, False, 1, 1, (kh - 1) * dh - ph,
-                      (kw - 1) * dw - pw, dh, dw, bottom[0].diff, work)
+                      (kw - 1) * dw - pw, dh, dw, bottom[0].diff, work, *p.strides)
 
 
 @register_layer("ConvolutionDepthwise")

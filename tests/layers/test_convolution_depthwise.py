@@ -131,11 +131,15 @@ def test_forward_in_any_number_of_parts_matches_the_loop_version(params, shape, 
 @pytest.mark.parametrize("params,shape,turned", [
     (*GRID[0], True), (*GRID[6], True), (*GRID[7], True), (*GRID[9], True),
     ({"kernel_size": 3, "pad": 2, "dilation": 2}, (1, 4, 9, 40), True),
-    (*GRID[1], False), (*GRID[3], False), (*GRID[5], False)])   # stride 2, multiplier, pad 3
+    (*GRID[1], True), (*GRID[8], True), (*GRID[10], True), (*GRID[11], True),   # strides 2, 3
+    ({"kernel_size": 3, "pad": 1, "stride": 2}, (2, 3, 10, 36), True),           # even sizes
+    (*GRID[2], True), (*GRID[4], True),
+    (*GRID[3], False), (*GRID[5], False)])          # a depth multiplier; pad 3 > kernel 2 - 1
 def test_data_gradient_as_a_turned_forward_matches_the_scatter_kernel(params, shape, turned,
                                                                       dtype):
-    """Stride 1, one output per channel: dx is the forward kernel run on dy with the filters
-    turned; other layers keep the scatter kernel. Both give what the scatter kernel gives."""
+    """One output per channel: dx is the forward kernel run on dy (spread out by the
+    strides) with the filters turned; other layers keep the scatter kernel. Both give what
+    the scatter kernel gives."""
     rng = np.random.default_rng(8)
     x = rng.normal(size=shape).astype(dtype)
     layer, bottom, top = build("ConvolutionDepthwise", params, x, dtype)

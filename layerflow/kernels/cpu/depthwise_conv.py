@@ -144,12 +144,13 @@ def forward_work_size(w_shape, y_shape, strides, dilations, nlanes):
 
 
 @njit(cache=True, parallel=True)
-def depthwise_forward(x, w, bias, has_bias, sh, sw, ph, pw, dh, dw, y, work):
+def depthwise_forward(x, w, bias, has_bias, sh, sw, ph, pw, dh, dw, y, work, su=1, sv=1):
     """y (N, M, OH, OW) written whole from x (N, C, H, W) and w (M, 1, kh, kw); `work`
     (parts, forward_work_size) holds each thread's padded plane. The N C input planes are
     cut into `parts` runs, one per prange iteration (so batch 1 uses every thread); each
     plane is copied once into the zero-framed buffer and its mult output planes computed
-    from it."""
+    from it. With su, sv > 1 each plane is first spread out, its values su rows and sv
+    columns apart with zeros between (a stride-s data gradient runs so, with stride 1)."""
     N, C, H, W = x.shape
     M, _, kh, kw = w.shape
     oh, ow = y.shape[2], y.shape[3]
@@ -160,16 +161,16 @@ def depthwise_forward(x, w, bias, has_bias, sh, sw, ph, pw, dh, dw, y, work):
     P = N * C
     if parts == 1:                              # no launch of the thread pool
         _forward_run(xf, wf, bias, has_bias, sh, sw, ph, pw, dh, dw, N, C, H, W, M, kh, kw,
-                     oh, ow, 0, P, work[0], yf)
+                     oh, ow, 0, P, work[0], yf, su, sv)
         return
     for t in prange(parts):
         _forward_run(xf, wf, bias, has_bias, sh, sw, ph, pw, dh, dw, N, C, H, W, M, kh, kw,
-                     oh, ow, t * P // parts, (t + 1) * P // parts, work[t], yf)
+                     oh, ow, t * P // parts, (t + 1) * P // parts, work[t], yf, su, sv)
 
 
 @njit(cache=True)
 def _forward_run(xf, wf, bias, has_bias, sh, sw, ph, pw, dh, dw, N, C, H, W, M, kh, kw, oh,
-                 ow, p0, p1, buf, yf):
+                 ow, p0, p1, buf, yf, su, sv):
     """Input planes [p0, p1) (n C + c) and their output planes into yf, with the buffer
     `buf`."""
     mult = M // C
@@ -177,7 +178,10 @@ def _forward_run(xf, wf, bias, has_bias, sh, sw, ph, pw, dh, dw, N, C, H, W, M, 
     for k in range(buf.size):                   # the frame; planes overwrite the inside
         buf[k] = 0.0
     for p in range(p0, p1):
-        _pad_plane(xf, p * H * W, H, W, ph, pw, sw, hp, wq, buf)
+        if su == 1 and sv == 1:
+            _pad_plane(xf, p * H * W, H, W, ph, pw, sw, hp, wq, buf)
+        else:
+            _spread_plane(xf, p * H * W, H, W, ph, pw, su, sv, hp, wq, buf)
         n = p // C
         for m in range((p % C) * mult, (p % C + 1) * mult):
             _forward_plane(buf, wf, bias, has_bias, m, kh, kw, sh, sw, dh, dw, hp, wq, owp, yf,
@@ -223,6 +227,20 @@ def _pad_plane(xf, xo, H, W, ph, pw, sw, hp, wq, buf):
                 if phase == sw:
                     phase = 0
                     u += 1
+
+
+@njit(cache=True)
+def _spread_plane(xf, xo, H, W, ph, pw, su, sv, hp, wq, buf):
+    """The plane at xf[xo:] into buf (stride 1: one phase) spread out: value (i, j) at row
+    ph + i su, column pw + j sv; the zeros between are the buffer's, never written."""
+    for i in range(H):
+        r = ph + i * su
+        if r >= hp:
+            break
+        o = r * wq + pw
+        s = xo + i * W
+        for j in range(min(W, (wq - pw + sv - 1) // sv)):
+            buf[o + j * sv] = xf[s + j]
 
 
 @njit(cache=True)

@@ -12,9 +12,10 @@ is 2 or more, so that every tap of every output vector is one unaligned vector l
 bounds test, whatever the stride (`forward_geometry`). The forward computes four output
 rows at a time, one vector of columns each (four independent chains of FMAs), through a
 row buffer into y with a masked last vector; the weight gradient sweeps each tap's shifted
-rows against dy's rows into vector accumulators. The data gradient with stride 1 and one
-output per channel is the forward run on dy with the filters turned (the layer does that);
-otherwise `depthwise_backward_data` scatters row slices. The N C planes (the forward) or
+rows against dy's rows into vector accumulators. The data gradient with one output per
+channel is the forward run on dy (spread out by the strides, `_spread_plane`) with the
+filters turned (the layer does that); otherwise `depthwise_backward_data` scatters row
+slices. The N C planes (the forward) or
 the channels (the weight gradient) are cut into one run per thread (a part of `work`),
 and each run owns what it writes: no racy `+=`. Loops take flat indices inside functions
 of their own: slices, or array arguments of inlined helpers, cost an atomic reference-count

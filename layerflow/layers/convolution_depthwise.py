@@ -51,7 +51,8 @@ def _geometry(p):
     return (*p.strides, *p.pads, *p.dilations)
 
 
-PARALLEL_MIN_FMAS = 1 << 21     # below: one thread (a launch of the pool costs 20-140 us)
+PARALLEL_MIN_FMAS = 1 << 24     # below: one thread (waking the pool cost ~0.4 ms in a net:
+                                # batch 1's layers, 1-4M FMAs, ran 2x slower on two)
 
 
 def forward_work(layer, x_shape, y_shape, strides=None, dilations=None, key="forward"):

@@ -153,6 +153,32 @@ def test_data_gradient_as_a_turned_forward_matches_the_scatter_kernel(params, sh
     np.testing.assert_allclose(dx, want, **close(dtype))
 
 
+@pytest.mark.parametrize("params,shape", [GRID[0], GRID[1], GRID[3], GRID[8], GRID[10]])
+def test_threaded_layer_matches_torch(monkeypatch, params, shape):
+    """Above PARALLEL_MIN_FMAS (patched to 0) the forward cuts the planes and the weight
+    gradient the channels into one run per thread (3 here, more than some nets' channels);
+    outputs and all gradients still match PyTorch."""
+    import layerflow.layers.convolution_depthwise as dwl
+    from layerflow.runtime import Runtime
+    monkeypatch.setattr(dwl, "PARALLEL_MIN_FMAS", 0)
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=shape)
+    params = dict(params, bias_filler={"type": "gaussian", "std": 1},
+                  weight_filler={"type": "gaussian", "std": 1})
+    layer, bottom, top = make_layer("ConvolutionDepthwise", params, [x],
+                                    runtime=Runtime.create(threads=3))
+    (y,) = forward(layer, bottom, top)
+    dy = rng.normal(size=y.shape)
+    (dx,), grads = backward(layer, bottom, top, [dy])
+    assert all(w.shape[0] == min(3, shape[0] * shape[1])
+               for _, w in layer._dw_work.values())
+    ry, rdx, rgrads = reference(layer, x, dy)
+    np.testing.assert_allclose(y, ry, **close(np.float64))
+    np.testing.assert_allclose(dx, rdx, **close(np.float64))
+    for g, r in zip(grads, rgrads):
+        np.testing.assert_allclose(g, r, **close(np.float64))
+
+
 def test_param_diffs_accumulate_and_bottom_diff_is_written():
     rng = np.random.default_rng(2)
     x = rng.normal(size=(2, 3, 6, 6))

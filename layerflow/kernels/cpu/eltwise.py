@@ -10,14 +10,15 @@ keeps the CUDA twins' signatures.
 """
 from numba import njit, prange
 
-PARALLEL_MIN = 1 << 20      # values below which an element-wise pass stays on one thread
+PARALLEL_MIN = 1 << 24      # values below which an element-wise pass stays on one thread
 
 
 def parts_for(threads, count):
     """How many runs (threads) an element-wise or reducing pass over `count` values is cut
-    into: one below PARALLEL_MIN, where starting Numba's sleeping workers (tens of us, 140
-    us on a loaded machine) costs about what a second thread saves; else the net's threads.
-    Decided once per shape, in the layer's reshape."""
+    into: one below PARALLEL_MIN, else the net's threads. In a net, waking Numba's sleeping
+    workers took about 0.4 ms (2 vCPUs, load 1.3), as long as a pass over an 8 MB blob
+    from memory: ResNet-20's layers (2M values at most) ran slower on two threads than on
+    one (docs/layers.md). Decided once per shape, in the layer's reshape."""
     return max(1, threads) if count >= PARALLEL_MIN else 1
 
 

@@ -51,7 +51,7 @@ def _geometry(p):
     return (*p.strides, *p.pads, *p.dilations)
 
 
-PARALLEL_MIN_FMAS = 1 << 23     # below: one thread (waking the pool cost ~0.4 ms in a net:
+PARALLEL_MIN_FMAS = 1 << 22     # below: one thread (waking the pool cost ~0.4 ms in a net:
                                 # batch 1's layers, 1-4M FMAs, ran 2x slower on two)
 
 

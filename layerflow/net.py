@@ -84,6 +84,8 @@ class Net:
         self._hooks = {event: [] for event in HOOK_EVENTS}
         self._setup_layers()
         self._mark_backward()
+        for layer, need in zip(self.layers, self.layer_need_backward):
+            layer.need_backward = need      # a layer may skip keeping what only backward reads
         if weights is not None:
             self.copy_from(weights)
 
@@ -259,6 +261,8 @@ class Net:
         split_cls = get_layer_class("Split")
         name = f"{v.name}_{self._specs[v.producer][0].name}_split"
         split = split_cls(None, name, self.phase, None, None, self.dtype, runtime=self.runtime)
+        split.share_data = not any(o.inplace_of is v for li, _ in v.consumers
+                                   for o in self._values_out[li])   # no reader writes it
         tops = [Blob((), self.dtype, name=f"{name}_{j}", device=self.device)
                 for j in range(readers)]
         self._add_layer(split, [blob], tops, lw)

@@ -24,11 +24,13 @@ import numpy as np
 
 from ..config.schema import bounded
 from ..config.specs import ParamSpec
-from ..kernels.cpu.batch_norm import (batch_norm_backward, batch_norm_backward_inplace,
-                                      channel_mean_var, global_stats, inv_std_of, normalize,
-                                      normalize_inplace, normalize_save,
-                                      normalize_save_inplace, scale_by_channel,
-                                      scale_by_channel_inplace, update_running)
+from ..kernels.cpu.batch_norm import (batch_norm_backward_inplace_parts,
+                                      batch_norm_backward_parts, channel_mean_var_parts,
+                                      global_stats, inv_std_of, normalize, normalize_inplace,
+                                      normalize_save, normalize_save_inplace,
+                                      scale_by_channel, scale_by_channel_inplace,
+                                      update_running)
+from ..kernels.cpu.eltwise import parts_for
 from ..layer import Layer
 from ..registry import register_layer
 
@@ -42,6 +44,7 @@ class BatchNorm(Layer):
         eps: float = bounded(1e-5, lo=0.0)
 
     in_place = True
+    need_backward = True    # the Net's call: False where backward never runs (no xnorm kept)
 
     def setup(self, bottom, top):
         shape = bottom[0].shape
@@ -84,6 +87,8 @@ class BatchNorm(Layer):
         if shape != self._shape:
             self._shape = shape
             self._view = (shape[0], shape[1], bottom[0].count // max(shape[0] * shape[1], 1))
+            self._parts = parts_for(self.runtime.threads, bottom[0].count)
+            self._sums = np.zeros((self._parts, 2, self.channels))   # per-thread sums
             if not self.use_global and self.xnorm.size != bottom[0].count:
                 self.xnorm = np.zeros(bottom[0].count, self.dtype)
             if (self.device is not None and not self.use_global
@@ -99,21 +104,26 @@ class BatchNorm(Layer):
                          self.p.eps, self.mean, self.inv_std)
             mean, inv_std = self._in_dtype()
             if in_place:
-                normalize_inplace(y, mean, inv_std)
+                normalize_inplace(y, mean, inv_std, self._parts)
             else:
-                normalize(x, mean, inv_std, y)
+                normalize(x, mean, inv_std, y, self._parts)
             return
-        channel_mean_var(x, self.mean, self.var)
+        channel_mean_var_parts(x, self.mean, self.var, self._sums)
         update_running(self.mean, self.var, self._view[0] * self._view[2],
                        self.p.moving_average_fraction,
                        self.blobs[0].data, self.blobs[1].data, self.blobs[2].data)
         inv_std_of(self.var, self.p.eps, self.inv_std)
         xnorm = self.xnorm.reshape(self._view)
         mean, inv_std = self._in_dtype()
-        if in_place:
-            normalize_save_inplace(y, mean, inv_std, xnorm)
+        if not self.need_backward:
+            if in_place:
+                normalize_inplace(y, mean, inv_std, self._parts)
+            else:
+                normalize(x, mean, inv_std, y, self._parts)
+        elif in_place:
+            normalize_save_inplace(y, mean, inv_std, xnorm, self._parts)
         else:
-            normalize_save(x, mean, inv_std, y, xnorm)
+            normalize_save(x, mean, inv_std, y, xnorm, self._parts)
 
     def backward_cpu(self, top, propagate_down, bottom):
         if not propagate_down[0]:
@@ -127,9 +137,11 @@ class BatchNorm(Layer):
             else:
                 scale_by_channel(dy, self._inv_std_t, dx)
         elif in_place:
-            batch_norm_backward_inplace(self.xnorm.reshape(self._view), dx, self.inv_std)
+            batch_norm_backward_inplace_parts(self.xnorm.reshape(self._view), dx, self.inv_std,
+                                              self._sums)
         else:
-            batch_norm_backward(self.xnorm.reshape(self._view), dy, self.inv_std, dx)
+            batch_norm_backward_parts(self.xnorm.reshape(self._view), dy, self.inv_std, dx,
+                                      self._sums)
 
     def forward_gpu(self, bottom, top):
         k, d = self.device.kernels("batch_norm"), self._dev

@@ -20,8 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config.schema import bounded
-from ..kernels.cpu.depthwise_conv import (depthwise_backward_data, depthwise_backward_weight,
-                                          depthwise_forward)
+from ..kernels.cpu.depthwise_conv import (depthwise_backward_data,
+                                          depthwise_backward_weight_planes, depthwise_forward,
+                                          forward_work_size, weight_work_size)
+from ..kernels.cpu.simd import VECTOR_BYTES
 from ..layer import Layer
 from ..registry import register_layer
 from .convolution import ConvParams, conv_out_size
@@ -49,21 +51,74 @@ def _geometry(p):
     return (*p.strides, *p.pads, *p.dilations)
 
 
+PARALLEL_MIN_FMAS = 1 << 22     # below: one thread (waking the pool cost ~0.4 ms in a net:
+                                # batch 1's layers, 1-4M FMAs, ran 2x slower on two)
+
+
+def forward_work(layer, x_shape, y_shape, strides=None, dilations=None, key="forward"):
+    """The per-thread padded planes of the forward kernel (key "forward", and "data" for
+    the data gradient run as a forward) or the weight gradient ("weight"), (parts, size),
+    kept on the layer and made again only when the shapes change: one part per thread (at
+    most one per input plane) when the convolution has PARALLEL_MIN_FMAS multiply-adds,
+    else one."""
+    p = layer.p
+    strides, dilations = strides or p.strides, dilations or p.dilations
+    cache = layer.__dict__.setdefault("_dw_work", {})
+    shapes = (x_shape, y_shape, strides, dilations, layer.runtime.threads)
+    if key not in cache or cache[key][0] != shapes:
+        fmas = np.prod(y_shape, dtype=np.int64) * np.prod(p.kernel, dtype=np.int64)
+        parts = max(1, min(layer.runtime.threads, x_shape[0] * x_shape[1]))
+        if fmas < PARALLEL_MIN_FMAS:
+            parts = 1
+        nlanes = VECTOR_BYTES // layer.dtype.itemsize
+        size = (weight_work_size(layer.blobs[0].shape, y_shape, x_shape[1], strides, dilations,
+                                 nlanes) if key == "weight" else
+                forward_work_size(layer.blobs[0].shape, y_shape, strides, dilations, nlanes))
+        cache[key] = (shapes, np.zeros((parts, size), layer.dtype))
+    return cache[key][1]
+
+
 def depthwise_forward_layer(layer, bottom, top):
     has_bias = len(layer.blobs) > 1
     bias = layer.blobs[1].data if has_bias else layer._no_bias
+    work = forward_work(layer, bottom[0].shape, top[0].shape)
     depthwise_forward(bottom[0].data, layer.blobs[0].data, bias, has_bias,
-                      *_geometry(layer.p), top[0].data)
+                      *_geometry(layer.p), top[0].data, work)
+
+
+def _data_gradient_as_forward(layer, channels):
+    """Whether the data gradient can run as the forward kernel: with one output per channel
+    it is the stride-1 convolution of dy, spread out by the strides (zeros between its
+    values) and padded by (k - 1) d - pad, with the filters turned by 180 degrees (the
+    pads must not exceed the dilated kernel)."""
+    p = layer.p
+    (kh, kw), (ph, pw), (dh, dw) = p.kernel, p.pads, p.dilations
+    return (layer.blobs[0].shape[0] == channels and ph <= (kh - 1) * dh
+            and pw <= (kw - 1) * dw)
 
 
 def depthwise_backward_layer(layer, top, propagate_down, bottom):
     has_bias = len(layer.blobs) > 1
     db = layer.blobs[1].diff if has_bias else layer._no_bias
-    depthwise_backward_weight(bottom[0].data, top[0].diff, *_geometry(layer.p), has_bias,
-                              layer.blobs[0].diff, db)
-    if propagate_down[0]:
+    work = forward_work(layer, bottom[0].shape, top[0].shape, key="weight")
+    depthwise_backward_weight_planes(bottom[0].data, top[0].diff, *_geometry(layer.p),
+                                     has_bias, layer.blobs[0].diff, db, work)
+    if not propagate_down[0]:
+        return
+    if not _data_gradient_as_forward(layer, bottom[0].shape[1]):
         depthwise_backward_data(top[0].diff, layer.blobs[0].data, *_geometry(layer.p),
                                 bottom[0].diff)
+        return
+    p = layer.p
+    (kh, kw), (ph, pw), (dh, dw) = p.kernel, p.pads, p.dilations
+    w = layer.blobs[0].data
+    turned = layer.__dict__.get("_dw_turned")
+    if turned is None or turned.shape != w.shape:
+        turned = layer._dw_turned = np.empty_like(w)
+    turned[...] = w[:, :, ::-1, ::-1]
+    work = forward_work(layer, top[0].shape, bottom[0].shape, (1, 1), p.dilations, "data")
+    depthwise_forward(top[0].diff, turned, layer._no_bias, False, 1, 1, (kh - 1) * dh - ph,
+                      (kw - 1) * dw - pw, dh, dw, bottom[0].diff, work, *p.strides)
 
 
 @register_layer("ConvolutionDepthwise")

@@ -18,7 +18,8 @@ from typing import Literal
 import numpy as np
 
 from ..kernels.cpu.eltwise import (axpy, divide_product, max2, max_backward, max_update,
-                                   multiply2, multiply_into, scale_into, weighted_sum2)
+                                   multiply2, multiply_into, parts_for, scale_into,
+                                   scale_into2, weighted_sum2)
 from ..layer import Layer
 from ..registry import register_layer
 
@@ -36,6 +37,7 @@ class Eltwise(Layer):
                 raise ValueError(f"Eltwise 'coeff' applies to SUM only, not {self.operation}")
 
     num_bottom = (2, None)
+    _parts = 1              # runs (threads) of SUM's loops, set in reshape
 
     def setup(self, bottom, top):
         if self.p.coeff and len(self.p.coeff) != len(bottom):
@@ -52,6 +54,7 @@ class Eltwise(Layer):
                 raise self.shape_error(f"all bottoms must have one shape: '{bottom[0].name}' "
                                        f"is {list(shape)} but '{b.name}' is {list(b.shape)}")
         top[0].reshape(shape)
+        self._parts = parts_for(self.runtime.threads, bottom[0].count)
         if self.p.operation == "MAX" and self.arg.size != bottom[0].count:
             self.arg = np.zeros(bottom[0].count, np.int32)
         if (self.device is not None and self.p.operation == "MAX"
@@ -63,7 +66,7 @@ class Eltwise(Layer):
         y = top[0].data.reshape(-1)
         op = self.p.operation
         if op == "SUM":
-            weighted_sum2(xs[0], self.coeff[0], xs[1], self.coeff[1], y)
+            weighted_sum2(xs[0], self.coeff[0], xs[1], self.coeff[1], y, self._parts)
             for k in range(2, len(xs)):
                 axpy(xs[k], self.coeff[k], y)
         elif op == "PROD":
@@ -78,12 +81,16 @@ class Eltwise(Layer):
     def backward_cpu(self, top, propagate_down, bottom):
         dy = top[0].diff.reshape(-1)
         op = self.p.operation
+        if op == "SUM" and len(bottom) == 2 and all(propagate_down[:2]):   # one pass over dy
+            scale_into2(dy, self.coeff[0], bottom[0].diff.reshape(-1), self.coeff[1],
+                        bottom[1].diff.reshape(-1), self._parts)
+            return
         for k, b in enumerate(bottom):
             if not propagate_down[k]:
                 continue
             dx = b.diff.reshape(-1)
             if op == "SUM":
-                scale_into(dy, self.coeff[k], dx)
+                scale_into(dy, self.coeff[k], dx, self._parts)
             elif op == "MAX":
                 max_backward(dy, self.arg, k, dx)
             elif self.p.stable_prod_grad:

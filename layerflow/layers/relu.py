@@ -5,6 +5,7 @@ Gradient: dx = dy for x > 0, else negative_slope * dy. Runs in place.
 """
 from dataclasses import dataclass
 
+from ..kernels.cpu.eltwise import parts_for
 from ..kernels.cpu.relu import (relu_backward, relu_backward_inplace, relu_forward,
                                 relu_forward_inplace)
 from ..layer import Layer
@@ -18,25 +19,31 @@ class ReLU(Layer):
         negative_slope: float = 0.0
 
     in_place = True
+    _parts = 1              # runs (threads) of the element-wise loops, set in reshape
 
     def setup(self, bottom, top):
         self.slope = self.dtype.type(self.p.negative_slope)   # keep float32 loops float32
 
+    def reshape(self, bottom, top):
+        super().reshape(bottom, top)
+        self._parts = parts_for(self.runtime.threads, bottom[0].count)   # threads: large blobs
+
     def forward_cpu(self, bottom, top):
         x = bottom[0].data.reshape(-1)
         if top[0] is bottom[0]:
-            relu_forward_inplace(x, self.slope)
+            relu_forward_inplace(x, self.slope, self._parts)
         else:
-            relu_forward(x, self.slope, top[0].data.reshape(-1))
+            relu_forward(x, self.slope, top[0].data.reshape(-1), self._parts)
 
     def backward_cpu(self, top, propagate_down, bottom):
         if not propagate_down[0]:
             return
         x = bottom[0].data.reshape(-1)
         if top[0] is bottom[0]:
-            relu_backward_inplace(x, bottom[0].diff.reshape(-1), self.slope)
+            relu_backward_inplace(x, bottom[0].diff.reshape(-1), self.slope, self._parts)
         else:
-            relu_backward(x, top[0].diff.reshape(-1), self.slope, bottom[0].diff.reshape(-1))
+            relu_backward(x, top[0].diff.reshape(-1), self.slope, bottom[0].diff.reshape(-1),
+                          self._parts)
 
     def forward_gpu(self, bottom, top):
         k = self.device.kernels("relu")

@@ -17,8 +17,9 @@ import numpy as np
 
 from ..config.schema import bounded
 from ..fillers import FillerSpec
-from ..kernels.cpu.scale import (scale_backward, scale_backward_inplace, scale_forward,
-                                 scale_forward_inplace)
+from ..kernels.cpu.eltwise import parts_for
+from ..kernels.cpu.scale import (scale_backward_inplace_parts, scale_backward_parts,
+                                 scale_forward_inplace_parts, scale_forward_parts)
 from ..layer import Layer
 from ..registry import register_layer
 from .bias import broadcast_view, param_axis_and_shape, scale_bias_nodes
@@ -36,6 +37,7 @@ class Scale(Layer):
 
     num_bottom = (1, 2)
     in_place = True
+    need_backward = True    # the Net's call: False where backward never runs (no copy of x)
 
     def setup(self, bottom, top):
         if len(bottom) > 1 and top[0] is bottom[1]:
@@ -55,8 +57,11 @@ class Scale(Layer):
         top[0].reshape(bottom[0].shape)
         if self._zero_bias.size != self._view[1]:
             self._zero_bias = np.zeros(self._view[1], self.dtype)
-        if top[0] is bottom[0] and self._xcopy.size != bottom[0].count:
+        if top[0] is bottom[0] and self.need_backward and self._xcopy.size != bottom[0].count:
             self._xcopy = np.zeros(bottom[0].count, self.dtype)
+        self._parts = parts_for(self.runtime.threads, bottom[0].count)
+        if getattr(self, "_sums", np.zeros(0)).shape != (self._parts, 2, self._view[1]):
+            self._sums = np.zeros((self._parts, 2, self._view[1]))     # per-thread sums
         if self.device is not None:        # the same buffers on the device
             dev = getattr(self, "_dev", None)
             if dev is None or dev["zero_bias"].size != self._view[1] or (
@@ -71,9 +76,13 @@ class Scale(Layer):
         b = self.blobs[-1].data.reshape(-1) if self.p.bias_term else self._zero_bias
         y = top[0].data.reshape(self._view)
         if top[0] is bottom[0]:
-            scale_forward_inplace(y, s.data.reshape(-1), b, self._xcopy.reshape(self._view))
+            keep = self.need_backward
+            scale_forward_inplace_parts(y, s.data.reshape(-1), b,
+                                        self._xcopy.reshape(self._view) if keep else y,
+                                        self._parts, keep)
         else:
-            scale_forward(bottom[0].data.reshape(self._view), s.data.reshape(-1), b, y)
+            scale_forward_parts(bottom[0].data.reshape(self._view), s.data.reshape(-1), b, y,
+                                self._parts)
 
     def backward_cpu(self, top, propagate_down, bottom):
         s = bottom[1] if len(bottom) > 1 else self.blobs[0]
@@ -84,13 +93,14 @@ class Scale(Layer):
             ds = s.diff.reshape(-1)
         db = self.blobs[-1].diff.reshape(-1) if self.p.bias_term else self._none
         if top[0] is bottom[0]:
-            scale_backward_inplace(self._xcopy.reshape(self._view),
-                                   top[0].diff.reshape(self._view), s.data.reshape(-1), ds, db,
-                                   propagate_down[0])
+            scale_backward_inplace_parts(self._xcopy.reshape(self._view),
+                                         top[0].diff.reshape(self._view), s.data.reshape(-1),
+                                         ds, db, propagate_down[0], self._sums)
         else:
-            scale_backward(bottom[0].data.reshape(self._view), top[0].diff.reshape(self._view),
-                           s.data.reshape(-1), ds, db, bottom[0].diff.reshape(self._view),
-                           propagate_down[0])
+            scale_backward_parts(bottom[0].data.reshape(self._view),
+                                 top[0].diff.reshape(self._view), s.data.reshape(-1), ds, db,
+                                 bottom[0].diff.reshape(self._view), propagate_down[0],
+                                 self._sums)
 
     def forward_gpu(self, bottom, top):
         k, d = self.device.kernels("scale"), self._dev

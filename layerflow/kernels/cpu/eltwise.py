@@ -3,14 +3,49 @@
 SUM:  y = sum_k c_k x_k,          dx_k = c_k dy
 PROD: y = prod_k x_k,             dx_k = dy prod_{j != k} x_j  (or dy y / x_k, unstable)
 MAX:  y = max_k x_k, a = argmax,  dx_k = dy where a == k, else 0 (ties go to the first)
+
+SUM's kernels (and ReLU's and Split's, which import `run_bounds`) take `parts`: the array
+cut into that many runs, one per thread, where `parts_for` says it pays; the default 1
+keeps the CUDA twins' signatures.
 """
-from numba import njit
+from numba import njit, prange
+
+PARALLEL_MIN = 1 << 24      # values below which an element-wise pass stays on one thread
+
+
+def parts_for(threads, count):
+    """How many runs (threads) an element-wise or reducing pass over `count` values is cut
+    into: one below PARALLEL_MIN, else the net's threads. In a net, waking Numba's sleeping
+    workers took about 0.4 ms (2 vCPUs, load 1.3), as long as a pass over an 8 MB blob
+    from memory: ResNet-20's layers (2M values at most) ran slower on two threads than on
+    one (docs/layers.md). Decided once per shape, in the layer's reshape."""
+    return max(1, threads) if count >= PARALLEL_MIN else 1
 
 
 @njit(cache=True)
-def weighted_sum2(a, ca, b, cb, y):
+def run_bounds(n, t, parts):
+    """[lo, hi) of run t of `parts` over n values, cut at multiples of 16 (whole 64-byte
+    lines of float32, so that two threads never write one line)."""
+    lo = (n * t // parts) & ~15
+    hi = n if t == parts - 1 else (n * (t + 1) // parts) & ~15
+    return lo, hi
+
+
+@njit(cache=True)
+def _weighted_sum2(a, ca, b, cb, y):
     for i in range(y.size):
         y[i] = ca * a[i] + cb * b[i]
+
+
+@njit(cache=True, parallel=True)
+def weighted_sum2(a, ca, b, cb, y, parts=1):
+    """y = ca a + cb b (`parts` > 1: one run per thread)."""
+    if parts <= 1:
+        _weighted_sum2(a, ca, b, cb, y)
+        return
+    for t in prange(parts):
+        lo, hi = run_bounds(y.size, t, parts)
+        _weighted_sum2(a[lo:hi], ca, b[lo:hi], cb, y[lo:hi])
 
 
 @njit(cache=True)
@@ -21,10 +56,39 @@ def axpy(x, c, y):
 
 
 @njit(cache=True)
-def scale_into(x, c, y):
-    """y = c * x."""
+def _scale_into(x, c, y):
     for i in range(y.size):
         y[i] = c * x[i]
+
+
+@njit(cache=True, parallel=True)
+def scale_into(x, c, y, parts=1):
+    """y = c * x (`parts` > 1: one run per thread)."""
+    if parts <= 1:
+        _scale_into(x, c, y)
+        return
+    for t in prange(parts):
+        lo, hi = run_bounds(y.size, t, parts)
+        _scale_into(x[lo:hi], c, y[lo:hi])
+
+
+@njit(cache=True)
+def _scale_into2(x, c0, y0, c1, y1):
+    for i in range(x.size):
+        v = x[i]
+        y0[i] = c0 * v
+        y1[i] = c1 * v
+
+
+@njit(cache=True, parallel=True)
+def scale_into2(x, c0, y0, c1, y1, parts=1):
+    """y0 = c0 x and y1 = c1 x in one pass over x (SUM's gradient to two bottoms)."""
+    if parts <= 1:
+        _scale_into2(x, c0, y0, c1, y1)
+        return
+    for t in prange(parts):
+        lo, hi = run_bounds(x.size, t, parts)
+        _scale_into2(x[lo:hi], c0, y0[lo:hi], c1, y1[lo:hi])
 
 
 @njit(cache=True)

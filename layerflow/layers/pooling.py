@@ -21,8 +21,8 @@ from typing import Literal
 import numpy as np
 
 from ..kernels.cpu.pooling import (ave_pool_backward, ave_pool_forward, ave_pool_plan,
-                                   mask_to_float, max_pool_backward, max_pool_forward,
-                                   max_pool_plan)
+                                   global_ave_backward, global_ave_forward, mask_to_float,
+                                   max_pool_backward, max_pool_forward, max_pool_plan)
 from ..layer import Layer
 from ..registry import register_layer
 from .convolution import SpatialParams, hw_pair
@@ -89,6 +89,7 @@ class Pooling(Layer):
             raise self.shape_error(f"bottom '{bottom[0].name}' of shape {list(shape)} gives "
                                    f"an empty output {oh}x{ow}")
         self.geometry = (kh, kw, sh, sw, ph, pw)
+        self._rows = (n * c, h * w)                 # global pooling: a plane per row
         self._top_shape = (n, c, oh, ow)
         for t in top:
             t.reshape(self._top_shape)
@@ -111,6 +112,8 @@ class Pooling(Layer):
                              *self._plan)
             if len(top) == 2:
                 mask_to_float(self._mask, top[1].data)
+        elif self.p.global_pooling:
+            global_ave_forward(bottom[0].data.reshape(self._rows), top[0].data.reshape(-1))
         else:
             ave_pool_forward(bottom[0].data, *self.geometry, top[0].data, *self._plan)
 
@@ -119,6 +122,8 @@ class Pooling(Layer):
             return
         if self.p.pool == "MAX":
             max_pool_backward(top[0].diff, self._mask, bottom[0].diff)
+        elif self.p.global_pooling:
+            global_ave_backward(top[0].diff.reshape(-1), bottom[0].diff.reshape(self._rows))
         else:
             ave_pool_backward(top[0].diff, *self.geometry, bottom[0].diff, *self._plan)
 

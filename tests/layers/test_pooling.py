@@ -104,6 +104,25 @@ def test_global_pooling(pool):
     (y,) = forward(layer, bottom, top)
     want = x.max(axis=(2, 3)) if pool == "MAX" else x.mean(axis=(2, 3))
     np.testing.assert_allclose(y.reshape(2, 3), want)
+    check_gradient(*make_layer("Pooling", {"pool": pool, "global_pooling": True}, [x]))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(1, 1024, 7, 7), (3, 5, 1, 1), (2, 3, 13, 11)])
+def test_global_average_pooling_matches_torch(shape, dtype):
+    """Global AVE pooling's own row-sum kernels (MobileNet's 1024 planes of 7x7) against
+    PyTorch's adaptive_avg_pool2d, forward and backward."""
+    x = np.random.default_rng(4).standard_normal(shape).astype(dtype)
+    layer, bottom, top = make_layer("Pooling", {"pool": "AVE", "global_pooling": True}, [x])
+    (y,) = forward(layer, bottom, top)
+    dy = np.random.default_rng(5).standard_normal(y.shape).astype(dtype)
+    (dx,), _ = backward(layer, bottom, top, [dy])
+    tx = to_torch(x)
+    ty = torch.nn.functional.adaptive_avg_pool2d(tx, 1)
+    ty.backward(to_torch(dy, grad=False))
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(y, ty.detach().numpy(), rtol=tol, atol=tol)
+    np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=tol, atol=tol)
 
 
 @pytest.mark.parametrize("pool,case", [("MAX", 4), ("AVE", 4), ("AVE", 6), ("MAX", 8)])

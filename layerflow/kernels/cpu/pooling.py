@@ -249,3 +249,28 @@ def ave_pool_backward(dy, kh, kw, sh, sw, ph, pw, dx, origins, sizes, cover, pla
                 vstore(dxf, q0, s)
 
 
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc"})
+def global_ave_forward(x, y):
+    """Global AVE pooling: y[r] = mean of the row x[r] (x: (N C, H W), y: (N C,)), one
+    thread. The windowed kernels pay a parallel region and a padded copy per plane, 16x
+    PyTorch's time on MobileNet's 1024 planes of 7x7; a row sum is all this needs."""
+    n = x.shape[1]
+    for r in range(x.shape[0]):
+        row = x[r]
+        s = row[0] * 0
+        for i in range(n):
+            s += row[i]
+        y[r] = s / n
+
+
+@njit(cache=True, nogil=True)
+def global_ave_backward(dy, dx):
+    """dx[r, :] = dy[r] / (H W)."""
+    n = dx.shape[1]
+    for r in range(dx.shape[0]):
+        g = dy[r] / n
+        row = dx[r]
+        for i in range(n):
+            row[i] = g

@@ -12,7 +12,7 @@ import math
 import numpy as np
 from numba import cuda, float64
 
-from .launch import THREADS, grid, scratch
+from .launch import THREADS, grid, scratch, tree_sum
 
 
 @cuda.jit
@@ -38,13 +38,7 @@ def _forward(a, b, sim, margin, legacy, diff, dist_sq, work):
             total += m * m
         i += THREADS
     buf[t] = total
-    cuda.syncthreads()
-    h = THREADS // 2
-    while h > 0:
-        if t < h:
-            buf[t] += buf[t + h]
-        cuda.syncthreads()
-        h //= 2
+    tree_sum(buf, t)
     if t == 0:
         work[0] = buf[0]
 

@@ -5,7 +5,7 @@ the same bits every run), so the parallelism is num_output wide."""
 import numpy as np
 from numba import cuda, int64
 
-from .launch import THREADS, flat, grid, scratch
+from .launch import THREADS, flat, grid, scratch, tree_min
 
 _NONE = np.int64(1 << 62)      # "no bad index" in a min-reduction
 
@@ -22,13 +22,7 @@ def _first_bad(index, n, work):
             bad = min(bad, m)
         m += THREADS
     buf[t] = bad
-    cuda.syncthreads()
-    h = THREADS // 2
-    while h > 0:
-        if t < h:
-            buf[t] = min(buf[t], buf[t + h])
-        cuda.syncthreads()
-        h //= 2
+    tree_min(buf, t)
     if t == 0:
         work[0] = -1 if buf[0] == _NONE else buf[0]
 

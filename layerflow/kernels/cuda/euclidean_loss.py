@@ -3,7 +3,7 @@ sum of d^2 (float64, one block in a fixed order) read back as the CPU kernel ret
 import numpy as np
 from numba import cuda, float64
 
-from .launch import THREADS, f64, flat, grid, scratch
+from .launch import THREADS, f64, flat, grid, scratch, tree_sum
 
 
 @cuda.jit
@@ -18,13 +18,7 @@ def _diff(a, b, d, out):
         s += float64(v) * v
         i += THREADS
     buf[t] = s
-    cuda.syncthreads()
-    half = THREADS // 2
-    while half > 0:
-        if t < half:
-            buf[t] += buf[t + half]
-        cuda.syncthreads()
-        half //= 2
+    tree_sum(buf, t)
     if t == 0:
         out[0] = buf[0]
 

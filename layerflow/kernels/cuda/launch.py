@@ -60,6 +60,31 @@ def block_sum_kernel(dtype, threads=THREADS):
 
 
 @cuda.jit(device=True)
+def tree_sum(buf, t):
+    """buf[0] = buf[0] + ... + buf[THREADS - 1], by the whole block in a fixed order (a
+    shared-memory tree), called by every thread t after storing its partial in buf[t]."""
+    cuda.syncthreads()
+    half = THREADS // 2
+    while half > 0:
+        if t < half:
+            buf[t] += buf[t + half]
+        cuda.syncthreads()
+        half //= 2
+
+
+@cuda.jit(device=True)
+def tree_min(buf, t):
+    """buf[0] = the minimum of buf[0 .. THREADS - 1], as tree_sum."""
+    cuda.syncthreads()
+    half = THREADS // 2
+    while half > 0:
+        if t < half:
+            buf[t] = min(buf[t], buf[t + half])
+        cuda.syncthreads()
+        half //= 2
+
+
+@cuda.jit(device=True)
 def reduce_sum_count_first(total, count, first, t):
     """The block's shared-memory tree, called by every thread t after its partials are
     stored: total and count summed and first the minimum, into index 0, in a fixed order

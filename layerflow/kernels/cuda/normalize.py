@@ -12,7 +12,7 @@ import math
 
 from numba import cuda, float64
 
-from .launch import THREADS, grid
+from .launch import THREADS, grid, tree_sum
 
 
 @cuda.jit
@@ -64,13 +64,7 @@ def _scale_grad(x, dy, shared, across_spatial, norm, dscale):
         c += THREADS
     if shared:
         buf[t] = total
-        cuda.syncthreads()
-        h = THREADS // 2
-        while h > 0:
-            if t < h:
-                buf[t] += buf[t + h]
-            cuda.syncthreads()
-            h //= 2
+        tree_sum(buf, t)
         if t == 0:
             dscale[0] += buf[0]
 

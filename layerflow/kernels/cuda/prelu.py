@@ -8,7 +8,7 @@ channel adds a float64 row sum per n (the CPU loop's order), or, channel-shared,
 sums everything in a fixed order."""
 from numba import cuda, float64
 
-from .launch import THREADS, grid
+from .launch import THREADS, grid, tree_sum
 
 
 @cuda.jit
@@ -57,13 +57,7 @@ def _slope_grad_shared(x, dy, dslope):
         s += dy[i, j, k] * min(x[i, j, k], x.dtype.type(0))
         e += THREADS
     buf[t] = s
-    cuda.syncthreads()
-    half = THREADS // 2
-    while half > 0:
-        if t < half:
-            buf[t] += buf[t + half]
-        cuda.syncthreads()
-        half //= 2
+    tree_sum(buf, t)
     if t == 0:
         dslope[0] += buf[0]
 

@@ -12,7 +12,7 @@ import math
 import numpy as np
 from numba import cuda, float64, int64
 
-from .launch import THREADS, grid, scratch
+from .launch import THREADS, grid, scratch, tree_min
 
 _NONE = np.int64(1 << 62)      # "no bad region" in a min-reduction
 
@@ -36,13 +36,7 @@ def _first_bad(rois, n, work):
             bad = min(bad, r)
         r += THREADS
     buf[t] = bad
-    cuda.syncthreads()
-    h = THREADS // 2
-    while h > 0:
-        if t < h:
-            buf[t] = min(buf[t], buf[t + h])
-        cuda.syncthreads()
-        h //= 2
+    tree_min(buf, t)
     if t == 0:
         work[0] = -1 if buf[0] == _NONE else buf[0]
 

@@ -8,7 +8,7 @@ The sum runs in one block (float64, a fixed order, no atomics) and comes back on
 import numpy as np
 from numba import cuda, float64
 
-from .launch import THREADS, flat, scratch
+from .launch import THREADS, flat, scratch, tree_sum
 
 
 @cuda.jit
@@ -36,13 +36,7 @@ def _forward(a, b, w_in, has_in, w_out, has_out, sigma2, grad, work):
         s += e
         i += THREADS
     buf[t] = s
-    cuda.syncthreads()
-    h = THREADS // 2
-    while h > 0:
-        if t < h:
-            buf[t] += buf[t + h]
-        cuda.syncthreads()
-        h //= 2
+    tree_sum(buf, t)
     if t == 0:
         work[0] = buf[0]
 

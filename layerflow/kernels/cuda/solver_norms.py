@@ -12,18 +12,7 @@ import math
 import numpy as np
 from numba import cuda, float64
 
-from .launch import THREADS, block_sum_kernel, flat, scratch
-
-
-@cuda.jit(device=True, inline=True)
-def _tree(buf, t):
-    cuda.syncthreads()
-    half = THREADS // 2
-    while half > 0:
-        if t < half:
-            buf[t] += buf[t + half]
-        cuda.syncthreads()
-        half //= 2
+from .launch import THREADS, block_sum_kernel, flat, scratch, tree_sum
 
 
 @cuda.jit
@@ -37,7 +26,7 @@ def _sumsq(x, out, slot):
         s += v * v
         i += THREADS
     buf[t] = s
-    _tree(buf, t)
+    tree_sum(buf, t)
     if t == 0:
         out[slot] = buf[0]
 
@@ -52,7 +41,7 @@ def _asum(x, out, slot):
         s += abs(float64(x[i]))
         i += THREADS
     buf[t] = s
-    _tree(buf, t)
+    tree_sum(buf, t)
     if t == 0:
         out[slot] = buf[0]
 
@@ -68,7 +57,7 @@ def _non_finite(x, out, slot):
             s += 1.0
         i += THREADS
     buf[t] = s
-    _tree(buf, t)
+    tree_sum(buf, t)
     if t == 0:
         out[slot] = buf[0]
 

@@ -173,7 +173,7 @@ def test_layer_without_to_onnx_is_named(tmp_path):
         "layers:\n"
         "  - {name: in, type: Input, top: x, shape: [2, 5]}\n"
         "  - {name: odd, type: 'tests.test_runtime:Double', bottom: x, top: y}\n"), "test")
-    with pytest.raises(ExportError, match=r"layer 'odd' \(Layer\): type Layer has no ONNX"):
+    with pytest.raises(ExportError, match=r"layer 'odd' \(Double\): type Double has no ONNX"):
         export_onnx(net, tmp_path / "m.onnx")
 
 

@@ -37,8 +37,48 @@ def device_tables(device, tables):
     return tuple(out)
 
 
+class Resize(Layer):
+    """The passes Interp and Upsample share: a separable resize of (N C) planes by per-axis
+    tables (source rows/columns and weights), which each layer fills its own way."""
+
+    def setup(self, bottom, top):
+        self._key = None
+
+    def resize_tables(self, planes, h, w, ho, wo, fill):
+        """Make the tables of an (h, w) -> (ho, wo) resize when the shapes change (in CUDA
+        mode they go up once then); fill(axis, tables) fills the rows' (0) or columns' (1)."""
+        key = (h, w, ho, wo)
+        if key != self._key:
+            self._key = key
+            self._rows, self._cols = axis_tables(ho, self.dtype), axis_tables(wo, self.dtype)
+            fill(0, self._rows)
+            fill(1, self._cols)
+            if self.device is not None:
+                self._tables_gpu = device_tables(self.device, self._rows + self._cols)
+        self._x, self._y = (planes, h, w), (planes, ho, wo)
+
+    def forward_cpu(self, bottom, top):
+        resize_forward(bottom[0].data.reshape(self._x), *self._rows, *self._cols,
+                       top[0].data.reshape(self._y))
+
+    def backward_cpu(self, top, propagate_down, bottom):
+        if propagate_down[0]:
+            resize_backward(top[0].diff.reshape(self._y), *self._rows, *self._cols,
+                            bottom[0].diff.reshape(self._x))
+
+    def forward_gpu(self, bottom, top):
+        self.device.kernels("interp").resize_forward(
+            bottom[0].gpu_data.reshape(self._x), *self._tables_gpu,
+            top[0].mutable_gpu_data.reshape(self._y))
+
+    def backward_gpu(self, top, propagate_down, bottom):
+        if propagate_down[0]:
+            self.device.kernels("interp").resize_backward(
+                top[0].gpu_diff.reshape(self._y), *self._tables_gpu,
+                bottom[0].mutable_gpu_diff.reshape(self._x))
+
 @register_layer("Interp")
-class Interp(Layer):
+class Interp(Resize):
     @dataclass
     class Params:
         height: int | None = None
@@ -65,7 +105,7 @@ class Interp(Layer):
                                      or (p.height and p.width)):
             raise self.shape_error("give zoom_factor, shrink_factor, height and width, or a "
                                    "second bottom to take the size from")
-        self._key = None
+        super().setup(bottom, top)
 
     def _out_size(self, bottom, h_eff, w_eff):
         p = self.p
@@ -95,35 +135,9 @@ class Interp(Layer):
                                    "leaves nothing")
         ho, wo = self._out_size(bottom, h_eff, w_eff)
         top[0].reshape((n, c, ho, wo))
-        key = (h, w, ho, wo)
-        if key != self._key:
-            self._key = key
-            self._rows, self._cols = axis_tables(ho, self.dtype), axis_tables(wo, self.dtype)
-            align_corners_table(h_eff, ho, -self.p.pad_beg, *self._rows)
-            align_corners_table(w_eff, wo, -self.p.pad_beg, *self._cols)
-            if self.device is not None:
-                self._tables_gpu = device_tables(self.device, self._rows + self._cols)
-        self._x, self._y = (n * c, h, w), (n * c, ho, wo)
+        self.resize_tables(n * c, h, w, ho, wo, lambda axis, t: align_corners_table(
+            (h_eff, w_eff)[axis], (ho, wo)[axis], -self.p.pad_beg, *t))
 
-    def forward_cpu(self, bottom, top):
-        resize_forward(bottom[0].data.reshape(self._x), *self._rows, *self._cols,
-                       top[0].data.reshape(self._y))
-
-    def backward_cpu(self, top, propagate_down, bottom):
-        if propagate_down[0]:
-            resize_backward(top[0].diff.reshape(self._y), *self._rows, *self._cols,
-                            bottom[0].diff.reshape(self._x))
-
-    def forward_gpu(self, bottom, top):
-        self.device.kernels("interp").resize_forward(
-            bottom[0].gpu_data.reshape(self._x), *self._tables_gpu,
-            top[0].mutable_gpu_data.reshape(self._y))
-
-    def backward_gpu(self, top, propagate_down, bottom):
-        if propagate_down[0]:
-            self.device.kernels("interp").resize_backward(
-                top[0].gpu_diff.reshape(self._y), *self._tables_gpu,
-                bottom[0].mutable_gpu_diff.reshape(self._x))
 
     def can_backprop(self, bottom_index):
         return bottom_index == 0

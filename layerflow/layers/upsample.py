@@ -17,14 +17,13 @@ Output size: `upsample_h`/`upsample_w` where given, else H * scale_h and W * sca
 from dataclasses import dataclass
 from typing import Literal
 
-from ..kernels.cpu.interp import half_pixel_table, nearest_table, resize_backward, resize_forward
-from ..layer import Layer
+from ..kernels.cpu.interp import half_pixel_table, nearest_table
 from ..registry import register_layer
-from .interp import axis_tables, device_tables
+from .interp import Resize
 
 
 @register_layer("Upsample")
-class Upsample(Layer):
+class Upsample(Resize):
     @dataclass
     class Params:
         scale: int = 2
@@ -40,9 +39,6 @@ class Upsample(Layer):
                 if value is not None and value < 1:
                     raise ValueError(f"Upsample '{name}' must be >= 1, got {value}")
 
-    def setup(self, bottom, top):
-        self._key = None
-
     def reshape(self, bottom, top):
         x = bottom[0]
         if x.ndim != 4:
@@ -52,33 +48,6 @@ class Upsample(Layer):
         ho = p.upsample_h or h * (p.scale_h or p.scale)
         wo = p.upsample_w or w * (p.scale_w or p.scale)
         top[0].reshape((n, c, ho, wo))
-        key = (h, w, ho, wo)
-        if key != self._key:
-            self._key = key
-            table = nearest_table if p.mode == "NEAREST" else half_pixel_table
-            self._rows, self._cols = axis_tables(ho, self.dtype), axis_tables(wo, self.dtype)
-            table(h, ho, *self._rows)
-            table(w, wo, *self._cols)
-            if self.device is not None:
-                self._tables_gpu = device_tables(self.device, self._rows + self._cols)
-        self._x, self._y = (n * c, h, w), (n * c, ho, wo)
-
-    def forward_cpu(self, bottom, top):
-        resize_forward(bottom[0].data.reshape(self._x), *self._rows, *self._cols,
-                       top[0].data.reshape(self._y))
-
-    def backward_cpu(self, top, propagate_down, bottom):
-        if propagate_down[0]:
-            resize_backward(top[0].diff.reshape(self._y), *self._rows, *self._cols,
-                            bottom[0].diff.reshape(self._x))
-
-    def forward_gpu(self, bottom, top):
-        self.device.kernels("interp").resize_forward(
-            bottom[0].gpu_data.reshape(self._x), *self._tables_gpu,
-            top[0].mutable_gpu_data.reshape(self._y))
-
-    def backward_gpu(self, top, propagate_down, bottom):
-        if propagate_down[0]:
-            self.device.kernels("interp").resize_backward(
-                top[0].gpu_diff.reshape(self._y), *self._tables_gpu,
-                bottom[0].mutable_gpu_diff.reshape(self._x))
+        table = nearest_table if p.mode == "NEAREST" else half_pixel_table
+        self.resize_tables(n * c, h, w, ho, wo,
+                           lambda axis, t: table((h, w)[axis], (ho, wo)[axis], *t))

@@ -57,21 +57,8 @@ def prelu_backward(x, dy, slope, dslope, dx, want_dx):
                     dx[i, j, k] = g if x[i, j, k] > 0 else g * a
 
 
-@njit(cache=True, fastmath=REDUCE)
+@njit(cache=True)
 def prelu_backward_inplace(x, d, slope, dslope, want_dx):
-    """`d` holds dy on entry and dx on return (when `want_dx`); `x` is the saved input."""
-    n, c, inner = x.shape
-    shared = slope.size == 1
-    zero = x.dtype.type(0)
-    for i in range(n):
-        for j in range(c):
-            s = 0 if shared else j
-            a = slope[s]
-            acc = zero
-            for k in range(inner):
-                acc += d[i, j, k] * min(x[i, j, k], zero)
-            dslope[s] += acc
-            if want_dx:
-                for k in range(inner):
-                    g = d[i, j, k]
-                    d[i, j, k] = g if x[i, j, k] > 0 else g * a
+    """`d` holds dy on entry and dx on return (when `want_dx`); `x` is the saved input.
+    (prelu_backward reads each row of dy before writing it, so dx may be dy.)"""
+    prelu_backward(x, d, slope, dslope, d, want_dx)

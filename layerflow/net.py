@@ -18,6 +18,9 @@ from .config.specs import COMMON_KEYS, LayerCommon
 from .io.weights import copy_weights, save_weights
 from .kernels.cpu import threads
 from .layer import ShapeError
+from .layers.batch_norm import BatchNorm
+from .layers.relu import ReLU
+from .layers.scale import Scale
 from .registry import get_layer_class, import_plugin, layer_types, plugins_allowed
 from .runtime import Runtime
 
@@ -86,6 +89,7 @@ class Net:
         self._mark_backward()
         for layer, need in zip(self.layers, self.layer_need_backward):
             layer.need_backward = need      # a layer may skip keeping what only backward reads
+        self._steps = self._fold_steps()
         if weights is not None:
             self.copy_from(weights)
 
@@ -310,6 +314,41 @@ class Net:
                 needs[id(t)] = needs.get(id(t), False) or self.layer_need_backward[li]
         self._prune_backward()
 
+    def _fold_steps(self):
+        """The layers of a whole forward pass as (layer, bottoms, tops, fold): fold is None,
+        or (scale, relu) where a CPU BatchNorm with global statistics is followed by a Scale
+        on the channel axis and/or a ReLU, each in place on its top and none of the three
+        running backward. Those run as one pass (BatchNorm.forward_folded), as inference
+        engines fold them: MobileNet's 27 BatchNorm-Scale-ReLU triples were 3 passes over
+        memory each. Only in-place layers that follow at once are folded, so no other layer
+        could have read the values in between; hooks see every layer (the plain loop)."""
+        steps, i, n = [], 0, len(self.layers)
+        while i < n:
+            layer, bottoms, tops = self.layers[i], self.bottom_vecs[i], self.top_vecs[i]
+            i += 1
+            fold = None
+            if (self.device is None and type(layer) is BatchNorm and layer.use_global
+                    and not layer.need_backward):
+                scale = relu = None
+                if i < n and self._folds_into(i, tops[0], Scale):
+                    scale, i = self.layers[i], i + 1
+                if i < n and self._folds_into(i, tops[0], ReLU):
+                    relu, i = self.layers[i], i + 1
+                if scale is not None or relu is not None:
+                    fold = (scale, relu)
+            steps.append((layer, bottoms, tops, fold))
+        return steps
+
+    def _folds_into(self, i, blob, kind):
+        """Whether layer i is a `kind` (Scale: on the channels, with its own scale) running
+        forward only, in place on `blob` alone."""
+        layer = self.layers[i]
+        bottoms, tops = self.bottom_vecs[i], self.top_vecs[i]
+        if (type(layer) is not kind or layer.need_backward or len(bottoms) != 1
+                or len(tops) != 1 or bottoms[0] is not blob or tops[0] is not blob):
+            return False
+        return kind is not Scale or (layer.axis == 1 and layer.blobs[0].shape == (blob.shape[1],))
+
     def _prune_backward(self):
         """Drop backward from layers whose tops never reach a loss."""
         contributes = {id(b) for b, _ in self._loss_tops}
@@ -385,7 +424,8 @@ class Net:
         """Call `hook`'s methods around every layer pass: `before_forward(net, i)`,
         `after_forward(net, i)`, `before_backward(net, i)`, `after_backward(net, i)` (any
         may be absent). Timing, debug_info, gradient checks, ONNX export and data-parallel
-        gradient averaging watch the net this way; the loop itself stays one."""
+        gradient averaging watch the net this way; with a hook, every layer runs by itself
+        (nothing folded, see `_fold_steps`)."""
         for event in HOOK_EVENTS:
             method = getattr(hook, event, None)
             if method is not None:
@@ -404,9 +444,18 @@ class Net:
 
     def forward(self, layers=None):
         """Run the layers forward (all, or the indices in `layers`), each reshaped first as
-        in Caffe; returns the weighted sum of the loss tops."""
+        in Caffe; returns the weighted sum of the loss tops. A whole pass with no hook
+        watching runs the folded steps (`_fold_steps`)."""
         threads.apply(self.runtime)
         before, after = self._hooks["before_forward"], self._hooks["after_forward"]
+        if layers is None and not before and not after:
+            for layer, bottoms, tops, fold in self._steps:
+                layer.reshape(bottoms, tops)
+                if fold is None:
+                    layer.forward(bottoms, tops)
+                else:
+                    layer.forward_folded(bottoms, tops, *fold)
+            return self.loss()
         for i in (range(len(self.layers)) if layers is None else layers):
             for hook in before:
                 hook(self, i)

@@ -278,14 +278,18 @@ def time_block(runner, n, out, cpu=None):
 
 def profile(net, iters, sync=lambda: None):
     """Median forward and backward ms per layer of a layerflow net (`sync` waits for the
-    device after each layer in CUDA mode)."""
+    device after each layer in CUDA mode). The forward goes by the net's steps, as
+    net.forward() runs them: a folded BatchNorm's row times its Scale and ReLU too."""
     fw = {l.name: [] for l in net.layers}
     bw = {l.name: [] for l in net.layers}
     for _ in range(iters):
-        for layer, b, t in zip(net.layers, net.bottom_vecs, net.top_vecs):
+        for layer, b, t, fold in net._steps:
             s = time.perf_counter()
             layer.reshape(b, t)
-            layer.forward(b, t)
+            if fold is None:
+                layer.forward(b, t)
+            else:
+                layer.forward_folded(b, t, *fold)
             sync()
             fw[layer.name].append(time.perf_counter() - s)
         for i in range(len(net.layers) - 1, -1, -1):
@@ -295,13 +299,16 @@ def profile(net, iters, sync=lambda: None):
                                        net.bottom_vecs[i])
                 sync()
                 bw[net.layers[i].name].append(time.perf_counter() - s)
+    folded = {f.name: layer.name for layer, _, _, fold in net._steps for f in fold or ()
+              if f is not None}
     print(f"  {'layer':<10} {'forward ms':>10} {'backward ms':>11}")
     total_f = total_b = 0.0
     for layer in net.layers:
-        f = np.median(fw[layer.name]) * 1e3
+        f = np.median(fw[layer.name]) * 1e3 if fw[layer.name] else 0.0
         b = np.median(bw[layer.name]) * 1e3 if bw[layer.name] else 0.0
         total_f, total_b = total_f + f, total_b + b
-        print(f"  {layer.name:<10} {f:>10.3f} {b:>11.3f}")
+        note = f"  (in {folded[layer.name]})" if layer.name in folded else ""
+        print(f"  {layer.name:<10} {f:>10.3f} {b:>11.3f}{note}")
     print(f"  {'total':<10} {total_f:>10.3f} {total_b:>11.3f}")
 
 

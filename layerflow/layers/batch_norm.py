@@ -29,10 +29,16 @@ from ..kernels.cpu.batch_norm import (batch_norm_backward_inplace_parts,
                                       global_stats, inv_std_of, normalize, normalize_inplace,
                                       normalize_save, normalize_save_inplace,
                                       scale_by_channel, scale_by_channel_inplace,
-                                      update_running)
+                                      update_running, fold_coefficients, affine_relu_rows,
+                                      affine_relu_rows_inplace)
 from ..kernels.cpu.eltwise import parts_for
+from ..kernels.cpu.threads import run_parallel
 from ..layer import Layer
 from ..registry import register_layer
+
+
+FOLD_SPLIT = 1 << 21     # values from which the folded pass is cut over the threads (the
+                         # Python pool: waking it costs ~40 us, not the ~0.4 ms of Numba's)
 
 
 @register_layer("BatchNorm")
@@ -69,6 +75,9 @@ class BatchNorm(Layer):
         self._mean_t = np.zeros(self.channels, self.dtype)    # the same in the data's dtype,
         self._inv_std_t = np.zeros(self.channels, self.dtype)  # so float32 loops stay float32
         self.xnorm = np.zeros(0, self.dtype)
+        self._no_values = np.zeros(0, self.dtype)
+        self._fold_a = np.zeros(self.channels, self.dtype)     # forward_folded's y = a x + b
+        self._fold_b = np.zeros(self.channels, self.dtype)
         self._shape = None
         if self.device is not None:     # the same buffers on the device (statistics float64)
             z = self.device.zeros
@@ -89,6 +98,8 @@ class BatchNorm(Layer):
             self._view = (shape[0], shape[1], bottom[0].count // max(shape[0] * shape[1], 1))
             self._parts = parts_for(self.runtime.threads, bottom[0].count)
             self._sums = np.zeros((self._parts, 2, self.channels))   # per-thread sums
+            self._fold_parts = (max(1, min(self.runtime.threads, shape[0] * shape[1]))
+                                if bottom[0].count >= FOLD_SPLIT else 1)
             if not self.use_global and self.xnorm.size != bottom[0].count:
                 self.xnorm = np.zeros(bottom[0].count, self.dtype)
             if (self.device is not None and not self.use_global
@@ -189,6 +200,34 @@ class BatchNorm(Layer):
             k.batch_norm_backward_inplace(self.xnorm_gpu.reshape(self._view), dx, d["inv_std"])
         else:
             k.batch_norm_backward(self.xnorm_gpu.reshape(self._view), dy, d["inv_std"], dx)
+
+    def forward_folded(self, bottom, top, scale, relu):
+        """forward with global statistics, then `scale` (an in-place Scale on the channel
+        axis, or None) and `relu` (an in-place ReLU, or None) on its top, as one pass:
+        y = a x + b per channel, then the ReLU. The Net runs this where none of the three
+        runs backward (a forward-only net), as inference engines fold these layers: each
+        layer's own forward gives the same values up to float rounding."""
+        gamma = beta = self._no_values
+        if scale is not None:
+            gamma = scale.blobs[0].data
+            beta = scale.blobs[1].data if scale.p.bias_term else beta
+        a, b = self._fold_a, self._fold_b
+        fold_coefficients(self.blobs[0].data, self.blobs[1].data, self.blobs[2].data,
+                          self.p.eps, gamma, beta, a, b)
+        on = relu is not None
+        slope = relu.slope if on else self.dtype.type(0)
+        rows, size = self._view[0] * self._view[1], self._view[2]
+        yf = top[0].data.reshape(-1)
+        parts = self._fold_parts
+        if top[0] is bottom[0]:
+            run_parallel(lambda t: affine_relu_rows_inplace(
+                yf, a, b, on, slope, self.channels, size, t * rows // parts,
+                (t + 1) * rows // parts), parts)
+        else:
+            xf = bottom[0].data.reshape(-1)
+            run_parallel(lambda t: affine_relu_rows(
+                xf, yf, a, b, on, slope, self.channels, size, t * rows // parts,
+                (t + 1) * rows // parts), parts)
 
     def _in_dtype(self):
         """The statistics (float64) in the data's dtype, for the per-element loops."""

@@ -352,3 +352,48 @@ def scale_by_channel_inplace(d, inv_std):
             r = inv_std[c]
             for i in range(S):
                 d[n, c, i] *= r
+
+
+@njit(cache=True)
+def fold_coefficients(run_mean, run_var, run_factor, eps, gamma, beta, a, b):
+    """a, b (per channel, in the data's dtype) of y = a x + b: global-statistics batch norm
+    followed by y * gamma + beta (gamma, beta empty: no Scale; beta empty: no bias)."""
+    f = run_factor[0]
+    scale = 0.0 if f == 0 else 1.0 / f
+    for c in range(a.size):
+        r = 1.0 / math.sqrt(run_var[c] * scale + eps)
+        g = gamma[c] if gamma.size else 1.0
+        a[c] = r * g
+        b[c] = (beta[c] if beta.size else 0.0) - run_mean[c] * scale * r * g
+
+
+@njit(cache=True, nogil=True)
+def affine_relu_rows(xf, yf, a, b, relu, slope, C, S, r0, r1):
+    """y = a[c] x + b[c] over rows [r0, r1) of the (N C, S) view, then the ReLU
+    max(v, 0) + slope min(v, 0) when `relu`; xf and yf distinct (see the `_inplace` twin)."""
+    for r in range(r0, r1):
+        c = r % C
+        ac, bc = a[c], b[c]
+        xr, yr = xf[r * S:(r + 1) * S], yf[r * S:(r + 1) * S]
+        if relu:
+            for i in range(S):
+                v = xr[i] * ac + bc
+                yr[i] = v if v > 0 else v * slope
+        else:
+            for i in range(S):
+                yr[i] = xr[i] * ac + bc
+
+
+@njit(cache=True, nogil=True)
+def affine_relu_rows_inplace(yf, a, b, relu, slope, C, S, r0, r1):
+    for r in range(r0, r1):
+        c = r % C
+        ac, bc = a[c], b[c]
+        yr = yf[r * S:(r + 1) * S]
+        if relu:
+            for i in range(S):
+                v = yr[i] * ac + bc
+                yr[i] = v if v > 0 else v * slope
+        else:
+            for i in range(S):
+                yr[i] = yr[i] * ac + bc

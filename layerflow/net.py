@@ -19,6 +19,8 @@ from .io.weights import copy_weights, save_weights
 from .kernels.cpu import threads
 from .layer import ShapeError
 from .layers.batch_norm import BatchNorm
+from .layers.convolution import Convolution
+from .layers.convolution_depthwise import ConvolutionDepthwise
 from .layers.relu import ReLU
 from .layers.scale import Scale
 from .registry import get_layer_class, import_plugin, layer_types, plugins_allowed
@@ -315,12 +317,15 @@ class Net:
         self._prune_backward()
 
     def _fold_steps(self):
-        """The layers of a whole forward pass as (layer, bottoms, tops, fold): fold is None,
-        or (scale, relu) where a CPU BatchNorm with global statistics is followed by a Scale
-        on the channel axis and/or a ReLU, each in place on its top and none of the three
-        running backward. Those run as one pass (BatchNorm.forward_folded), as inference
-        engines fold them: MobileNet's 27 BatchNorm-Scale-ReLU triples were 3 passes over
-        memory each. Only in-place layers that follow at once are folded, so no other layer
+        """The layers of a whole forward pass as (layer, bottoms, tops, fold). A CPU
+        BatchNorm with global statistics followed at once by a Scale on the channel axis
+        and/or a ReLU, each in place on its top and none of the three running backward, is
+        one step with fold (scale, relu): one pass (BatchNorm.forward_folded) where there
+        were three over memory (MobileNet's 27 triples), as inference engines fold them.
+        Where that BatchNorm runs in place on the output of the convolution just before it
+        (which runs forward only too), the convolution's step takes it, fold (bn, scale,
+        relu): its depthwise and 1x1 kernels fold each plane or slab they write while it is
+        in cache. Only in-place layers that follow at once are folded, so no other layer
         could have read the values in between; hooks see every layer (the plain loop)."""
         steps, i, n = [], 0, len(self.layers)
         while i < n:
@@ -334,10 +339,22 @@ class Net:
                     scale, i = self.layers[i], i + 1
                 if i < n and self._folds_into(i, tops[0], ReLU):
                     relu, i = self.layers[i], i + 1
-                if scale is not None or relu is not None:
+                if steps and self._conv_takes(steps[-1], bottoms, tops):
+                    conv, cb, ct, _ = steps.pop()
+                    layer, bottoms, tops, fold = conv, cb, ct, (layer, scale, relu)
+                elif scale is not None or relu is not None:
                     fold = (scale, relu)
             steps.append((layer, bottoms, tops, fold))
         return steps
+
+    @staticmethod
+    def _conv_takes(step, bottoms, tops):
+        """Whether the step before a foldable BatchNorm (bottoms, tops) is a forward-only
+        convolution whose only top the BatchNorm normalizes in place."""
+        conv, _, conv_tops, fold = step
+        return (type(conv) in (Convolution, ConvolutionDepthwise) and fold is None
+                and not conv.need_backward and len(conv_tops) == 1
+                and conv_tops[0] is bottoms[0] and tops[0] is bottoms[0])
 
     def _folds_into(self, i, blob, kind):
         """Whether layer i is a `kind` (Scale: on the channels, with its own scale) running

@@ -15,11 +15,11 @@ from layerflow.runtime import Runtime
 CONV = "{name: conv, type: Convolution, bottom: x, top: c, num_output: 6, kernel_size: 3}"
 
 
-def net_of(body, phase="test", dtype=np.float32, threads=1, shape=(2, 3, 9, 9)):
+def net_of(body, phase="test", dtype=np.float32, threads=1, shape=(2, 3, 9, 9), conv=CONV):
     text = textwrap.dedent(f"""\
         layers:
           - {{name: data, type: Input, top: x, shape: {list(shape)}}}
-          - {CONV}
+          - {conv}
         """) + textwrap.indent(textwrap.dedent(body), "  ")
     net = Net(yaml.safe_load(text), phase, dtype=dtype, seed=0,
               runtime=Runtime.create(threads=threads))
@@ -65,22 +65,59 @@ BN_SCALE_RELU = """\
     - {name: relu, type: ReLU, bottom: c, top: c, negative_slope: 0.1}
     - {name: ip, type: InnerProduct, bottom: c, top: y, num_output: 4}
 """
+# the same after a pooling layer: BatchNorm's own step folds Scale and ReLU
+POOL_BN_SCALE_RELU = """\
+    - {name: pool, type: Pooling, bottom: c, top: p, kernel_size: 2, pool: AVE}
+    - {name: bn, type: BatchNorm, bottom: p, top: p}
+    - {name: scale, type: Scale, bottom: p, top: p, bias_term: true}
+    - {name: relu, type: ReLU, bottom: p, top: p, negative_slope: 0.1}
+    - {name: ip, type: InnerProduct, bottom: p, top: y, num_output: 4}
+"""
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_batchnorm_scale_relu_run_as_one_pass_with_the_same_values(dtype, monkeypatch):
-    net = net_of(BN_SCALE_RELU, dtype=dtype)
+    net = net_of(POOL_BN_SCALE_RELU, dtype=dtype)
     assert folds(net) == [("bn", ["scale", "relu"])]
     calls = []
     monkeypatch.setattr(Scale, "forward_cpu", lambda *a: calls.append(1))
     net.forward()
     assert calls == []                               # Scale's own forward did not run
     monkeypatch.undo()
+    plain, folded = plain_and_folded(net, ["c", "p", "y"])
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for name in plain:
+        np.testing.assert_allclose(folded[name], plain[name], rtol=tol, atol=tol)
+    assert (plain["p"] < 0).any()                   # the leaky slope was exercised
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("conv,how", [
+    (CONV, None),                                                  # then a pass of its own
+    ("{name: conv, type: Convolution, bottom: x, top: c, num_output: 6, kernel_size: 1,"
+     " bias_filler: {type: gaussian}}", "pointwise"),
+    ("{name: conv, type: Convolution, bottom: x, top: c, num_output: 6, kernel_size: 1,"
+     " stride: 2, bias_term: false}", "pointwise"),
+    ("{name: conv, type: Convolution, bottom: x, top: c, num_output: 3, group: 3,"
+     " kernel_size: 3, pad: 1, bias_filler: {type: gaussian}}", "depthwise"),
+    ("{name: conv, type: ConvolutionDepthwise, bottom: x, top: c, num_output: 6,"
+     " kernel_size: 3, stride: 2, bias_term: false}", None),
+])
+@pytest.mark.parametrize("batch,threads", [(1, 2), (3, 2), (2, 1)])
+def test_a_convolution_runs_its_batchnorm_scale_relu_with_the_same_values(
+        conv, how, batch, threads, dtype):
+    """The convolution before the BatchNorm takes the fold: inside its depthwise and 1x1
+    (Pointwise) passes, each thread folding what it wrote; after other ways."""
+    net = net_of(BN_SCALE_RELU, dtype=dtype, threads=threads, shape=(batch, 3, 9, 9),
+                 conv=conv)
+    assert folds(net) == [("conv", ["bn", "scale", "relu"])]
+    if how:
+        assert how in net.layers[1].algorithm()
     plain, folded = plain_and_folded(net, ["c", "y"])
     tol = 1e-5 if dtype == np.float32 else 1e-12
     for name in plain:
         np.testing.assert_allclose(folded[name], plain[name], rtol=tol, atol=tol)
-    assert (plain["c"] < 0).any()                   # the leaky slope was exercised
+    assert (plain["c"] < 0).any() and (plain["c"] > 0).any()
 
 
 def test_out_of_place_batchnorm_leaves_its_bottom_and_folds_relu_without_scale():
@@ -103,17 +140,23 @@ def test_fresh_statistics_fold_as_they_normalize():
 
 
 @pytest.mark.parametrize("body,expected", [
-    # Scale out of place: its bottom c (BatchNorm's output) stays visible to later layers.
+    # Scale out of place: its bottom c (BatchNorm's output) stays visible to later layers,
+    # so only the convolution takes BatchNorm (as in each case but the batch statistics).
     ("""\
         - {name: bn, type: BatchNorm, bottom: c, top: c}
         - {name: scale, type: Scale, bottom: c, top: s}
         - {name: relu, type: ReLU, bottom: s, top: s}
-        """, []),
+        """, [("conv", ["bn"])]),
     # A layer between: the ReLU is not BatchNorm's next.
     ("""\
         - {name: bn, type: BatchNorm, bottom: c, top: c}
         - {name: pool, type: Pooling, bottom: c, top: p, kernel_size: 2}
         - {name: relu, type: ReLU, bottom: p, top: p}
+        """, [("conv", ["bn"])]),
+    # BatchNorm out of place: the convolution's own output c stays visible.
+    ("""\
+        - {name: bn, type: BatchNorm, bottom: c, top: n}
+        - {name: ip, type: InnerProduct, bottom: c, top: y, num_output: 2}
         """, []),
     # Batch statistics at test time (use_global_stats false): nothing to fold.
     ("""\
@@ -125,21 +168,21 @@ def test_fresh_statistics_fold_as_they_normalize():
         - {name: bn, type: BatchNorm, bottom: c, top: c}
         - {name: g, type: Input, top: g, shape: [[6]]}
         - {name: scale, type: Scale, bottom: [c, g], top: c}
-        """, []),
+        """, [("conv", ["bn"])]),
     # A Scale over (C, H, W), not one factor per channel: the ReLU after it is not
     # BatchNorm's next layer either.
     ("""\
         - {name: bn, type: BatchNorm, bottom: c, top: c}
         - {name: scale, type: Scale, bottom: c, top: c, num_axes: -1}
         - {name: relu, type: ReLU, bottom: c, top: c}
-        """, []),
+        """, [("conv", ["bn"])]),
 ])
 def test_only_what_no_other_layer_can_see_is_folded(body, expected):
     net = net_of(body)
     assert folds(net) == expected
     plain, folded = plain_and_folded(net, [n for n in net.blobs])
     for name in plain:
-        np.testing.assert_array_equal(folded[name], plain[name])
+        np.testing.assert_allclose(folded[name], plain[name], rtol=1e-5, atol=1e-5)
 
 
 def test_nets_that_run_backward_are_not_folded():

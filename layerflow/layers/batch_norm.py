@@ -207,15 +207,7 @@ class BatchNorm(Layer):
         y = a x + b per channel, then the ReLU. The Net runs this where none of the three
         runs backward (a forward-only net), as inference engines fold these layers: each
         layer's own forward gives the same values up to float rounding."""
-        gamma = beta = self._no_values
-        if scale is not None:
-            gamma = scale.blobs[0].data
-            beta = scale.blobs[1].data if scale.p.bias_term else beta
-        a, b = self._fold_a, self._fold_b
-        fold_coefficients(self.blobs[0].data, self.blobs[1].data, self.blobs[2].data,
-                          self.p.eps, gamma, beta, a, b)
-        on = relu is not None
-        slope = relu.slope if on else self.dtype.type(0)
+        a, b, on, slope = self.fold(scale, relu)
         rows, size = self._view[0] * self._view[1], self._view[2]
         yf = top[0].data.reshape(-1)
         parts = self._fold_parts
@@ -228,6 +220,20 @@ class BatchNorm(Layer):
             run_parallel(lambda t: affine_relu_rows(
                 xf, yf, a, b, on, slope, self.channels, size, t * rows // parts,
                 (t + 1) * rows // parts), parts)
+
+    def fold(self, scale, relu):
+        """(a, b, relu, slope): this layer with global statistics and then `scale` and
+        `relu` (as in forward_folded) are y = a x + b per channel, then the ReLU with
+        `slope` when `relu` is True. a and b are this layer's buffers, made again by each
+        call (a convolution that runs them on its output adds its bias into b)."""
+        gamma = beta = self._no_values
+        if scale is not None:
+            gamma = scale.blobs[0].data
+            beta = scale.blobs[1].data if scale.p.bias_term else beta
+        fold_coefficients(self.blobs[0].data, self.blobs[1].data, self.blobs[2].data,
+                          self.p.eps, gamma, beta, self._fold_a, self._fold_b)
+        slope = relu.slope if relu is not None else self.dtype.type(0)
+        return self._fold_a, self._fold_b, relu is not None, slope
 
     def _in_dtype(self):
         """The statistics (float64) in the data's dtype, for the per-element loops."""

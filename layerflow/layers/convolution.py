@@ -188,6 +188,24 @@ class Convolution(Layer):
         self._plan.forward(bottom[0].data, self.blobs[0].data, bias, self.p.bias_term,
                            top[0].data)
 
+    def forward_folded(self, bottom, top, bn, scale, relu):
+        """forward, then the in-place BatchNorm `bn` with `scale` and `relu` (as in
+        BatchNorm.forward_folded) on the output: inside the passes that wrote it where the
+        layer runs as depthwise or 1x1 (Pointwise) kernels, else as one pass after."""
+        if self._depthwise:
+            self._depthwise.depthwise_forward_layer(self, bottom, top, bn.fold(scale, relu))
+            return
+        if not isinstance(self._plan, conv_plan.Pointwise):
+            self.forward_cpu(bottom, top)
+            bn.reshape(top, top)
+            bn.forward_folded(top, top, scale, relu)
+            return
+        a, b, on, slope = bn.fold(scale, relu)
+        if self.p.bias_term:
+            b = b + a * self.blobs[1].data
+        self._plan.forward(bottom[0].data, self.blobs[0].data, self._no_bias, False,
+                           top[0].data, (a, b, on, slope))
+
     def backward_cpu(self, top, propagate_down, bottom):
         if self._depthwise:
             self._depthwise.depthwise_backward_layer(self, top, propagate_down, bottom)

@@ -22,6 +22,7 @@ import numpy as np
 from ..config.schema import bounded
 from ..kernels.cpu.depthwise_conv import (depthwise_backward_data,
                                           depthwise_backward_weight_planes, depthwise_forward,
+                                          depthwise_forward_folded,
                                           forward_work_size, weight_work_size)
 from ..kernels.cpu.simd import VECTOR_BYTES
 from ..layer import Layer
@@ -78,12 +79,19 @@ def forward_work(layer, x_shape, y_shape, strides=None, dilations=None, key="for
     return cache[key][1]
 
 
-def depthwise_forward_layer(layer, bottom, top):
+def depthwise_forward_layer(layer, bottom, top, fold=None):
+    """The layer's forward; with `fold` (a, b, relu, slope: BatchNorm.fold) each output
+    plane (bias included) is then folded while in cache."""
     has_bias = len(layer.blobs) > 1
     bias = layer.blobs[1].data if has_bias else layer._no_bias
     work = forward_work(layer, bottom[0].shape, top[0].shape)
-    depthwise_forward(bottom[0].data, layer.blobs[0].data, bias, has_bias,
-                      *_geometry(layer.p), top[0].data, work)
+    if fold is None:
+        depthwise_forward(bottom[0].data, layer.blobs[0].data, bias, has_bias,
+                          *_geometry(layer.p), top[0].data, work)
+        return
+    a, b, relu, slope = fold
+    depthwise_forward_folded(bottom[0].data, layer.blobs[0].data, bias, has_bias,
+                             *_geometry(layer.p), top[0].data, work, a, b, relu, slope)
 
 
 def _data_gradient_as_forward(layer, channels):
@@ -161,6 +169,11 @@ class ConvolutionDepthwise(Layer):
 
     def forward_cpu(self, bottom, top):
         depthwise_forward_layer(self, bottom, top)
+
+    def forward_folded(self, bottom, top, bn, scale, relu):
+        """forward, then the in-place BatchNorm `bn` (and `scale`, `relu`, as in
+        BatchNorm.forward_folded) on each output plane while it is in cache."""
+        depthwise_forward_layer(self, bottom, top, bn.fold(scale, relu))
 
     def backward_cpu(self, top, propagate_down, bottom):
         depthwise_backward_layer(self, top, propagate_down, bottom)

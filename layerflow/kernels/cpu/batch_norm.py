@@ -397,3 +397,20 @@ def affine_relu_rows_inplace(yf, a, b, relu, slope, C, S, r0, r1):
         else:
             for i in range(S):
                 yr[i] = yr[i] * ac + bc
+
+
+@njit(cache=True, nogil=True)
+def affine_relu_block(yf, ld, r0, r1, c0, c1, a, b, relu, slope):
+    """In place on rows [r0, r1), columns [c0, c1) of a (rows, ld) matrix kept flat in yf:
+    y = a[r] y + b[r], then the ReLU when `relu` (a convolution's folded BatchNorm on the
+    slab of its output one thread wrote, while it is in cache)."""
+    for r in range(r0, r1):
+        ar, br = a[r], b[r]
+        yr = yf[r * ld + c0:r * ld + c1]
+        if relu:
+            for i in range(c1 - c0):
+                v = yr[i] * ar + br
+                yr[i] = v if v > 0 else v * slope
+        else:
+            for i in range(c1 - c0):
+                yr[i] = yr[i] * ar + br

@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from . import direct_conv as dc
+from .batch_norm import affine_relu_block
 from .im2col import (add_channel_bias, channel_sum, col2im, im2col, nchw_to_rows_bias_grad,
                      rows_to_nchw)
 from .isa import fits, target
@@ -406,15 +407,24 @@ class Pointwise:
         np.copyto(sub, x[n, :, ::s.sh, ::s.sw][:, :s.oh, :s.ow])
         return self.sub[t].reshape(s.c, -1)
 
-    def forward(self, x, w4, bias, has_bias, y):
+    def forward(self, x, w4, bias, has_bias, y, fold=None):
+        """y = conv(x) (+ bias); with `fold` (a, b, relu, slope: BatchNorm.fold, the bias
+        already in b) each slab of each image's product is folded by the thread that wrote
+        it, while in cache."""
         s = self.s
         w, y3 = w4.reshape(s.m, s.c), y.reshape(s.n, s.m, -1)
+        pixels = y3.shape[2]
 
         def work(t):
             n0, n1 = self.ranges[t]
             for n in range(n0, n1):
-                matmul(w, self._at(t, x, n), y3[n], self.split)
-            if has_bias:
+                then = None
+                if fold is not None:
+                    yf = y3[n].reshape(-1)
+                    then = lambda r0, r1, c0, c1: affine_relu_block(  # noqa: E731
+                        yf, pixels, r0, r1, c0, c1, *fold)
+                matmul(w, self._at(t, x, n), y3[n], self.split, then)
+            if has_bias and fold is None:
                 add_channel_bias(y3[n0:n1], bias)
 
         run_parallel(work, self.parts)

@@ -30,6 +30,7 @@ from numba import njit, prange, types
 from numba.core.errors import TypingError
 from numba.extending import intrinsic
 
+from .batch_norm import affine_relu_block
 from .simd import Vec, lanes, vadd, vbroadcast, vfma, vload, vstore, vzero
 
 
@@ -144,7 +145,7 @@ def forward_work_size(w_shape, y_shape, strides, dilations, nlanes):
     return strides[1] * hp * wq + 4 * owp
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def depthwise_forward(x, w, bias, has_bias, sh, sw, ph, pw, dh, dw, y, work, su=1, sv=1):
     """y (N, M, OH, OW) written whole from x (N, C, H, W) and w (M, 1, kh, kw); `work`
     (parts, forward_work_size) holds each thread's padded plane. The N C input planes are
@@ -152,6 +153,23 @@ def depthwise_forward(x, w, bias, has_bias, sh, sw, ph, pw, dh, dw, y, work, su=
     plane is copied once into the zero-framed buffer and its mult output planes computed
     from it. With su, sv > 1 each plane is first spread out, its values su rows and sv
     columns apart with zeros between (a stride-s data gradient runs so, with stride 1)."""
+    none = bias[:0]
+    _forward_parts(x, w, bias, has_bias, sh, sw, ph, pw, dh, dw, y, work, su, sv, none, none,
+                   False, y.dtype.type(0))
+
+
+@njit(cache=True)
+def depthwise_forward_folded(x, w, bias, has_bias, sh, sw, ph, pw, dh, dw, y, work, fa, fb,
+                             relu, slope):
+    """depthwise_forward, then y = fa[m] y + fb[m] and the ReLU (when `relu`) on each output
+    plane while it is in cache: a folded BatchNorm + Scale + ReLU (BatchNorm.fold)."""
+    _forward_parts(x, w, bias, has_bias, sh, sw, ph, pw, dh, dw, y, work, 1, 1, fa, fb, relu,
+                   slope)
+
+
+@njit(cache=True, parallel=True)
+def _forward_parts(x, w, bias, has_bias, sh, sw, ph, pw, dh, dw, y, work, su, sv, fa, fb,
+                   relu, slope):
     N, C, H, W = x.shape
     M, _, kh, kw = w.shape
     oh, ow = y.shape[2], y.shape[3]
@@ -162,22 +180,24 @@ def depthwise_forward(x, w, bias, has_bias, sh, sw, ph, pw, dh, dw, y, work, su=
     P = N * C
     if parts == 1:                              # no launch of the thread pool
         _forward_run(xf, wf, bias, has_bias, sh, sw, ph, pw, dh, dw, N, C, H, W, M, kh, kw,
-                     oh, ow, 0, P, work[0], yf, su, sv)
+                     oh, ow, 0, P, work[0], yf, su, sv, fa, fb, relu, slope)
         return
     for t in prange(parts):
         _forward_run(xf, wf, bias, has_bias, sh, sw, ph, pw, dh, dw, N, C, H, W, M, kh, kw,
-                     oh, ow, t * P // parts, (t + 1) * P // parts, work[t], yf, su, sv)
+                     oh, ow, t * P // parts, (t + 1) * P // parts, work[t], yf, su, sv, fa,
+                     fb, relu, slope)
 
 
 @njit(cache=True)
 def _forward_run(xf, wf, bias, has_bias, sh, sw, ph, pw, dh, dw, N, C, H, W, M, kh, kw, oh,
-                 ow, p0, p1, buf, yf, su, sv):
+                 ow, p0, p1, buf, yf, su, sv, fa, fb, relu, slope):
     """Input planes [p0, p1) (n C + c) and their output planes into yf, with the buffer
-    `buf`."""
+    `buf`; each output plane then folded (fa, fb, relu, slope) unless fa is empty."""
     mult = M // C
     hp, wq, owp = forward_geometry(oh, ow, kh, kw, sh, sw, dh, dw, lanes(buf))
     for k in range(buf.size):                   # the frame; planes overwrite the inside
         buf[k] = 0.0
+    S = oh * ow
     for p in range(p0, p1):
         if su == 1 and sv == 1:
             _pad_plane(xf, p * H * W, H, W, ph, pw, sw, hp, wq, buf)
@@ -186,7 +206,10 @@ def _forward_run(xf, wf, bias, has_bias, sh, sw, ph, pw, dh, dw, N, C, H, W, M, 
         n = p // C
         for m in range((p % C) * mult, (p % C + 1) * mult):
             _forward_plane(buf, wf, bias, has_bias, m, kh, kw, sh, sw, dh, dw, hp, wq, owp, yf,
-                           (n * M + m) * oh * ow, oh, ow)
+                           (n * M + m) * S, oh, ow)
+            if fa.size:
+                affine_relu_block(yf[n * M * S:(n + 1) * M * S], S, m, m + 1, 0, S, fa, fb,
+                                  relu, slope)
 
 
 @njit(cache=True)

@@ -52,15 +52,18 @@ def _geometry(p):
     return (*p.strides, *p.pads, *p.dilations)
 
 
-PARALLEL_MIN_FMAS = 1 << 22     # below: one thread (waking the pool cost ~0.4 ms in a net:
-                                # batch 1's layers, 1-4M FMAs, ran 2x slower on two)
+PARALLEL_MIN_FMAS = {           # below: one thread. The weight gradient runs on Numba's
+    "weight": 1 << 22,          # pool (waking it cost ~0.4 ms in a net: 1-4M FMAs ran 2x
+    "forward": 1 << 18,         # slower on two), the forward (and the data gradient run
+    "data": 1 << 18,            # as one) on threads.run_parallel's helper team
+}
 
 
 def forward_work(layer, x_shape, y_shape, strides=None, dilations=None, key="forward"):
     """The per-thread padded planes of the forward kernel (key "forward", and "data" for
     the data gradient run as a forward) or the weight gradient ("weight"), (parts, size),
     kept on the layer and made again only when the shapes change: one part per thread (at
-    most one per input plane) when the convolution has PARALLEL_MIN_FMAS multiply-adds,
+    most one per input plane) when the convolution has PARALLEL_MIN_FMAS[key] multiply-adds,
     else one."""
     p = layer.p
     strides, dilations = strides or p.strides, dilations or p.dilations
@@ -69,7 +72,7 @@ def forward_work(layer, x_shape, y_shape, strides=None, dilations=None, key="for
     if key not in cache or cache[key][0] != shapes:
         fmas = np.prod(y_shape, dtype=np.int64) * np.prod(p.kernel, dtype=np.int64)
         parts = max(1, min(layer.runtime.threads, x_shape[0] * x_shape[1]))
-        if fmas < PARALLEL_MIN_FMAS:
+        if fmas < PARALLEL_MIN_FMAS[key]:
             parts = 1
         nlanes = VECTOR_BYTES // layer.dtype.itemsize
         size = (weight_work_size(layer.blobs[0].shape, y_shape, x_shape[1], strides, dilations,

@@ -160,7 +160,7 @@ def test_threaded_layer_matches_torch(monkeypatch, params, shape):
     outputs and all gradients still match PyTorch."""
     import layerflow.layers.convolution_depthwise as dwl
     from layerflow.runtime import Runtime
-    monkeypatch.setattr(dwl, "PARALLEL_MIN_FMAS", 0)
+    monkeypatch.setattr(dwl, "PARALLEL_MIN_FMAS", dict.fromkeys(dwl.PARALLEL_MIN_FMAS, 0))
     rng = np.random.default_rng(11)
     x = rng.normal(size=shape)
     params = dict(params, bias_filler={"type": "gaussian", "std": 1},

@@ -32,6 +32,7 @@ from numba.extending import intrinsic
 
 from .batch_norm import affine_relu_block
 from .simd import Vec, lanes, vadd, vbroadcast, vfma, vload, vstore, vzero
+from .threads import run_parallel
 
 
 @njit(cache=True, inline="always")
@@ -145,47 +146,40 @@ def forward_work_size(w_shape, y_shape, strides, dilations, nlanes):
     return strides[1] * hp * wq + 4 * owp
 
 
-@njit(cache=True)
 def depthwise_forward(x, w, bias, has_bias, sh, sw, ph, pw, dh, dw, y, work, su=1, sv=1):
     """y (N, M, OH, OW) written whole from x (N, C, H, W) and w (M, 1, kh, kw); `work`
     (parts, forward_work_size) holds each thread's padded plane. The N C input planes are
-    cut into `parts` runs, one per prange iteration (so batch 1 uses every thread); each
-    plane is copied once into the zero-framed buffer and its mult output planes computed
-    from it. With su, sv > 1 each plane is first spread out, its values su rows and sv
-    columns apart with zeros between (a stride-s data gradient runs so, with stride 1)."""
-    none = bias[:0]
-    _forward_parts(x, w, bias, has_bias, sh, sw, ph, pw, dh, dw, y, work, su, sv, none, none,
-                   False, y.dtype.type(0))
+    cut into `parts` runs, one per part of threads.run_parallel (so batch 1 uses every
+    thread); each plane is copied once into the zero-framed buffer and its mult output
+    planes computed from it. With su, sv > 1 each plane is first spread out, its values su
+    rows and sv columns apart with zeros between (a stride-s data gradient runs so, with
+    stride 1)."""
+    depthwise_forward_folded(x, w, bias, has_bias, sh, sw, ph, pw, dh, dw, y, work,
+                             bias[:0], bias[:0], False, y.dtype.type(0), su, sv)
 
 
-@njit(cache=True)
 def depthwise_forward_folded(x, w, bias, has_bias, sh, sw, ph, pw, dh, dw, y, work, fa, fb,
-                             relu, slope):
+                             relu, slope, su=1, sv=1):
     """depthwise_forward, then y = fa[m] y + fb[m] and the ReLU (when `relu`) on each output
-    plane while it is in cache: a folded BatchNorm + Scale + ReLU (BatchNorm.fold)."""
-    _forward_parts(x, w, bias, has_bias, sh, sw, ph, pw, dh, dw, y, work, 1, 1, fa, fb, relu,
-                   slope)
+    plane while it is in cache (fa empty: nothing): a folded BatchNorm + Scale + ReLU
+    (BatchNorm.fold)."""
+    parts = work.shape[0]
+    planes = x.shape[0] * x.shape[1]
+    run_parallel(lambda t: depthwise_forward_planes(
+        x, w, bias, has_bias, sh, sw, ph, pw, dh, dw, y, work[t], su, sv, fa, fb, relu, slope,
+        t * planes // parts, (t + 1) * planes // parts), parts)
 
 
-@njit(cache=True, parallel=True)
-def _forward_parts(x, w, bias, has_bias, sh, sw, ph, pw, dh, dw, y, work, su, sv, fa, fb,
-                   relu, slope):
+@njit(cache=True, nogil=True)
+def depthwise_forward_planes(x, w, bias, has_bias, sh, sw, ph, pw, dh, dw, y, buf, su, sv,
+                             fa, fb, relu, slope, p0, p1):
+    """The forward's input planes [p0, p1) (n C + c) and their output planes, with the
+    buffer `buf` (one part of depthwise_forward_folded)."""
     N, C, H, W = x.shape
     M, _, kh, kw = w.shape
-    oh, ow = y.shape[2], y.shape[3]
-    xf = x.reshape(-1)
-    wf = w.reshape(-1)
-    yf = y.reshape(-1)
-    parts = work.shape[0]
-    P = N * C
-    if parts == 1:                              # no launch of the thread pool
-        _forward_run(xf, wf, bias, has_bias, sh, sw, ph, pw, dh, dw, N, C, H, W, M, kh, kw,
-                     oh, ow, 0, P, work[0], yf, su, sv, fa, fb, relu, slope)
-        return
-    for t in prange(parts):
-        _forward_run(xf, wf, bias, has_bias, sh, sw, ph, pw, dh, dw, N, C, H, W, M, kh, kw,
-                     oh, ow, t * P // parts, (t + 1) * P // parts, work[t], yf, su, sv, fa,
-                     fb, relu, slope)
+    _forward_run(x.reshape(-1), w.reshape(-1), bias, has_bias, sh, sw, ph, pw, dh, dw, N, C,
+                 H, W, M, kh, kw, y.shape[2], y.shape[3], p0, p1, buf, y.reshape(-1), su, sv,
+                 fa, fb, relu, slope)
 
 
 @njit(cache=True)

@@ -6,10 +6,10 @@ gradient of batch normalization
 Sums run over each row's stretches of CHUNK values in the data's dtype (vector lanes:
 fastmath 'reassoc' only, so NaN and inf still propagate; a strict left-to-right sum was
 3-4x slower) and add the stretches up in float64.
-Threads (`parts` > 1, the layer's choice for large blobs): the statistics and the backward
-pass split the channels (each thread sums and writes only its own, so the result does not
-depend on the thread count), the element-wise passes split the batch. With parts 1 nothing
-is launched; the CUDA twins and the fake device call these with the signatures' defaults.
+Threads (`parts` > 1, the layer's choice for large blobs): every pass cuts the images into
+one run per part of threads.run_parallel (its row loops release the GIL); the sums go into
+each part's own float64 (2, C) and are added up after. With parts 1 the caller's thread
+does it all; the CUDA twins and the fake device call these with the signatures' defaults.
 Each kernel that writes an output has an `_inplace` twin taking one array for input and
 output: with two arguments that alias, LLVM's runtime overlap check sends the loop down its
 scalar path (measured 4-5x slower), so the layer calls the twin when it runs in place.
@@ -17,7 +17,9 @@ scalar path (measured 4-5x slower), so the layer calls the twin when it runs in 
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
+
+from .threads import run_parallel
 
 REDUCE = {"reassoc", "contract"}
 CHUNK = 1024            # values summed in the data's dtype before going into float64
@@ -61,7 +63,7 @@ def _dot_sums(g, x):
     return a, b
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _stat_rows(xf, C, S, n0, n1, sums):
     """sums[0, c] += sum d, sums[1, c] += sum d^2 over images [n0, n1), d = x - k_c with
     k_c the channel's first value (so that E[d^2] - E[d]^2 does not cancel badly when
@@ -75,21 +77,23 @@ def _stat_rows(xf, C, S, n0, n1, sums):
             sums[1, c] += rq
 
 
-@njit(cache=True, parallel=True)
 def channel_mean_var_parts(x, mean, var, sums):
     """Biased (1/m) mean and variance per channel, m = N * S, in one pass over x, the
-    images cut into sums.shape[0] runs (one per thread, each with its own sums (2, C))."""
+    images cut into sums.shape[0] runs (threads.run_parallel, each with its own sums
+    (2, C))."""
     N, C, S = x.shape
     xf = x.reshape(-1)
     parts = sums.shape[0]
     _zero(sums)
-    if parts <= 1:
-        _stat_rows(xf, C, S, 0, N, sums[0])
-    else:
-        for t in prange(parts):
-            _stat_rows(xf, C, S, t * N // parts, (t + 1) * N // parts, sums[t])
+    run_parallel(lambda t: _stat_rows(xf, C, S, t * N // parts, (t + 1) * N // parts,
+                                      sums[t]), parts)
+    _mean_var_of(xf, S, N, sums, mean, var)
+
+
+@njit(cache=True)
+def _mean_var_of(xf, S, N, sums, mean, var):
     _add_parts(sums, 1.0 / (N * S))
-    for c in range(C):
+    for c in range(mean.size):
         mu = sums[0, 0, c]
         mean[c] = xf[c * S] + mu
         var[c] = max(sums[0, 1, c] - mu * mu, 0.0)
@@ -97,8 +101,6 @@ def channel_mean_var_parts(x, mean, var, sums):
 
 @njit(cache=True)
 def _zero(sums):
-    """Loops of their own: an array expression in a parallel=True function is a parallel
-    region of its own, each one a launch of the thread pool (tens of us, per channel)."""
     for k in range(sums.size):
         sums.flat[k] = 0.0
 
@@ -114,7 +116,6 @@ def _add_parts(sums, scale):
             sums[0, j, c] = a * scale
 
 
-@njit(cache=True)
 def channel_mean_var(x, mean, var):
     """channel_mean_var_parts on one thread (the CUDA twin's signature)."""
     channel_mean_var_parts(x, mean, var, np.zeros((1, 2, x.shape[1])))
@@ -126,7 +127,7 @@ def inv_std_of(var, eps, inv_std):
         inv_std[c] = 1.0 / math.sqrt(var[c] + eps)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _normalize_rows(xf, yf, sf, save, mean, inv_std, C, S, n0, n1):
     """y (and the saved copy, when `save`) = (x - mean) * inv_std over images [n0, n1)."""
     for n in range(n0, n1):
@@ -146,7 +147,7 @@ def _normalize_rows(xf, yf, sf, save, mean, inv_std, C, S, n0, n1):
                     yr[i] = (xr[i] - mu) * r
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _normalize_rows_inplace(yf, sf, save, mean, inv_std, C, S, n0, n1):
     for n in range(n0, n1):
         for c in range(C):
@@ -165,48 +166,35 @@ def _normalize_rows_inplace(yf, sf, save, mean, inv_std, C, S, n0, n1):
                     yr[i] = (yr[i] - mu) * r
 
 
-@njit(cache=True, parallel=True)
 def _normalize(x, mean, inv_std, y, xnorm, save, parts):
     N, C, S = x.shape
     xf, yf, sf = x.reshape(-1), y.reshape(-1), xnorm.reshape(-1)
-    if parts <= 1:
-        _normalize_rows(xf, yf, sf, save, mean, inv_std, C, S, 0, N)
-        return
-    for t in prange(parts):
-        _normalize_rows(xf, yf, sf, save, mean, inv_std, C, S, t * N // parts,
-                        (t + 1) * N // parts)
+    run_parallel(lambda t: _normalize_rows(xf, yf, sf, save, mean, inv_std, C, S,
+                                           t * N // parts, (t + 1) * N // parts), parts)
 
 
-@njit(cache=True, parallel=True)
 def _normalize_inplace(y, mean, inv_std, xnorm, save, parts):
     N, C, S = y.shape
     yf, sf = y.reshape(-1), xnorm.reshape(-1)
-    if parts <= 1:
-        _normalize_rows_inplace(yf, sf, save, mean, inv_std, C, S, 0, N)
-        return
-    for t in prange(parts):
-        _normalize_rows_inplace(yf, sf, save, mean, inv_std, C, S, t * N // parts,
-                                (t + 1) * N // parts)
+    run_parallel(lambda t: _normalize_rows_inplace(yf, sf, save, mean, inv_std, C, S,
+                                                   t * N // parts, (t + 1) * N // parts),
+                 parts)
 
 
-@njit(cache=True)
 def normalize(x, mean, inv_std, y, parts=1):
     """y = (x - mean) * inv_std (x and y distinct; see normalize_inplace)."""
     _normalize(x, mean, inv_std, y, y, False, parts)
 
 
-@njit(cache=True)
 def normalize_inplace(y, mean, inv_std, parts=1):
     _normalize_inplace(y, mean, inv_std, y, False, parts)
 
 
-@njit(cache=True)
 def normalize_save(x, mean, inv_std, y, xnorm, parts=1):
     """y = xnorm = (x - mean) * inv_std (backward reads xnorm: y may be overwritten later)."""
     _normalize(x, mean, inv_std, y, xnorm, True, parts)
 
 
-@njit(cache=True)
 def normalize_save_inplace(y, mean, inv_std, xnorm, parts=1):
     _normalize_inplace(y, mean, inv_std, xnorm, True, parts)
 
@@ -232,7 +220,7 @@ def global_stats(run_mean, run_var, run_factor, eps, mean, inv_std):
         inv_std[c] = 1.0 / math.sqrt(run_var[c] * scale + eps)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _dy_rows(sf, gf, C, S, n0, n1, sums):
     """sums[0, c] += sum dy, sums[1, c] += sum dy * xnorm over images [n0, n1)."""
     for n in range(n0, n1):
@@ -243,7 +231,7 @@ def _dy_rows(sf, gf, C, S, n0, n1, sums):
             sums[1, c] += rb
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _backward_rows(sf, gf, df, inv_std, coef, C, S, n0, n1):
     """dx = dy r - a - xnorm b over images [n0, n1), r = inv_std and (a, b) = r times the
     means coef[0], coef[1], each in the data's dtype."""
@@ -255,7 +243,7 @@ def _backward_rows(sf, gf, df, inv_std, coef, C, S, n0, n1):
                           gf.dtype.type(coef[1, c] * r), gf.dtype.type(r))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _backward_rows_inplace(sf, d, inv_std, coef, C, S, n0, n1):
     for n in range(n0, n1):
         for c in range(C):
@@ -277,21 +265,16 @@ def _backward_row_inplace(s, d, ga, gb, gr):
         d[i] = d[i] * gr - ga - s[i] * gb
 
 
-@njit(cache=True, parallel=True)
 def _dy_means(sf, gf, N, C, S, sums):
     """mean(dy) and mean(dy * xnorm) per channel into sums[0] (float64), one run of images
     per part."""
     parts = sums.shape[0]
     _zero(sums)
-    if parts <= 1:
-        _dy_rows(sf, gf, C, S, 0, N, sums[0])
-    else:
-        for t in prange(parts):
-            _dy_rows(sf, gf, C, S, t * N // parts, (t + 1) * N // parts, sums[t])
+    run_parallel(lambda t: _dy_rows(sf, gf, C, S, t * N // parts, (t + 1) * N // parts,
+                                    sums[t]), parts)
     _add_parts(sums, 1.0 / (N * S))
 
 
-@njit(cache=True, parallel=True)
 def batch_norm_backward_parts(xnorm, dy, inv_std, dx, sums):
     """dx = inv_std * (dy - mean(dy) - xnorm * mean(dy * xnorm)); dy and dx distinct. Two
     passes, each cutting the images into one run per part (sums: (parts, 2, C) float64):
@@ -299,36 +282,26 @@ def batch_norm_backward_parts(xnorm, dy, inv_std, dx, sums):
     N, C, S = dy.shape
     sf, gf, df = xnorm.reshape(-1), dy.reshape(-1), dx.reshape(-1)
     _dy_means(sf, gf, N, C, S, sums)
-    parts = sums.shape[0]
-    if parts <= 1:
-        _backward_rows(sf, gf, df, inv_std, sums[0], C, S, 0, N)
-        return
-    for t in prange(parts):
-        _backward_rows(sf, gf, df, inv_std, sums[0], C, S, t * N // parts,
-                       (t + 1) * N // parts)
+    parts, coef = sums.shape[0], sums[0]
+    run_parallel(lambda t: _backward_rows(sf, gf, df, inv_std, coef, C, S, t * N // parts,
+                                          (t + 1) * N // parts), parts)
 
 
-@njit(cache=True, parallel=True)
 def batch_norm_backward_inplace_parts(xnorm, d, inv_std, sums):
     N, C, S = d.shape
     sf, df = xnorm.reshape(-1), d.reshape(-1)
     _dy_means(sf, df, N, C, S, sums)
-    parts = sums.shape[0]
-    if parts <= 1:
-        _backward_rows_inplace(sf, df, inv_std, sums[0], C, S, 0, N)
-        return
-    for t in prange(parts):
-        _backward_rows_inplace(sf, df, inv_std, sums[0], C, S, t * N // parts,
-                               (t + 1) * N // parts)
+    parts, coef = sums.shape[0], sums[0]
+    run_parallel(lambda t: _backward_rows_inplace(sf, df, inv_std, coef, C, S,
+                                                  t * N // parts, (t + 1) * N // parts),
+                 parts)
 
 
-@njit(cache=True)
 def batch_norm_backward(xnorm, dy, inv_std, dx):
     """batch_norm_backward_parts on one thread (the CUDA twin's signature)."""
     batch_norm_backward_parts(xnorm, dy, inv_std, dx, np.zeros((1, 2, dy.shape[1])))
 
 
-@njit(cache=True)
 def batch_norm_backward_inplace(xnorm, d, inv_std):
     batch_norm_backward_inplace_parts(xnorm, d, inv_std, np.zeros((1, 2, d.shape[1])))
 

@@ -5,21 +5,32 @@ PROD: y = prod_k x_k,             dx_k = dy prod_{j != k} x_j  (or dy y / x_k, u
 MAX:  y = max_k x_k, a = argmax,  dx_k = dy where a == k, else 0 (ties go to the first)
 
 SUM's kernels (and ReLU's and Split's, which import `run_bounds`) take `parts`: the array
-cut into that many runs, one per thread, where `parts_for` says it pays; the default 1
-keeps the CUDA twins' signatures.
+cut into that many runs, one per part of threads.run_parallel, where `parts_for` says it
+pays; the default 1 keeps the CUDA twins' signatures. The per-run loops release the GIL.
 """
-from numba import njit, prange
+from numba import njit
 
-PARALLEL_MIN = 1 << 24      # values below which an element-wise pass stays on one thread
+from .threads import run_parallel
+
+PARALLEL_MIN = 1 << 18      # values below which an element-wise pass stays on one thread
 
 
 def parts_for(threads, count):
     """How many runs (threads) an element-wise or reducing pass over `count` values is cut
-    into: one below PARALLEL_MIN, else the net's threads. In a net, waking Numba's sleeping
-    workers took about 0.4 ms (2 vCPUs, load 1.3), as long as a pass over an 8 MB blob
-    from memory: ResNet-20's layers (2M values at most) ran slower on two threads than on
-    one (docs/layers.md). Decided once per shape, in the layer's reshape."""
+    into: one below PARALLEL_MIN, else the net's threads. The runs go to run_parallel's
+    helper team (a part costs ~10-30 us while its helpers spin); on Numba's sleeping pool
+    waking the workers had taken ~0.4 ms, and these passes stayed on one thread below 16M
+    values (docs/layers.md). Decided once per shape, in the layer's reshape."""
     return max(1, threads) if count >= PARALLEL_MIN else 1
+
+
+def split_runs(fn, n, parts):
+    """fn(lo, hi) over [0, n) cut into `parts` runs of whole cache lines (run_bounds), one
+    per part of threads.run_parallel (fn must release the GIL for its work)."""
+    if parts <= 1:
+        fn(0, n)
+        return
+    run_parallel(lambda t: fn(*run_bounds(n, t, parts)), parts)
 
 
 @njit(cache=True)
@@ -31,21 +42,16 @@ def run_bounds(n, t, parts):
     return lo, hi
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _weighted_sum2(a, ca, b, cb, y):
     for i in range(y.size):
         y[i] = ca * a[i] + cb * b[i]
 
 
-@njit(cache=True, parallel=True)
 def weighted_sum2(a, ca, b, cb, y, parts=1):
     """y = ca a + cb b (`parts` > 1: one run per thread)."""
-    if parts <= 1:
-        _weighted_sum2(a, ca, b, cb, y)
-        return
-    for t in prange(parts):
-        lo, hi = run_bounds(y.size, t, parts)
-        _weighted_sum2(a[lo:hi], ca, b[lo:hi], cb, y[lo:hi])
+    split_runs(lambda lo, hi: _weighted_sum2(a[lo:hi], ca, b[lo:hi], cb, y[lo:hi]), y.size,
+               parts)
 
 
 @njit(cache=True)
@@ -55,24 +61,18 @@ def axpy(x, c, y):
         y[i] += c * x[i]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _scale_into(x, c, y):
     for i in range(y.size):
         y[i] = c * x[i]
 
 
-@njit(cache=True, parallel=True)
 def scale_into(x, c, y, parts=1):
     """y = c * x (`parts` > 1: one run per thread)."""
-    if parts <= 1:
-        _scale_into(x, c, y)
-        return
-    for t in prange(parts):
-        lo, hi = run_bounds(y.size, t, parts)
-        _scale_into(x[lo:hi], c, y[lo:hi])
+    split_runs(lambda lo, hi: _scale_into(x[lo:hi], c, y[lo:hi]), y.size, parts)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _scale_into2(x, c0, y0, c1, y1):
     for i in range(x.size):
         v = x[i]
@@ -80,15 +80,10 @@ def _scale_into2(x, c0, y0, c1, y1):
         y1[i] = c1 * v
 
 
-@njit(cache=True, parallel=True)
 def scale_into2(x, c0, y0, c1, y1, parts=1):
     """y0 = c0 x and y1 = c1 x in one pass over x (SUM's gradient to two bottoms)."""
-    if parts <= 1:
-        _scale_into2(x, c0, y0, c1, y1)
-        return
-    for t in prange(parts):
-        lo, hi = run_bounds(x.size, t, parts)
-        _scale_into2(x[lo:hi], c0, y0[lo:hi], c1, y1[lo:hi])
+    split_runs(lambda lo, hi: _scale_into2(x[lo:hi], c0, y0[lo:hi], c1, y1[lo:hi]), x.size,
+               parts)
 
 
 @njit(cache=True)

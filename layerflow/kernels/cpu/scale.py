@@ -4,19 +4,21 @@
     dscale[s] += sum_{o, i} dy * x;  dbias[s] += sum_{o, i} dy;  dx = dy * scale[s]
 An empty `dscale` / `dbias` (size 0) means "none". The sums run over stretches of CHUNK
 values in the data's dtype (vector lanes; fastmath 'reassoc' only) added up in float64.
-The `_parts` kernels cut the outer axis into runs, one per thread (the layer's choice, for
-large blobs); the one-thread names keep the CUDA twins' signatures (the fake device runs
-them). Rows are slices indexed from 0: an index that might be negative gets Numba's
+The `_parts` kernels cut the outer axis into runs, one per part of threads.run_parallel
+(the layer's choice, for large blobs; the row loops release the GIL); the one-thread names
+keep the CUDA twins' signatures (the fake device runs them). Rows are slices indexed from 0: an index that might be negative gets Numba's
 wraparound test, which stops LLVM from vectorizing (measured 10x slower).
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit
+
+from .threads import run_parallel
 
 REDUCE = {"reassoc", "contract"}
 CHUNK = 1024            # values summed in the data's dtype before going into float64
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _scale_rows(xf, yf, scale, bias, S, I, o0, o1):
     """y = x * scale + bias over outer indices [o0, o1); xf and yf distinct."""
     for o in range(o0, o1):
@@ -29,7 +31,7 @@ def _scale_rows(xf, yf, scale, bias, S, I, o0, o1):
                 yr[i] = xr[i] * a + b
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _scale_rows_inplace(yf, scale, bias, sf, save, S, I, o0, o1):
     """y = y * scale + bias over [o0, o1), the old y kept in sf when `save`."""
     for o in range(o0, o1):
@@ -48,42 +50,31 @@ def _scale_rows_inplace(yf, scale, bias, sf, save, S, I, o0, o1):
                     yr[i] = yr[i] * a + b
 
 
-@njit(cache=True, parallel=True)
 def scale_forward_parts(x, scale, bias, y, parts):
     """y = x * scale + bias, x and y distinct (the `_inplace` twins take one array: aliased
     arguments would send LLVM's vectorized loops down their scalar path). `bias` is zeros
     when there is none, which keeps float32 data in float32 arithmetic. The outer axis is
-    cut into `parts` runs (threads)."""
+    cut into `parts` runs (threads.run_parallel)."""
     O, S, I = x.shape
     xf, yf = x.reshape(-1), y.reshape(-1)
-    if parts <= 1:
-        _scale_rows(xf, yf, scale, bias, S, I, 0, O)
-        return
-    for t in prange(parts):
-        _scale_rows(xf, yf, scale, bias, S, I, t * O // parts, (t + 1) * O // parts)
+    run_parallel(lambda t: _scale_rows(xf, yf, scale, bias, S, I, t * O // parts,
+                                       (t + 1) * O // parts), parts)
 
 
-@njit(cache=True, parallel=True)
 def scale_forward_inplace_parts(y, scale, bias, xsave, parts, save=True):
     """y = y * scale + bias, keeping the old y in `xsave` (backward's x) unless `save` is
     False (a layer whose backward never runs)."""
     O, S, I = y.shape
     yf, sf = y.reshape(-1), xsave.reshape(-1)
-    if parts <= 1:
-        _scale_rows_inplace(yf, scale, bias, sf, save, S, I, 0, O)
-        return
-    for t in prange(parts):
-        _scale_rows_inplace(yf, scale, bias, sf, save, S, I, t * O // parts,
-                            (t + 1) * O // parts)
+    run_parallel(lambda t: _scale_rows_inplace(yf, scale, bias, sf, save, S, I, t * O // parts,
+                                               (t + 1) * O // parts), parts)
 
 
-@njit(cache=True)
 def scale_forward(x, scale, bias, y):
     """scale_forward_parts on one thread (the CUDA twin's signature)."""
     scale_forward_parts(x, scale, bias, y, 1)
 
 
-@njit(cache=True)
 def scale_forward_inplace(y, scale, bias, xsave):
     scale_forward_inplace_parts(y, scale, bias, xsave, 1)
 
@@ -133,7 +124,7 @@ def _grad_row_inplace(x, d, a, want_dx):
     return acc_s, acc_b
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _grad_rows(xf, gf, df, inplace, scale, want_dx, S, I, o0, o1, sums):
     """sums[0, s] += sum dy * x, sums[1, s] += sum dy over [o0, o1); dx on the way (each
     stretch rewritten while it is in L1)."""
@@ -149,23 +140,16 @@ def _grad_rows(xf, gf, df, inplace, scale, want_dx, S, I, o0, o1, sums):
             sums[1, s] += rb
 
 
-@njit(cache=True, parallel=True)
 def _scale_backward(xf, gf, df, inplace, O, S, I, scale, dscale, dbias, want_dx, sums):
     parts = sums.shape[0]
     _zero(sums)
-    if parts <= 1:
-        _grad_rows(xf, gf, df, inplace, scale, want_dx, S, I, 0, O, sums[0])
-    else:
-        for t in prange(parts):
-            _grad_rows(xf, gf, df, inplace, scale, want_dx, S, I, t * O // parts,
-                       (t + 1) * O // parts, sums[t])
+    run_parallel(lambda t: _grad_rows(xf, gf, df, inplace, scale, want_dx, S, I,
+                                      t * O // parts, (t + 1) * O // parts, sums[t]), parts)
     _add_into(sums, dscale, dbias)
 
 
 @njit(cache=True)
 def _zero(sums):
-    """Loops of their own: an array expression in a parallel=True function is a parallel
-    region of its own, each one a launch of the thread pool."""
     for k in range(sums.size):
         sums.flat[k] = 0.0
 
@@ -186,7 +170,6 @@ def _add_into(sums, dscale, dbias):
             dbias[s] += b
 
 
-@njit(cache=True)
 def scale_backward_parts(x, dy, scale, dscale, dbias, dx, want_dx, sums):
     """Adds into dscale and dbias (when non-empty); writes dx when `want_dx` (dx and dy
     distinct; see scale_backward_inplace_parts). One pass over the rows, the outer axis
@@ -196,7 +179,6 @@ def scale_backward_parts(x, dy, scale, dscale, dbias, dx, want_dx, sums):
                     dscale, dbias, want_dx, sums)
 
 
-@njit(cache=True)
 def scale_backward_inplace_parts(x, d, scale, dscale, dbias, want_dx, sums):
     """scale_backward_parts with dy and dx one array `d`."""
     O, S, I = d.shape
@@ -204,14 +186,12 @@ def scale_backward_inplace_parts(x, d, scale, dscale, dbias, want_dx, sums):
     _scale_backward(x.reshape(-1), df, df, True, O, S, I, scale, dscale, dbias, want_dx, sums)
 
 
-@njit(cache=True)
 def scale_backward(x, dy, scale, dscale, dbias, dx, want_dx):
     """scale_backward_parts on one thread (the CUDA twin's signature)."""
     scale_backward_parts(x, dy, scale, dscale, dbias, dx, want_dx,
                          np.zeros((1, 2, dy.shape[1])))
 
 
-@njit(cache=True)
 def scale_backward_inplace(x, d, scale, dscale, dbias, want_dx):
     scale_backward_inplace_parts(x, d, scale, dscale, dbias, want_dx,
                                  np.zeros((1, 2, d.shape[1])))

@@ -160,3 +160,29 @@ def test_spinning_stops_while_other_work_holds_the_cpus(monkeypatch):
     team._spin_allowed(2)
     team.next_check = 0.0
     assert not team._spin_allowed(2)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_a_forked_child_runs_parts_with_its_own_helpers():
+    import os
+    run_parallel(lambda t: None, 2)                  # the parent's team exists
+    pid = os.fork()
+    if pid == 0:                                     # the child: parts must still run
+        out = np.zeros(3)
+
+        def part(t):
+            out[t] = t + 1
+        try:
+            run_parallel(part, 3)
+            os._exit(0 if list(out) == [1.0, 2.0, 3.0] else 1)
+        finally:
+            os._exit(2)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert os.waitstatus_to_exitcode(status) == 0
+            return
+        time.sleep(0.05)
+    os.kill(pid, 9)
+    pytest.fail("the forked child hung in run_parallel")

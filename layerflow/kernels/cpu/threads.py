@@ -127,6 +127,16 @@ _team = None
 _team_lock = threading.Lock()
 
 
+def _forget_team():
+    """A forked child has none of the parent's helper threads: it starts its own."""
+    global _team, _team_lock
+    _team, _team_lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_team)
+
+
 class _Team:
     """Helper threads 1..n for run_parallel, started when first needed.
 

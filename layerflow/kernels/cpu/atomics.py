@@ -108,9 +108,4 @@ def publish_and_wait(flags, i, value, wait_flags, j, old, spins):
     """publish flags[i] = value, then wait_for wait_flags[j] to differ from `old` (at most
     `spins` times), all without the GIL; the value seen at j."""
     _store_release(flags, i, value)
-    for _ in range(spins):
-        v = _load_acquire(wait_flags, j)
-        if v != old:
-            return v
-        _relax()
-    return _load_acquire(wait_flags, j)
+    return wait_change(wait_flags, j, old, spins)

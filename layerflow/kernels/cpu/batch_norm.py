@@ -359,17 +359,11 @@ def affine_relu_rows(xf, yf, a, b, relu, slope, C, S, r0, r1):
 
 @njit(cache=True, nogil=True)
 def affine_relu_rows_inplace(yf, a, b, relu, slope, C, S, r0, r1):
+    """affine_relu_rows in place: row r is row r % C of its image's (C, S) block."""
     for r in range(r0, r1):
         c = r % C
-        ac, bc = a[c], b[c]
-        yr = yf[r * S:(r + 1) * S]
-        if relu:
-            for i in range(S):
-                v = yr[i] * ac + bc
-                yr[i] = v if v > 0 else v * slope
-        else:
-            for i in range(S):
-                yr[i] = yr[i] * ac + bc
+        affine_relu_block(yf[(r - c) * S:(r - c + C) * S], S, c, c + 1, 0, S, a, b, relu,
+                          slope)
 
 
 @njit(cache=True, nogil=True)

@@ -62,10 +62,14 @@ class Net:
     `params` (layer name -> list of Blob), `layers`, `save(path)`, `copy_from(path)`.
     `runtime` (layerflow.runtime.Runtime) says where and with how many threads the net
     runs; without one, `mode` and the environment make it. `add_hook(obj)` lets tools watch
-    every layer pass (see `forward`)."""
+    every layer pass (see `forward`). `forward_only=True` (a Solver's test net) says that
+    backward will never run: no layer keeps what only backward reads, and the forward folds
+    BatchNorm, Scale and ReLU into the layers before them (`_fold_steps`), as in a net
+    without a loss."""
 
     def __init__(self, config_or_path, phase="train", weights=None, mode=None, level=0,
-                 stages=(), dtype=np.float32, seed=None, runtime=None, allow_plugins=True):
+                 stages=(), dtype=np.float32, seed=None, runtime=None, allow_plugins=True,
+                 forward_only=False):
         self.phase = phase.upper()
         if self.phase not in ("TRAIN", "TEST"):
             raise ValueError(f"phase must be 'train' or 'test', got '{phase}'")
@@ -89,6 +93,9 @@ class Net:
         self._hooks = {event: [] for event in HOOK_EVENTS}
         self._setup_layers()
         self._mark_backward()
+        if forward_only:
+            self.layer_need_backward = [False] * len(self.layers)
+            self.bottom_need_backward = [[False] * len(b) for b in self.bottom_vecs]
         for layer, need in zip(self.layers, self.layer_need_backward):
             layer.need_backward = need      # a layer may skip keeping what only backward reads
         self._steps = self._fold_steps()

@@ -204,3 +204,34 @@ def test_threads_cut_the_folded_pass_with_the_same_values(monkeypatch):
     three.forward()
     one.forward()
     np.testing.assert_array_equal(three.blobs["y"].data, one.blobs["y"].data)
+
+
+def test_a_solvers_test_net_runs_forward_only_and_folds(tmp_path):
+    """The Solver never runs backward on its test net: it is built forward_only, so its
+    BatchNorm folds even though the net has a loss (the train net keeps every layer)."""
+    from layerflow.solvers import Solver
+    layers = yaml.safe_load(textwrap.dedent("""\
+        - {name: data, type: Input, top: [x, t], shape: [[2, 3, 9, 9], [2, 4]]}
+        - {name: conv, type: Convolution, bottom: x, top: c, num_output: 6, kernel_size: 1}
+        - {name: bn, type: BatchNorm, bottom: c, top: c, use_global_stats: true}
+        - {name: scale, type: Scale, bottom: c, top: c, bias_term: true}
+        - {name: relu, type: ReLU, bottom: c, top: c}
+        - {name: ip, type: InnerProduct, bottom: c, top: y, num_output: 4}
+        - {name: loss, type: EuclideanLoss, bottom: [y, t], top: loss}
+        """))
+    solver = Solver({"solver": {"base_lr": 0.01, "max_iter": 1, "test_iter": 1,
+                                "test_interval": 1, "snapshot_prefix": str(tmp_path / "s")},
+                     "net": {"layers": layers}}, quiet=True)
+    assert folds(solver.test_net) == [("conv", ["bn", "scale", "relu"])]
+    assert not any(solver.test_net.layer_need_backward)
+    assert folds(solver.net) == [] and solver.net.layer_need_backward[1]
+    rng = np.random.default_rng(0)
+    solver.test_net.blobs["x"].data[...] = rng.normal(size=(2, 3, 9, 9))
+    solver.test_net.blobs["t"].data[...] = rng.normal(size=(2, 4))
+    folded = solver.test_net.forward()
+    plain = Net({"layers": layers}, "test")
+    plain.share_params_from(solver.test_net)
+    for name in ("x", "t"):
+        plain.blobs[name].data[...] = solver.test_net.blobs[name].data
+    assert folds(plain) == []
+    np.testing.assert_allclose(folded, plain.forward(), rtol=1e-4)

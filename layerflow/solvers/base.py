@@ -119,7 +119,7 @@ class Solver:
         self.test_net = None
         if self.p.test_interval or self.p.test_iter:
             self.test_net = Net(root, "test", dtype=dtype, runtime=runtime,
-                                seed=None if seed is None else seed + 1)
+                                seed=None if seed is None else seed + 1, forward_only=True)
             self.test_net.share_params_from(self.net)
         self.weights_file = weights
         if weights is not None:

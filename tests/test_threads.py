@@ -186,3 +186,28 @@ def test_a_forked_child_runs_parts_with_its_own_helpers():
         time.sleep(0.05)
     os.kill(pid, 9)
     pytest.fail("the forked child hung in run_parallel")
+
+
+def test_ctrl_c_in_the_caller_waits_for_the_other_parts(team_mode):
+    """A KeyboardInterrupt while the caller waits is raised only after every part is done
+    (a part still writing its buffer would corrupt what the caller reads next); the next
+    call runs normally (on a new team: the old one is retired)."""
+    import _thread
+    finished = []
+
+    def part(t):
+        if t == 1:                           # a helper: Ctrl-C reaches the waiting caller
+            time.sleep(0.05)
+            _thread.interrupt_main()
+            time.sleep(0.2)
+            finished.append(t)
+    with pytest.raises(KeyboardInterrupt):
+        run_parallel(part, 2)
+        time.sleep(1)                        # (if the interrupt came late, it comes here)
+    assert finished == [1]
+    out = np.zeros(2)
+
+    def fill(t):
+        out[t] = t + 1
+    run_parallel(fill, 2)
+    assert list(out) == [1.0, 2.0]

@@ -110,10 +110,17 @@ def run_parallel(fn, parts):
         for t in range(parts):
             fn(t)
         return
+    team = _team
     try:
-        _team.run(fn, parts)
+        team.run(fn, parts)
+    except KeyboardInterrupt:       # it may have come between a part's flag and its token
+        team.retire()
+        with _team_lock:
+            if _team is team:
+                _team = None
+        raise
     finally:
-        _team.lock.release()
+        team.lock.release()
 
 
 SPIN = os.environ.get("LAYERFLOW_SPIN", "1") != "0"    # 0: helpers and caller always sleep
@@ -144,7 +151,8 @@ class _Team:
     its part, and writes that number into its line of `done`. While spinning is allowed
     (`_spin_allowed`) the caller posts a part by its flag (a helper spinning for it starts
     at once; `tokens` also wake one that spun out and sleeps) and spins for the done
-    flags; otherwise helpers sleep on `tokens` and the caller on `finished`."""
+    flags; otherwise helpers sleep on `tokens` and the caller on `finished`. A Ctrl-C
+    reaching the caller while it waits is raised once every part is done."""
 
     def __init__(self, helpers):
         self.n = helpers
@@ -152,9 +160,10 @@ class _Team:
         self.go = atomics.flags(helpers + 1)   # line t: the number of t's latest call
         self.done = atomics.flags(helpers + 1)
         self.tokens = [queue.SimpleQueue() for _ in range(helpers + 1)]    # one per part
-        self.finished = [queue.SimpleQueue() for _ in range(helpers + 1)]  # not spinning
+        self.finished = threading.Condition()  # notified by each part done (not spinning)
         self.awake = [False] * (helpers + 1)   # helpers that may be spinning now
         self.started = 0
+        self.dead = False
         self.calls = 0
         self.fn, self.errors, self.spin = None, [], False
         self.spinning, self.crowded, self.next_check = False, 2, 0.0
@@ -185,14 +194,38 @@ class _Team:
         try:
             fn(0)
         finally:
+            interrupted = None
             for t in range(1, parts):
-                if not spin:
-                    self.finished[t].get()
-                    continue
-                while not atomics.wait_for(self.done, t * atomics.STRIDE, call, self.wait):
-                    time.sleep(POLL_SECONDS)         # a long part
+                while True:     # every part done before anything is raised, even Ctrl-C
+                    try:
+                        self._wait(t, call, spin)
+                        break
+                    except KeyboardInterrupt as exc:
+                        interrupted = exc
+            if interrupted is not None:
+                raise interrupted
         if self.errors:
             raise self.errors[0]
+
+    def retire(self):
+        """End the helpers (each after the part it may be running): a Ctrl-C can leave the
+        flags and tokens out of step, so run_parallel starts a new team."""
+        self.dead = True
+        for t in range(1, self.started + 1):
+            atomics.publish(self.go, t * atomics.STRIDE, -1)
+            self.tokens[t].put(None)
+
+    def _wait(self, t, call, spin):
+        """Until part t of `call` is done: by spinning (then polling), or asleep on
+        `finished`; state is only the done flag, so an interrupted wait can start again."""
+        i = t * atomics.STRIDE
+        if spin:
+            while not atomics.wait_for(self.done, i, call, self.wait):
+                time.sleep(POLL_SECONDS)             # a long part
+            return
+        with self.finished:
+            while not atomics.wait_for(self.done, i, call, 0):
+                self.finished.wait()
 
     def _helper(self, t):
         i = t * atomics.STRIDE
@@ -206,6 +239,8 @@ class _Team:
                     v = atomics.wait_change(self.go, i, seen, self.idle)
             else:
                 self.tokens[t].get()                 # put before the flag: no wait
+            if self.dead:
+                return
             seen = v
             try:
                 self.fn(t)
@@ -215,7 +250,8 @@ class _Team:
                 v = atomics.publish_and_wait(self.done, i, seen, self.go, i, seen, self.idle)
             else:
                 atomics.publish(self.done, i, seen)
-                self.finished[t].put(None)
+                with self.finished:
+                    self.finished.notify_all()
 
     def _spin_allowed(self, parts):
         """Whether the threads of other work that are runnable now (the 4th field of

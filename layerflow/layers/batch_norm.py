@@ -230,8 +230,9 @@ class BatchNorm(Layer):
         if scale is not None:
             gamma = scale.blobs[0].data
             beta = scale.blobs[1].data if scale.p.bias_term else beta
-        fold_coefficients(self.blobs[0].data, self.blobs[1].data, self.blobs[2].data,
-                          self.p.eps, gamma, beta, self._fold_a, self._fold_b)
+        global_stats(self.blobs[0].data, self.blobs[1].data, self.blobs[2].data,
+                     self.p.eps, self.mean, self.inv_std)
+        fold_coefficients(self.mean, self.inv_std, gamma, beta, self._fold_a, self._fold_b)
         slope = relu.slope if relu is not None else self.dtype.type(0)
         return self._fold_a, self._fold_b, relu is not None, slope
 

@@ -328,16 +328,14 @@ def scale_by_channel_inplace(d, inv_std):
 
 
 @njit(cache=True)
-def fold_coefficients(run_mean, run_var, run_factor, eps, gamma, beta, a, b):
-    """a, b (per channel, in the data's dtype) of y = a x + b: global-statistics batch norm
-    followed by y * gamma + beta (gamma, beta empty: no Scale; beta empty: no bias)."""
-    f = run_factor[0]
-    scale = 0.0 if f == 0 else 1.0 / f
+def fold_coefficients(mean, inv_std, gamma, beta, a, b):
+    """a, b (per channel, in the data's dtype) of y = a x + b: batch norm by `mean` and
+    `inv_std` (global_stats) followed by y * gamma + beta (gamma, beta empty: no Scale;
+    beta empty: no bias)."""
     for c in range(a.size):
-        r = 1.0 / math.sqrt(run_var[c] * scale + eps)
-        g = gamma[c] if gamma.size else 1.0
-        a[c] = r * g
-        b[c] = (beta[c] if beta.size else 0.0) - run_mean[c] * scale * r * g
+        g = inv_std[c] * (gamma[c] if gamma.size else 1.0)
+        a[c] = g
+        b[c] = (beta[c] if beta.size else 0.0) - mean[c] * g
 
 
 @njit(cache=True, nogil=True)
